@@ -1,0 +1,121 @@
+#!/usr/bin/env -S node --import tsx
+// The `warren` command: runs a node, and declares, publishes, consumes and reads stats on a cluster
+// (with --nats) or on an embedded node's data dir (without). Same engine as the library.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Warren, type StartOptions } from '../index.ts';
+
+const program = new Command('warren').description('Warren: a message-queue runtime for Node.js services').showHelpAfterError();
+
+const integer = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('not a whole number');
+  return n;
+};
+
+interface Connection { nats?: string; cluster?: string; data?: string }
+
+const connection = (cmd: Command) => cmd
+  .addOption(new Option('--nats <url>', 'NATS server of the cluster (without it: an embedded node on --data)').env('WARREN_NATS'))
+  .addOption(new Option('--cluster <name>', 'cluster name (subject prefix)').env('WARREN_CLUSTER'))
+  .addOption(new Option('--data <dir>', 'data dir of the embedded node').env('WARREN_DATA').default('.warren/cli'));
+
+/** A short-lived node for one command: a client of the cluster, or the embedded node on its data dir. */
+async function withNode<T>(o: Connection, run: (node: Warren) => Promise<T>): Promise<T> {
+  const opts: StartOptions = o.nats
+    ? { nats: o.nats, role: 'client', ...(o.cluster ? { cluster: o.cluster } : {}) }
+    : { dataDir: o.data ?? '.warren/cli', nodeId: 'cli' };
+  const node = await Warren.start(opts);
+  try {
+    return await run(node);
+  } finally {
+    await node.stop();
+  }
+}
+
+program.command('node')
+  .description('run a node until SIGINT or SIGTERM (then it stops gracefully)')
+  .addOption(new Option('--nats <url>', 'NATS server of the cluster (without it: embedded)').env('WARREN_NATS'))
+  .addOption(new Option('--cluster <name>', 'cluster name (subject prefix)').env('WARREN_CLUSTER'))
+  .option('--data <dir>', 'data dir')
+  .option('--id <id>', 'node id')
+  .addOption(new Option('--fsync <policy>', 'always: confirm after fdatasync; batch: within 50 ms').choices(['always', 'batch']))
+  .action(async (o: { nats?: string; cluster?: string; data?: string; id?: string; fsync?: 'always' | 'batch' }) => {
+    const node = await Warren.start({
+      ...(o.nats ? { nats: o.nats } : {}), ...(o.cluster ? { cluster: o.cluster } : {}),
+      ...(o.data ? { dataDir: o.data } : {}), ...(o.id ? { nodeId: o.id } : {}), ...(o.fsync ? { fsync: o.fsync } : {}),
+    });
+    console.log(JSON.stringify({ ready: true, nodeId: node.nodeId, pid: process.pid }));
+    const stop = () => void node.stop().then(() => process.exit(0));
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+
+const declare = program.command('declare').description('declare a queue or an exchange');
+connection(declare.command('queue <name>'))
+  .option('--mirrors <n>', 'replicas on other nodes', integer)
+  .option('--max-deliveries <n>', 'then dead-lettered', integer)
+  .option('--dead-letter-queue <queue>', 'where dead letters go (default <name>.dlq)')
+  .option('--ttl <ms>', 'message TTL', integer)
+  .option('--max-length <n>', 'length limit', integer)
+  .option('--single-active-consumer', 'one consumer at a time')
+  .action(async (name: string, o: Connection & { mirrors?: number; maxDeliveries?: number; deadLetterQueue?: string; ttl?: number; maxLength?: number; singleActiveConsumer?: boolean }) => {
+    await withNode(o, (node) => node.declareQueue(name, {
+      ...(o.mirrors !== undefined ? { mirrors: o.mirrors } : {}),
+      ...(o.maxDeliveries !== undefined ? { maxDeliveries: o.maxDeliveries } : {}),
+      ...(o.deadLetterQueue ? { deadLetterQueue: o.deadLetterQueue } : {}),
+      ...(o.ttl !== undefined ? { messageTtlMs: o.ttl } : {}),
+      ...(o.maxLength !== undefined ? { maxLength: o.maxLength } : {}),
+      ...(o.singleActiveConsumer ? { singleActiveConsumer: true } : {}),
+    }));
+  });
+connection(declare.command('exchange <name>'))
+  .addOption(new Option('--type <type>', 'exchange type').choices(['direct', 'fanout', 'topic']).default('topic'))
+  .action(async (name: string, o: Connection & { type: 'direct' | 'fanout' | 'topic' }) => {
+    await withNode(o, (node) => node.declareExchange(name, { type: o.type }));
+  });
+
+connection(program.command('bind <queue> <exchange> [pattern]'))
+  .description('bind a queue to an exchange')
+  .action(async (queue: string, exchange: string, pattern: string | undefined, o: Connection) => {
+    await withNode(o, (node) => node.bindQueue(queue, exchange, pattern ?? ''));
+  });
+
+connection(program.command('publish <target> <data>'))
+  .description('publish DATA to a queue, or to an exchange with --key')
+  .option('--key <routingKey>', 'TARGET is an exchange; route with this key')
+  .option('--id <id>', 'message id (a retry with the same id is stored once)')
+  .action(async (target: string, data: string, o: Connection & { key?: string; id?: string }) => {
+    const receipt = await withNode(o, (node) => node.publish(o.key !== undefined ? { exchange: target, routingKey: o.key } : { queue: target }, data, o.id ? { id: o.id } : {}));
+    console.log(JSON.stringify(receipt));
+  });
+
+connection(program.command('consume <queue>'))
+  .description('print messages as JSON lines and ack them')
+  .option('--count <n>', 'stop after N messages', integer)
+  .action(async (queue: string, o: Connection & { count?: number }) => {
+    await withNode(o, async (node) => {
+      const ac = new AbortController();
+      process.once('SIGINT', () => ac.abort());
+      let n = 0;
+      for await (const msg of node.messages(queue, { signal: ac.signal })) {
+        console.log(JSON.stringify({ id: msg.id, body: msg.text(), headers: msg.headers, deliveryCount: msg.deliveryCount }));
+        await msg.ack();
+        if (o.count !== undefined && ++n >= o.count) break;
+      }
+    });
+  });
+
+connection(program.command('stats'))
+  .description('queues and nodes')
+  .option('--json', 'print JSON')
+  .action(async (o: Connection & { json?: boolean }) => {
+    const stats = await withNode(o, async (node) => node.clusterStats());
+    if (o.json) return console.log(JSON.stringify(stats, null, 2));
+    console.table(stats.queues.map((q) => ({ queue: q.name, ready: q.ready, unacked: q.unacked, consumers: q.consumers, leader: q.leader, published: q.published, acked: q.acked, deadLettered: q.deadLettered })));
+    console.table(stats.nodes);
+  });
+
+program.parseAsync().catch((e: unknown) => {
+  console.error(`warren: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

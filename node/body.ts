@@ -1,0 +1,31 @@
+// Message bodies travel as bytes. Strings and JSON values are encoded once at publish; the
+// content-type header says how to read them back.
+import { InvalidArgument } from './errors.ts';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+export type Body = Uint8Array | string | JsonValue;
+
+export const CONTENT_TYPE = 'content-type';
+const encoder = new TextEncoder();
+
+export function encodeBody(body: unknown): { bytes: Uint8Array; contentType: string } {
+  if (body instanceof Uint8Array) return { bytes: body, contentType: 'application/octet-stream' };
+  if (typeof body === 'string') return { bytes: encoder.encode(body), contentType: 'text/plain' };
+  return { bytes: encoder.encode(toJson(body)), contentType: 'application/json' };
+}
+
+function toJson(value: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value, (_k, v: unknown) => {
+      if (typeof v === 'bigint' || typeof v === 'function' || typeof v === 'symbol') throw new InvalidArgument(`body is not serializable: contains a ${typeof v}`);
+      if (typeof v === 'number' && !Number.isFinite(v)) throw new InvalidArgument(`body is not serializable: contains ${v}`);
+      return v;
+    });
+  } catch (e) {
+    if (e instanceof InvalidArgument) throw e;
+    throw new InvalidArgument(`body is not serializable: ${(e as Error).message}`);
+  }
+  if (json === undefined) throw new InvalidArgument(`body is not serializable: ${typeof value}`);
+  return json;
+}

@@ -1,0 +1,208 @@
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Message, Warren } from '../index.ts';
+import { memoryNode, texts, until } from './testing.ts';
+
+describe('publish and consume', () => {
+  let node: Warren;
+  beforeEach(async () => { node = await memoryNode(); });
+  afterEach(async () => { await node.stop(); });
+
+  it('delivers in FIFO order, with confirms and auto ack', async () => {
+    await node.declareQueue('q');
+    for (const t of texts(50)) await node.publish({ queue: 'q' }, t);
+    const got: string[] = [];
+    await node.consume('q', (m) => { got.push(m.text()); });
+    await until(() => got.length === 50, '50 messages');
+    assert.deepEqual(got, texts(50));
+    await until(() => node.stats().queues[0]!.acked === 50, 'acks');
+    assert.equal(node.stats().queues[0]!.ready, 0);
+  });
+
+  it('carries bodies as bytes, text and JSON, with headers', async () => {
+    await node.declareQueue('q');
+    await node.publish({ queue: 'q' }, new Uint8Array([1, 2, 3]), { headers: { kind: 'bytes' } });
+    await node.publish({ queue: 'q' }, 'hello');
+    await node.publish({ queue: 'q' }, { order: 7, items: ['a'] });
+    const got: Message[] = [];
+    await node.consume('q', (m) => { got.push(m); });
+    await until(() => got.length === 3, '3 messages');
+    assert.deepEqual([...got[0]!.body], [1, 2, 3]);
+    assert.equal(got[0]!.headers.kind, 'bytes');
+    assert.equal(got[1]!.text(), 'hello');
+    assert.deepEqual(got[2]!.json(), { order: 7, items: ['a'] });
+    assert.equal(got[2]!.headers['content-type'], 'application/json');
+  });
+
+  it('never has more unacked messages at a consumer than its prefetch', async () => {
+    await node.declareQueue('q');
+    await Promise.all(texts(200).map((t) => node.publish({ queue: 'q' }, t)));
+    const held: Message[] = [];
+    let maxHeld = 0;
+    await node.consume('q', (m) => { held.push(m); maxHeld = Math.max(maxHeld, held.length); }, { ack: 'manual', prefetch: 7 });
+    let acked = 0;
+    while (acked < 200) {
+      await until(() => held.length > 0, 'a delivery');
+      const m = held.shift()!;
+      await m.ack();
+      acked++;
+    }
+    assert.equal(maxHeld, 7);
+    await until(() => node.stats().queues[0]!.acked === 200, 'all acks reach the queue');
+  });
+
+  it('nack requeues to the original place in line and counts the delivery', async () => {
+    await node.declareQueue('q');
+    for (const t of texts(3)) await node.publish({ queue: 'q' }, t);
+    const seen: string[] = [];
+    let nacked = false;
+    await node.consume('q', async (m) => {
+      seen.push(`${m.text()}#${m.deliveryCount}${m.redelivered ? 'r' : ''}`);
+      if (m.text() === 'm0' && !nacked) { nacked = true; await m.nack(); } else await m.ack();
+    }, { ack: 'manual', prefetch: 1 });
+    await until(() => seen.length === 4, '4 deliveries');
+    assert.deepEqual(seen, ['m0#1', 'm0#2r', 'm1#1', 'm2#1']);
+  });
+
+  it('nack with delayMs redelivers later, after the messages behind it', async () => {
+    await node.declareQueue('q');
+    for (const t of texts(3)) await node.publish({ queue: 'q' }, t);
+    const seen: string[] = [];
+    await node.consume('q', async (m) => {
+      seen.push(m.text());
+      if (m.text() === 'm0' && m.deliveryCount === 1) await m.nack({ delayMs: 50 }); else await m.ack();
+    }, { ack: 'manual' });
+    await until(() => seen.length === 4, '4 deliveries');
+    assert.deepEqual(seen, ['m0', 'm1', 'm2', 'm0']);
+  });
+
+  it('redelivers unacked messages when a consumer is cancelled, flagged redelivered', async () => {
+    await node.declareQueue('q');
+    for (const t of texts(5)) await node.publish({ queue: 'q' }, t);
+    const first: Message[] = [];
+    const c1 = await node.consume('q', (m) => { first.push(m); }, { ack: 'manual', prefetch: 5 });
+    await until(() => first.length === 5, 'first consumer holds 5');
+    await first[0]!.ack();
+    await c1.cancel();
+    const second: Message[] = [];
+    await node.consume('q', (m) => { second.push(m); });
+    await until(() => second.length === 4, 'redelivered 4');
+    assert.deepEqual(second.map((m) => m.text()), ['m1', 'm2', 'm3', 'm4']);
+    assert.ok(second.every((m) => m.redelivered && m.deliveryCount === 2));
+  });
+
+  it('a consumer actor that crashes and stops gets its unacked messages redelivered to another consumer', async () => {
+    await node.declareQueue('q');
+    for (const t of texts(4)) await node.publish({ queue: 'q' }, t);
+    const held: Message[] = [];
+    const crashing = await node.consume('q', (m) => {
+      held.push(m);
+      if (held.length === 3) throw new Error('crash');
+    }, { ack: 'manual', prefetch: 4, supervision: { decide: () => 'stop' } });
+    const closed = await crashing.closed;
+    assert.equal(closed.reason, 'failed');
+    const other: Message[] = [];
+    await node.consume('q', async (m) => { other.push(m); });
+    await until(() => other.length === 3, 'the rest redelivered');
+    // The message it crashed on is dead-lettered ('stop'); the ones it held unacked come back.
+    assert.deepEqual(other.map((m) => m.text()).sort(), ['m0', 'm1', 'm3']);
+    assert.ok(other.filter((m) => m.text() !== 'm3').every((m) => m.redelivered));
+    await until(() => node.stats().queues.some((q) => q.name === 'q.dlq' && q.ready === 1), 'crash message dead-lettered');
+  });
+
+  it('a throwing handler gets its message redelivered with backoff until it succeeds', async () => {
+    await node.declareQueue('q');
+    await node.publish({ queue: 'q' }, 'flaky');
+    const counts: number[] = [];
+    await node.consume('q', (m) => {
+      counts.push(m.deliveryCount);
+      if (m.deliveryCount < 3) throw new Error('transient');
+    }, { retry: { backoffMs: 1, maxBackoffMs: 5 } });
+    await until(() => node.stats().queues[0]!.acked === 1, 'finally acked');
+    assert.deepEqual(counts, [1, 2, 3]);
+  });
+
+  it("supervision 'resume' acks the failed message and goes on", async () => {
+    await node.declareQueue('q');
+    for (const t of texts(3)) await node.publish({ queue: 'q' }, t);
+    const seen: string[] = [];
+    await node.consume('q', (m) => { seen.push(m.text()); if (m.text() === 'm1') throw new Error('skip me'); }, { supervision: { decide: () => 'resume' } });
+    await until(() => node.stats().queues[0]!.acked === 3, '3 acked');
+    assert.deepEqual(seen, texts(3));
+  });
+
+  it('a poison message lands in the dead-letter queue after maxDeliveries', async () => {
+    await node.declareQueue('q', { maxDeliveries: 4, deadLetterQueue: 'poison' });
+    await node.publish({ queue: 'q' }, 'poison-pill', { id: 'pp-1' });
+    let attempts = 0;
+    await node.consume('q', () => { attempts++; throw new Error('always'); }, { retry: { backoffMs: 1, maxBackoffMs: 2 } });
+    const dead: Message[] = [];
+    await node.consume('poison', (m) => { dead.push(m); });
+    await until(() => dead.length === 1, 'dead letter');
+    assert.equal(attempts, 4);
+    assert.equal(dead[0]!.id, 'pp-1');
+    assert.equal(dead[0]!.text(), 'poison-pill');
+    assert.equal(dead[0]!.headers['x-death-reason'], 'delivery-limit');
+    assert.equal(dead[0]!.headers['x-death-queue'], 'q');
+    const q = node.stats().queues.find((s) => s.name === 'q')!;
+    assert.equal(q.deadLettered, 1);
+    assert.equal(q.ready + q.unacked, 0);
+  });
+
+  it('reject and nack without requeue dead-letter, to <queue>.dlq by default', async () => {
+    await node.declareQueue('q');
+    await node.publish({ queue: 'q' }, 'a');
+    await node.publish({ queue: 'q' }, 'b');
+    await node.consume('q', async (m) => { if (m.text() === 'a') await m.reject(); else await m.nack({ requeue: false }); }, { ack: 'manual' });
+    const dead: string[] = [];
+    await until(() => node.stats().queues.some((s) => s.name === 'q.dlq'), 'dlq declared');
+    await node.consume('q.dlq', (m) => { dead.push(`${m.text()}:${m.headers['x-death-reason']}`); });
+    await until(() => dead.length === 2, 'two dead letters');
+    assert.deepEqual(dead, ['a:rejected', 'b:rejected']);
+  });
+
+  it('settling twice is a typed error', async () => {
+    await node.declareQueue('q');
+    await node.publish({ queue: 'q' }, 'x');
+    let second: unknown;
+    await node.consume('q', async (m) => { await m.ack(); second = await m.ack().catch((e: unknown) => e); }, { ack: 'manual' });
+    await until(() => second !== undefined, 'second ack');
+    assert.equal((second as { code?: string }).code, 'INVALID_ARGUMENT');
+  });
+
+  it('messages() iterates with manual acks and stops on abort, returning the unacked', async () => {
+    await node.declareQueue('q');
+    for (const t of texts(10)) await node.publish({ queue: 'q' }, t);
+    const ac = new AbortController();
+    const got: string[] = [];
+    for await (const m of node.messages('q', { prefetch: 3, signal: ac.signal })) {
+      got.push(m.text());
+      await m.ack();
+      if (got.length === 6) ac.abort();
+    }
+    assert.deepEqual(got, texts(6));
+    await until(() => node.stats().queues[0]!.consumers === 0, 'consumer cancelled');
+    const q = node.stats().queues[0]!;
+    assert.equal(q.acked, 6);
+    assert.equal(q.ready, 4);
+    const rest: string[] = [];
+    for await (const m of node.messages('q')) {
+      rest.push(m.text());
+      await m.ack();
+      if (rest.length === 4) break;
+    }
+    assert.deepEqual(rest, ['m6', 'm7', 'm8', 'm9']);
+  });
+
+  it('cancel waits for the message in hand to finish', async () => {
+    await node.declareQueue('q');
+    await node.publish({ queue: 'q' }, 'slow');
+    let finished = false;
+    let started = false;
+    const c = await node.consume('q', async () => { started = true; await new Promise((r) => setTimeout(r, 50)); finished = true; });
+    await until(() => started, 'handler started');
+    await c.cancel();
+    assert.equal(finished, true);
+    await until(() => node.stats().queues[0]!.acked === 1, 'acked');
+  });
+});

@@ -1,0 +1,109 @@
+// A consumer as the user holds it: a supervised consumer actor subscribed to a queue, here or remote.
+import Denque from 'denque';
+import { DEFAULT_ASK_TIMEOUT_MS, type ActorRef, type ActorSystem } from '../actors/actor.ts';
+import { Batcher } from '../actors/batcher.ts';
+import type { Ref } from 'nact';
+import { consumerBehavior, type ConsumerEnv, type ConsumerMsg } from '../queues/consumer-actor.ts';
+import type { QueueEndpoint } from '../queues/endpoint.ts';
+import type { Delivery } from '../queues/queue-actor.ts';
+import type { Outcome, Settlement } from '../queues/queue-machine.ts';
+import type { ConsumerTag, QueueName, Seq } from './ids.ts';
+import { Message, type Settler } from './message.ts';
+
+/** How many finally settled seqs a consumer remembers, to drop late duplicate deliveries. */
+const FINISHED_MEMORY = 10_000;
+
+export type ConsumerClosed = { readonly reason: 'cancelled' } | { readonly reason: 'failed'; readonly error: unknown };
+
+
+export class Consumer implements Settler {
+  readonly closed: Promise<ConsumerClosed>;
+  private resolveClosed!: (c: ConsumerClosed) => void;
+  private actor!: ActorRef<ConsumerMsg>;
+  private readonly settles: Batcher<Settlement>;
+  private readonly inbox = new Denque<Message>();
+  /** Delivered and not yet settled: what a reconnect tells the queue this consumer holds. */
+  private readonly outstanding = new Set<Seq>();
+  /**
+   * Seqs this consumer acked or dead-lettered, most recent last. Over a network a delivery can arrive
+   * twice (a frame buffered across a reconnect, and its redelivery after the reconcile): the second
+   * copy of a message already in hand, or already finally settled, is dropped, never handled again.
+   */
+  private readonly finished = new Set<Seq>();
+  private signalled = false;
+  private cancelling: Promise<void> | undefined;
+
+  constructor(
+    /** Unique in the cluster; safe as an actor name and as one subject token. */
+    readonly tag: ConsumerTag,
+    readonly queue: QueueName,
+    private readonly endpoint: QueueEndpoint,
+    private readonly onClosed: (c: Consumer, closed: ConsumerClosed) => void,
+  ) {
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+    this.settles = new Batcher((items) => this.endpoint.settle(this.tag, items));
+  }
+
+  /** Spawns the actor under `supervisor` and subscribes it; resolves once deliveries can flow. */
+  async start(system: ActorSystem, supervisor: Ref<unknown>, env: Omit<ConsumerEnv, 'onStopped' | 'inbox' | 'wake'>, prefetch: number): Promise<this> {
+    this.actor = system.spawn(supervisor, this.tag, consumerBehavior({
+      ...env, inbox: this.inbox, wake: () => this.wake(), onStopped: (error) => this.stopped(error),
+    }));
+    await this.endpoint.subscribe(this.tag, { prefetch, deliver: (batch) => this.deliver(batch), held: () => [...this.outstanding] });
+    return this;
+  }
+
+  /** Graceful: lets the message in hand finish, returns the unacked ones to the queue, then stops. */
+  cancel(): Promise<void> {
+    this.cancelling ??= (async () => {
+      if (this.actor.alive) await this.actor.ask<void>((reply) => ({ type: 'drain', reply }), DEFAULT_ASK_TIMEOUT_MS);
+      // Settlements made so far leave on the next turn; the cancel must reach the queue after them.
+      await new Promise((r) => setImmediate(r));
+      await this.endpoint.cancel(this.tag).catch(() => {});
+      this.actor.stop();
+      this.finish({ reason: 'cancelled' });
+    })();
+    return this.cancelling;
+  }
+
+  private deliver(batch: readonly Delivery[]): void {
+    for (const d of batch) {
+      if (this.outstanding.has(d.seq) || this.finished.has(d.seq)) continue;
+      this.outstanding.add(d.seq);
+      this.inbox.push(new Message(this.queue, this, d.seq, d.id, d.body, d.headers, d.deliveryCount));
+    }
+    this.wake();
+  }
+
+  /** As in AMQP, a settlement is on its way once queued here, in order; the queue counts stale ones. */
+  settle(seq: Seq, outcome: Outcome, delayMs: number | undefined): Promise<void> {
+    this.outstanding.delete(seq);
+    if (outcome !== 'requeue') {
+      this.finished.add(seq);
+      if (this.finished.size > FINISHED_MEMORY) this.finished.delete(this.finished.values().next().value!);
+    }
+    this.settles.add({ seq, outcome, delayMs });
+    return Promise.resolve();
+  }
+
+  private wake(): void {
+    if (this.signalled || !this.actor.alive) return;
+    this.signalled = true;
+    queueMicrotask(() => {
+      this.signalled = false;
+      this.actor.tell({ type: 'work' });
+    });
+  }
+
+  /** The actor stopped: by cancel, or by supervision (then its messages go back to the queue). */
+  private stopped(error: unknown): void {
+    if (this.cancelling) return;
+    this.endpoint.cancel(this.tag).catch(() => {});
+    this.finish(error === undefined ? { reason: 'cancelled' } : { reason: 'failed', error });
+  }
+
+  private finish(closed: ConsumerClosed): void {
+    this.resolveClosed(closed);
+    this.onClosed(this, closed);
+  }
+}

@@ -1,0 +1,30 @@
+// Pull-style consumption: the deliveries of a manual-ack consumer, as an async iterator. Prefetch
+// bounds how many messages wait here; leaving the loop or aborting cancels the consumer, and what
+// was not acked goes back to the queue.
+import type { Consumer } from './consumer.ts';
+import type { Message } from './message.ts';
+
+export async function* messageStream(
+  start: (push: (m: Message) => void) => Promise<Consumer>,
+  signal?: AbortSignal,
+): AsyncGenerator<Message, void, undefined> {
+  if (signal?.aborted) return;
+  const buffer: Message[] = [];
+  let wake: (() => void) | undefined;
+  const poke = () => { wake?.(); wake = undefined; };
+  const consumer = await start((m) => { buffer.push(m); poke(); });
+  let closed = false;
+  void consumer.closed.then(() => { closed = true; poke(); });
+  signal?.addEventListener('abort', poke, { once: true });
+  try {
+    for (;;) {
+      // Once aborted or closed, buffered messages are not handed out: cancelling returns them.
+      if (closed || signal?.aborted) return;
+      const next = buffer.shift();
+      if (next) yield next;
+      else await new Promise<void>((r) => (wake = r));
+    }
+  } finally {
+    await consumer.cancel();
+  }
+}

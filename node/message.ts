@@ -1,0 +1,68 @@
+// The message a consumer's handler receives. Settling it (ack, nack, reject) goes back to its queue.
+import type { MessageId, QueueName, Seq } from './ids.ts';
+import type { Headers } from '../storage/storage.ts';
+import type { Outcome } from '../queues/queue-machine.ts';
+import { WarrenError } from './errors.ts';
+
+/** Where a message's settlement goes: its consumer, which batches it to the queue. */
+export interface Settler {
+  settle(seq: Seq, outcome: Outcome, delayMs: number | undefined): Promise<void>;
+}
+
+export class AlreadySettled extends WarrenError {
+  constructor(id: string) { super('INVALID_ARGUMENT', `message '${id}' is already settled`); }
+}
+
+const decoder = new TextDecoder();
+
+export class Message {
+  private settledAs: Outcome | undefined;
+
+  constructor(
+    readonly queue: QueueName,
+    private readonly settler: Settler,
+    readonly seq: Seq,
+    readonly id: MessageId,
+    readonly body: Uint8Array,
+    readonly headers: Headers,
+    /** 1 on first delivery; counts every delivery, across restarts. */
+    readonly deliveryCount: number,
+  ) {}
+
+  get redelivered(): boolean {
+    return this.deliveryCount > 1;
+  }
+
+  /** Settled by the handler, or by the consumer on its behalf. */
+  get settled(): boolean {
+    return this.settledAs !== undefined;
+  }
+
+  text(): string {
+    return decoder.decode(this.body);
+  }
+
+  json<T = unknown>(): T {
+    return JSON.parse(this.text()) as T;
+  }
+
+  ack(): Promise<void> {
+    return this.settle('ack');
+  }
+
+  /** requeue (default true): back in line, after delayMs if given; requeue false: dead-lettered. */
+  nack(opts: { requeue?: boolean; delayMs?: number } = {}): Promise<void> {
+    return opts.requeue === false ? this.settle('dead-letter') : this.settle('requeue', opts.delayMs);
+  }
+
+  /** Straight to the dead-letter queue. */
+  reject(): Promise<void> {
+    return this.settle('dead-letter');
+  }
+
+  private settle(outcome: Outcome, delayMs?: number): Promise<void> {
+    if (this.settledAs !== undefined) return Promise.reject(new AlreadySettled(this.id));
+    this.settledAs = outcome;
+    return this.settler.settle(this.seq, outcome, delayMs);
+  }
+}

@@ -1,0 +1,114 @@
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { Overflow, type Message, type Warren } from '../index.ts';
+import { memoryNode, texts, until } from './testing.ts';
+
+describe('queue features', () => {
+  let node: Warren;
+  beforeEach(async () => { node = await memoryNode(); });
+  afterEach(async () => { await node.stop(); });
+  const stat = (name: string) => node.stats().queues.find((q) => q.name === name)!;
+
+  it('producer dedup: a retried publish with the same id is confirmed as duplicate and stored once', async () => {
+    await node.declareQueue('q');
+    const a = await node.publish({ queue: 'q' }, 'once', { id: 'order-42' });
+    const b = await node.publish({ queue: 'q' }, 'once', { id: 'order-42' });
+    assert.deepEqual([a.duplicate, b.duplicate], [false, true]);
+    assert.equal(stat('q').ready, 1);
+    assert.equal(stat('q').duplicates, 1);
+  });
+
+  it('message TTL: expired messages are dropped, or dead-lettered when a dead-letter queue is set', async () => {
+    await node.declareQueue('short', { messageTtlMs: 20 });
+    await node.declareQueue('short-dl', { messageTtlMs: 20, deadLetterQueue: 'expired' });
+    await node.publish({ queue: 'short' }, 'x');
+    await node.publish({ queue: 'short-dl' }, 'y');
+    await until(() => stat('short').expired === 1 && stat('short-dl').expired === 1, 'expiry');
+    assert.equal(stat('short').ready, 0);
+    const dead: Message[] = [];
+    await node.consume('expired', (m) => { dead.push(m); });
+    await until(() => dead.length === 1, 'expired dead letter');
+    assert.equal(dead[0]!.headers['x-death-reason'], 'expired');
+  });
+
+  it("maxLength with 'reject-publish' refuses with Overflow", async () => {
+    await node.declareQueue('q', { maxLength: 2 });
+    await node.publish({ queue: 'q' }, 'a');
+    await node.publish({ queue: 'q' }, 'b');
+    await assert.rejects(node.publish({ queue: 'q' }, 'c'), Overflow);
+    assert.equal(stat('q').ready, 2);
+  });
+
+  it("maxLength with 'drop-head' and 'dead-letter-head' make room at the head", async () => {
+    await node.declareQueue('drop', { maxLength: 2, overflow: 'drop-head' });
+    await node.declareQueue('dl', { maxLength: 2, overflow: 'dead-letter-head', deadLetterQueue: 'dl-dead' });
+    for (const t of texts(4)) {
+      await node.publish({ queue: 'drop' }, t);
+      await node.publish({ queue: 'dl' }, t);
+    }
+    const kept: string[] = [];
+    await node.consume('drop', (m) => { kept.push(m.text()); });
+    await until(() => kept.length === 2, 'kept');
+    assert.deepEqual(kept, ['m2', 'm3']);
+    assert.equal(stat('drop').dropped, 2);
+    const dead: string[] = [];
+    await node.consume('dl-dead', (m) => { dead.push(`${m.text()}:${m.headers['x-death-reason']}`); });
+    await until(() => dead.length === 2, 'dead-lettered heads');
+    assert.deepEqual(dead, ['m0:maxlen', 'm1:maxlen']);
+  });
+
+  it('delayed delivery: a message published with delayMs comes after those without', async () => {
+    await node.declareQueue('q');
+    await node.publish({ queue: 'q' }, 'later', { delayMs: 40 });
+    await node.publish({ queue: 'q' }, 'now');
+    assert.equal(stat('q').delayed, 1);
+    const got: string[] = [];
+    await node.consume('q', (m) => { got.push(m.text()); });
+    await until(() => got.length === 2, 'both');
+    assert.deepEqual(got, ['now', 'later']);
+  });
+
+  it('priority: higher priority first, FIFO within a priority', async () => {
+    await node.declareQueue('q');
+    await node.publish({ queue: 'q' }, 'low-1', { priority: 1 });
+    await node.publish({ queue: 'q' }, 'high-1', { priority: 9 });
+    await node.publish({ queue: 'q' }, 'low-2', { priority: 1 });
+    await node.publish({ queue: 'q' }, 'high-2', { priority: 9 });
+    const got: string[] = [];
+    await node.consume('q', (m) => { got.push(m.text()); });
+    await until(() => got.length === 4, 'all');
+    assert.deepEqual(got, ['high-1', 'high-2', 'low-1', 'low-2']);
+  });
+
+  it('single active consumer: one consumer gets everything; the next takes over when it leaves', async () => {
+    await node.declareQueue('q', { singleActiveConsumer: true });
+    const a: string[] = [];
+    const b: string[] = [];
+    const ca = await node.consume('q', (m) => { a.push(m.text()); });
+    await node.consume('q', (m) => { b.push(m.text()); });
+    for (const t of texts(5)) await node.publish({ queue: 'q' }, t);
+    await until(() => a.length === 5, 'a has all');
+    await ca.cancel();
+    for (const t of texts(3, 'n')) await node.publish({ queue: 'q' }, t);
+    await until(() => b.length === 3, 'b took over');
+    assert.deepEqual(b, texts(3, 'n'));
+  });
+
+  it('competing consumers share the work round-robin', async () => {
+    await node.declareQueue('q');
+    const a: string[] = [];
+    const b: string[] = [];
+    await node.consume('q', (m) => { a.push(m.text()); }, { prefetch: 1 });
+    await node.consume('q', (m) => { b.push(m.text()); }, { prefetch: 1 });
+    await Promise.all(texts(20).map((t) => node.publish({ queue: 'q' }, t)));
+    await until(() => a.length + b.length === 20, 'all consumed');
+    assert.ok(a.length > 0 && b.length > 0);
+    assert.deepEqual([...a, ...b].sort(), texts(20).sort());
+  });
+
+  it('redeclaring a queue with the same options is a no-op, with other options PreconditionFailed', async () => {
+    await node.declareQueue('q', { maxDeliveries: 5 });
+    await node.declareQueue('q', { maxDeliveries: 5 });
+    await assert.rejects(node.declareQueue('q', { maxDeliveries: 6 }), { code: 'PRECONDITION_FAILED' });
+  });
+});

@@ -1,0 +1,79 @@
+// node.stats(): what each queue holds and has done, and who is in the cluster.
+import type { QueueSnapshot } from '../queues/queue-machine.ts';
+import type { RecoveryReport } from '../storage/storage.ts';
+import type { NodeId, QueueName } from './ids.ts';
+import type { NodeCounters } from './warren.ts';
+
+export interface MirrorInfo {
+  readonly nodeId: string;
+  readonly inSync: boolean;
+  readonly lag: number;
+}
+
+export interface QueueStats {
+  readonly name: string;
+  readonly ready: number;
+  readonly delayed: number;
+  readonly unacked: number;
+  readonly consumers: number;
+  readonly leader: string;
+  readonly epoch: number;
+  readonly mirrors: readonly MirrorInfo[];
+  readonly published: number;
+  readonly duplicates: number;
+  readonly refused: number;
+  readonly delivered: number;
+  readonly redelivered: number;
+  readonly acked: number;
+  readonly deadLettered: number;
+  readonly expired: number;
+  readonly dropped: number;
+  readonly staleSettlements: number;
+  /** Damaged records the queue's last recovery dropped (torn tail, checksum failures), and why. */
+  readonly recovery: { readonly droppedRecords: number; readonly droppedBytes: number; readonly problems: readonly string[] };
+  /** Per second, averaged since the queue started on this node. */
+  readonly rates: { readonly publish: number; readonly deliver: number; readonly ack: number };
+}
+
+export interface NodeInfo {
+  readonly nodeId: string;
+  readonly up: boolean;
+  readonly self: boolean;
+}
+
+export interface Stats {
+  readonly queues: readonly QueueStats[];
+  readonly nodes: readonly NodeInfo[];
+  readonly node: NodeCounters & {
+    readonly actorDeadLetters: number;
+    /** Frames refused on this node's subjects, by reason (garbage, wrong version, oversized, ...). */
+    readonly rejectedFrames: Readonly<Record<string, number>>;
+  };
+}
+
+export function collectStats(
+  nodeId: NodeId,
+  counters: NodeCounters,
+  queues: readonly { name: QueueName; snapshot: QueueSnapshot | undefined; recovery: RecoveryReport | undefined; startedAt: number }[],
+  nodes: readonly NodeInfo[],
+  actorDeadLetters: number,
+  rejectedFrames: Readonly<Record<string, number>>,
+): Stats {
+  const now = Date.now();
+  return {
+    queues: queues.map(({ name, snapshot, recovery, startedAt }) => {
+      const s = snapshot ?? { ready: 0, delayed: 0, unacked: 0, consumers: 0, counters: undefined };
+      const c = s.counters ?? { published: 0, duplicates: 0, refused: 0, delivered: 0, redelivered: 0, acked: 0, deadLettered: 0, expired: 0, dropped: 0, staleSettlements: 0 };
+      const secs = Math.max(0.001, (now - startedAt) / 1000);
+      return {
+        name, ready: s.ready, delayed: s.delayed, unacked: s.unacked, consumers: s.consumers,
+        leader: nodeId, epoch: 0, mirrors: [],
+        ...c,
+        recovery: recovery ?? { droppedRecords: 0, droppedBytes: 0, problems: [] },
+        rates: { publish: c.published / secs, deliver: c.delivered / secs, ack: c.acked / secs },
+      };
+    }),
+    nodes,
+    node: { ...counters, actorDeadLetters, rejectedFrames },
+  };
+}

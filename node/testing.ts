@@ -1,0 +1,17 @@
+// Helpers for tests that drive a node through the public API.
+import { Warren } from '../index.ts';
+
+export async function memoryNode(): Promise<Warren> {
+  return Warren.start({ dataDir: ':memory:' });
+}
+
+/** Polls until `cond` holds; fails after `limitMs` with `what` (bounds the test, asserts no timing). */
+export async function until(cond: () => boolean, what: string, limitMs = 10_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`gave up waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export const texts = (n: number, prefix = 'm') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);

@@ -1,0 +1,457 @@
+// A Warren node: the supervision tree (node → queues → queue actors; node → consumers → consumer
+// actors), the routing table, storage, and the public API of API.md.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { Ref } from 'nact';
+import { ActorSystem } from '../actors/actor.ts';
+import type { Catalog } from '../queues/catalog.ts';
+import { LocalCatalog } from '../queues/local-catalog.ts';
+import type { Handler } from '../queues/consumer-actor.ts';
+import { LocalEndpoint, type PublishRequest, type QueueEndpoint } from '../queues/endpoint.ts';
+import { KvCatalog } from '../queues/kv-catalog.ts';
+import { QueueServer, type ServerCounters } from '../queues/queue-server.ts';
+import { RemoteEndpoint } from '../queues/remote-endpoint.ts';
+import { clusterSubjects, type ClusterSubjects } from '../transport/cluster-subjects.ts';
+import { Membership } from '../transport/membership.ts';
+import { NatsTransport } from '../transport/nats.ts';
+import { queueBehavior, type QueueEnv } from '../queues/queue-actor.ts';
+import type { QueueConfig } from '../queues/queue-machine.ts';
+import { MemoryStorage } from '../storage/memory-store.ts';
+import { openStorage } from '../storage/open.ts';
+import type { Storage } from '../storage/storage.ts';
+import { defaultBackoff } from '../supervision/backoff.ts';
+import { crashHandler, defaultIntensity, oneForOne, type Directive } from '../supervision/strategy.ts';
+import { CONTENT_TYPE, encodeBody, type Body } from './body.ts';
+import { Consumer, type ConsumerClosed } from './consumer.ts';
+import {
+  ExchangeNotFound, InvalidArgument, NotConfirmed, PreconditionFailed, QueueNotFound, Stopped, WarrenError,
+} from './errors.ts';
+import { asConsumerTag, asExchange, asMessageId, asNodeId, asQueue, type ExchangeName, type NodeId, type QueueName } from './ids.ts';
+import type { Message } from './message.ts';
+import { messageStream } from './message-stream.ts';
+import {
+  checkName, consumeSchema, exchangeSchema, messagesSchema, parse, publishSchema, queueSchema, startSchema,
+  type ExchangeOptions, type PublishOptions, type QueueOptions, type ResolvedQueueOptions, type StartOptions,
+} from './options.ts';
+import { collectStats, type QueueStats, type Stats } from './stats.ts';
+import { MAX_BODY_BYTES } from './limits.ts';
+
+export type Target = { readonly queue: string } | { readonly exchange: string; readonly routingKey?: string };
+
+export interface Receipt {
+  readonly id: string;
+  /** Every queue it went to had it already (producer dedup by message id). */
+  readonly duplicate: boolean;
+  /** How many queues took it; 0 = unroutable (counted in stats). */
+  readonly routed: number;
+}
+
+export interface ConsumeOptions {
+  prefetch?: number;
+  ack?: 'manual' | 'auto';
+  retry?: { backoffMs?: number; maxBackoffMs?: number };
+  /** Supervision of the handler: what a throw means, and how many restarts before escalating. */
+  supervision?: { decide?: (error: unknown) => Directive; maxRestarts?: number; withinMs?: number };
+}
+
+/** Bodies a queue keeps in memory; a longer backlog's bodies stay on disk until delivered. */
+const BODY_BUDGET_BYTES = 32 * 1024 * 1024;
+const NO_OPTIONS: PublishOptions = Object.freeze({});
+/** Headers are immutable once published, so messages without their own share one object per type. */
+const contentHeaders = (() => {
+  const shared = new Map<string, Readonly<Record<string, string>>>();
+  return (type: string) => shared.get(type) ?? shared.set(type, Object.freeze({ [CONTENT_TYPE]: type })).get(type)!;
+})();
+
+interface QueueHandle {
+  readonly name: QueueName;
+  readonly options: ResolvedQueueOptions;
+  readonly endpoint: LocalEndpoint;
+  readonly env: QueueEnv;
+  readonly startedAt: number;
+}
+
+/** What a distributed node has beyond an embedded one. */
+interface Cluster {
+  readonly transport: NatsTransport;
+  readonly subjects: ClusterSubjects;
+  readonly membership: Membership;
+  readonly role: 'server' | 'client';
+  /** The servers of the queues whose leader is this node. */
+  readonly servers: Map<QueueName, QueueServer>;
+  /** Queues whose leader is another node. */
+  readonly remotes: Map<QueueName, RemoteEndpoint>;
+  readonly counters: ServerCounters;
+}
+
+export interface NodeCounters {
+  invalidInput: number;
+  unroutable: number;
+  errors: number;
+}
+
+export class Warren {
+  readonly nodeId: NodeId;
+  private readonly system: ActorSystem;
+  private readonly queueSupervisor: Ref<unknown>;
+  private readonly consumerSupervisor: Ref<unknown>;
+  /** Queues whose home is this node. */
+  private readonly queues = new Map<QueueName, QueueHandle>();
+  private readonly consumers = new Set<Consumer>();
+  private readonly volatile = new MemoryStorage();
+  private readonly errorListeners = new Set<(e: Error) => void>();
+  private running = true;
+  readonly counters: NodeCounters = { invalidInput: 0, unroutable: 0, errors: 0 };
+
+  private constructor(nodeId: NodeId, private readonly storage: Storage, private readonly catalog: Catalog, private readonly cluster?: Cluster) {
+    this.nodeId = nodeId;
+    this.system = new ActorSystem(`warren-${nodeId}-${randomUUID().slice(0, 8)}`);
+    // A queue actor that keeps crashing is stopped, not allowed to take the node down with it.
+    this.queueSupervisor = this.system.supervisor(this.system.root, 'queues', crashHandler(oneForOne({ exhausted: 'stop' }), (f) => this.fault('queue', f.error)));
+    // A consumer that escalates is restarted after a backoff; one that keeps escalating is stopped.
+    this.consumerSupervisor = this.system.supervisor(this.system.root, 'consumers', crashHandler(oneForOne({ exhausted: 'stop', intensity: { maxRestarts: 5, withinMs: 60_000 } }), (f) => this.fault('consumer', f.error)));
+  }
+
+  /** Starts a node. Without `nats` it runs embedded: one process, no server needed. */
+  static async start(options: StartOptions = {}): Promise<Warren> {
+    const o = parse(startSchema, options, 'Warren.start options');
+    const nodeId = asNodeId(o.nodeId ?? randomUUID().slice(0, 8));
+    const role = o.role ?? 'server';
+    if (role === 'client' && o.nats === undefined) throw new InvalidArgument("role 'client' needs the nats option: an embedded node holds its own queues");
+    const dataDir = role === 'client' ? ':memory:' : (o.dataDir ?? path.join('.warren', nodeId));
+    const storage = await openStorage(dataDir, o.fsync ?? 'always');
+    let node: Warren;
+    if (o.nats === undefined) {
+      node = new Warren(nodeId, storage, await LocalCatalog.open(storage, nodeId));
+    } else {
+      const transport = await NatsTransport.connect({ servers: typeof o.nats === 'string' ? o.nats : o.nats.servers, name: nodeId });
+      const name = o.cluster ?? 'warren';
+      const subjects = clusterSubjects(name);
+      const cluster: Cluster = {
+        transport, subjects, role, membership: new Membership(transport, subjects.heartbeat, nodeId, role),
+        servers: new Map(), remotes: new Map(), counters: { rejected: new Map() },
+      };
+      node = new Warren(nodeId, storage, await KvCatalog.open(transport.connection, name), cluster);
+      cluster.membership.onDown((n) => { for (const server of cluster.servers.values()) void server.nodeDown(n); });
+      cluster.membership.start();
+      // A client places queues on server nodes: it must have heard from them first.
+      if (role === 'client') await cluster.membership.heardFromAll();
+      transport.onStatus((st) => { if (st === 'reconnected') for (const r of cluster.remotes.values()) void r.resync(); });
+      // A queue declared elsewhere with this node as its home opens here.
+      node.catalog.onChange((c) => { if (c.type === 'queue' && c.decl.home === nodeId) void node.openQueue(c.decl.name, c.decl.options).catch((e) => node.fault('queue', e)); });
+    }
+    for (const decl of node.catalog.queues()) if (decl.home === nodeId) await node.openQueue(decl.name, decl.options);
+    return node;
+  }
+
+  /** Declares a queue; redeclaring with the same options is a no-op, with others PreconditionFailed. */
+  async declareQueue(name: string, options: QueueOptions = {}): Promise<void> {
+    return this.guard(async () => {
+      this.assertRunning();
+      const qname = asQueue(checkName('queue', name));
+      const o = parse(queueSchema, options, `queue '${name}' options`);
+      if (o.deadLetterQueue !== undefined) checkName('queue', o.deadLetterQueue);
+      if (o.mirrors > 0) throw new InvalidArgument(`queue '${name}': mirrors need distributed mode, not available in this version`);
+      // A dead-letter queue named by the user exists from the start, so it can be consumed at once;
+      // the default one (<name>.dlq) appears with the first dead letter.
+      if (o.deadLetterQueue !== undefined) await this.deadLetterQueue(asQueue(o.deadLetterQueue), o.durable);
+      await this.declare(qname, o);
+    });
+  }
+
+  async declareExchange(name: string, options: ExchangeOptions): Promise<void> {
+    return this.guard(async () => {
+      this.assertRunning();
+      const ename = asExchange(checkName('exchange', name));
+      const { type } = parse(exchangeSchema, options, `exchange '${name}' options`);
+      const declared = await this.catalog.declareExchange(ename, type);
+      if (declared !== type) throw new PreconditionFailed(`exchange '${name}' exists with type '${declared}', not '${type}'`);
+    });
+  }
+
+  /** Binds a queue to an exchange: `pattern` is the routing key (direct), a topic pattern, or ignored (fanout). */
+  async bindQueue(queue: string, exchange: string, pattern = ''): Promise<void> {
+    return this.guard(async () => {
+      this.assertRunning();
+      await this.known('queue', queue);
+      await this.known('exchange', exchange);
+      await this.catalog.bind(this.binding(queue, exchange, pattern));
+    });
+  }
+
+  async unbindQueue(queue: string, exchange: string, pattern = ''): Promise<void> {
+    return this.guard(async () => {
+      await this.catalog.unbind(this.binding(queue, exchange, pattern));
+    });
+  }
+
+  /** Resolves once the message is confirmed: durable in every queue it was routed to. */
+  publish(target: Target, body: Body, options: PublishOptions = NO_OPTIONS): Promise<Receipt> {
+    // The hot path: validation is synchronous (a bad call is refused before anything is queued) and
+    // the confirm's promise is the call's promise, with no async wrapper around it.
+    let queues: QueueEndpoint[];
+    let item: PublishRequest;
+    try {
+      this.assertRunning();
+      const o = options === NO_OPTIONS ? options : parse(publishSchema, options, 'publish options');
+      queues = this.resolve(target);
+      const { bytes, contentType } = encodeBody(body);
+      if (bytes.length > MAX_BODY_BYTES) throw new InvalidArgument(`body of ${bytes.length} bytes is over the limit of ${MAX_BODY_BYTES}`);
+      const headers = o.headers ? { [CONTENT_TYPE]: contentType, ...o.headers } : contentHeaders(contentType);
+      item = { id: asMessageId(o.id ?? randomUUID()), headers, priority: o.priority ?? 0, delayMs: o.delayMs, size: bytes.length, body: bytes };
+    } catch (e) {
+      const missing = this.missing(e);
+      if (missing) return this.catalog.refresh(...missing).then((found) => (found ? this.publish(target, body, options) : this.refuse(e)));
+      return this.refuse(e);
+    }
+    const { id } = item;
+    if (queues.length === 0) {
+      this.counters.unroutable++;
+      return Promise.resolve({ id, duplicate: false, routed: 0 });
+    }
+    if (queues.length === 1) return queues[0]!.publish(item, (r) => ({ id, duplicate: r.duplicate, routed: 1 }));
+    return Promise.all(queues.map((q) => q.publish(item, (r) => r.duplicate)))
+      .then((dups) => ({ id, duplicate: dups.every(Boolean), routed: queues.length }));
+  }
+
+  /** Push consumer: a supervised actor runs `handler` for each message. */
+  async consume(queue: string, handler: Handler, options: ConsumeOptions = {}): Promise<Consumer> {
+    return this.guard(async () => {
+      this.assertRunning();
+      if (typeof handler !== 'function') throw new InvalidArgument('consume: handler must be a function');
+      const o = parse(consumeSchema, options, 'consume options');
+      const decide = options.supervision?.decide;
+      if (decide !== undefined && typeof decide !== 'function') throw new InvalidArgument('consume options: supervision.decide must be a function');
+      await this.known('queue', queue);
+      const endpoint = this.endpoint(queue);
+      const tag = asConsumerTag(`${this.nodeId}-${randomUUID().slice(0, 8)}`);
+      const consumer = new Consumer(tag, endpoint.name, endpoint, (c, closed) => this.consumerClosed(c, closed));
+      this.consumers.add(consumer);
+      const strategy = oneForOne({
+        ...(decide ? { decide } : {}),
+        intensity: { maxRestarts: o.supervision?.maxRestarts ?? defaultIntensity.maxRestarts, withinMs: o.supervision?.withinMs ?? defaultIntensity.withinMs },
+      });
+      const retry = { ...defaultBackoff, minMs: o.retry?.backoffMs ?? defaultBackoff.minMs, maxMs: o.retry?.maxBackoffMs ?? defaultBackoff.maxMs };
+      return consumer.start(this.system, this.consumerSupervisor, {
+        handler, ack: o.ack, strategy, retry,
+      }, o.prefetch);
+    });
+  }
+
+  /** Pull style: `for await (const msg of node.messages('q')) { ...; await msg.ack(); }`. */
+  messages(queue: string, options: { prefetch?: number; signal?: AbortSignal } = {}): AsyncGenerator<Message, void, undefined> {
+    const o = this.guard(() => parse(messagesSchema, options, 'messages options'));
+    return messageStream((push) => this.consume(queue, push, { prefetch: o.prefetch, ack: 'manual' }), o.signal);
+  }
+
+  stats(): Stats {
+    const nodes = this.cluster?.membership.list() ?? [{ nodeId: this.nodeId, up: true, self: true }];
+    return collectStats(this.nodeId, this.counters, [...this.queues.values()].map((q) => ({ name: q.name, snapshot: q.env.snapshot, recovery: q.env.recovery, startedAt: q.startedAt })), nodes, this.system.deadLetters.count, Object.fromEntries(this.cluster?.counters.rejected ?? []));
+  }
+
+  /**
+   * stats() of the whole cluster: this node's queues and every other queue in the catalog, asked of its
+   * leader (a leader that does not answer in time is left out). Embedded, the same as stats().
+   */
+  async clusterStats(): Promise<Stats> {
+    const local = this.stats();
+    const remote = await Promise.all(this.catalog.queues().filter((d) => !this.queues.has(d.name)).map(async (d) => {
+      const stats = await (this.endpoint(d.name) as RemoteEndpoint).stats().catch(() => undefined);
+      return stats && (stats as unknown as QueueStats);
+    }));
+    return { ...local, queues: [...local.queues, ...remote.filter((q): q is QueueStats => q !== undefined)] };
+  }
+
+  /** Errors the node handled without failing a call: storage faults, crashed actors, dead-letter failures. */
+  onError(listener: (e: Error) => void): () => void {
+    this.errorListeners.add(listener);
+    return () => void this.errorListeners.delete(listener);
+  }
+
+  /** Graceful: cancels consumers (their in-flight handlers finish), flushes queues, closes storage. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await Promise.all([...this.consumers].map((c) => c.cancel()));
+    // Publishes still batching leave on this turn; close must queue up behind them.
+    await new Promise((r) => setImmediate(r));
+    for (const server of this.cluster?.servers.values() ?? []) server.stop();
+    await Promise.all([...this.queues.values()].map((q) => q.endpoint.close().catch(() => {})));
+    this.system.stop();
+    await this.cluster?.membership.stop();
+    await this.catalog.close();
+    await this.cluster?.transport.close();
+    await this.storage.close();
+  }
+
+  /** Declares in the catalog (or finds the same declaration there) and opens the queue if it lives here. */
+  private async declare(name: QueueName, options: ResolvedQueueOptions): Promise<QueueHandle | undefined> {
+    const decl = await this.catalog.declareQueue({ name, options, home: this.placement() });
+    if (JSON.stringify(decl.options) !== JSON.stringify(options)) throw new PreconditionFailed(`queue '${name}' exists with other options: ${JSON.stringify(decl.options)}`);
+    return decl.home === this.nodeId ? this.openQueue(name, options) : undefined;
+  }
+
+  /** Starts the queue actor of a queue whose home is this node; recovers it from its log. */
+  private async openQueue(name: QueueName, options: ResolvedQueueOptions): Promise<QueueHandle> {
+    const existing = this.queues.get(name);
+    if (existing) return existing;
+    const store = options.durable ? this.storage : this.volatile;
+    const env: QueueEnv = {
+      config: toConfig(name, options),
+      openLog: () => store.openQueue(name),
+      deadLetter: (messages) => this.deadLetter(name, options, messages),
+      bodyBudget: store instanceof MemoryStorage ? Number.POSITIVE_INFINITY : BODY_BUDGET_BYTES,
+      subscribers: new Map(),
+      onError: (e) => this.fault('queue', e),
+    };
+    const ref = this.system.spawn(this.queueSupervisor, `q-${name}`, queueBehavior(env));
+    const handle: QueueHandle = { name, options, endpoint: new LocalEndpoint(name, ref), env, startedAt: Date.now() };
+    this.queues.set(name, handle);
+    await handle.endpoint.open();
+    if (this.cluster) {
+      const server = new QueueServer(this.cluster.transport, this.cluster.subjects, handle.endpoint, this.cluster.counters, () => ({ ...this.stats().queues.find((q) => q.name === name) }));
+      this.cluster.servers.set(name, server);
+      server.start();
+    }
+    return handle;
+  }
+
+  /** Dead letters keep their id (so a retried move is deduplicated) and say where they came from. */
+  private async deadLetter(from: QueueName, options: ResolvedQueueOptions, messages: Parameters<QueueEnv['deadLetter']>[0]): Promise<void> {
+    const dlq = await this.deadLetterQueue(asQueue(options.deadLetterQueue ?? `${from}.dlq`), options.durable);
+    await Promise.all(messages.map(({ message: { meta, body }, reason, deliveryCount }) => dlq.publish({
+      id: meta.id,
+      priority: meta.priority,
+      body,
+      size: body.length,
+      headers: { ...meta.headers, 'x-death-reason': reason, 'x-death-queue': from, 'x-death-count': String(deliveryCount) },
+    }, () => undefined)));
+  }
+
+  /** The dead-letter queue, declared with default options if it does not exist yet. */
+  private async deadLetterQueue(name: QueueName, durable: boolean): Promise<QueueEndpoint> {
+    if (!this.catalog.queue(name)) await this.declare(name, parse(queueSchema, { durable }, 'dead-letter queue'));
+    return this.endpoint(name);
+  }
+
+  private resolve(target: Target): QueueEndpoint[] {
+    if (typeof target !== 'object' || target === null) throw new InvalidArgument('publish target must be { queue } or { exchange, routingKey }');
+    if ('queue' in target) return [this.endpoint(target.queue)];
+    if ('exchange' in target) {
+      const ename = asExchange(checkName('exchange', target.exchange));
+      if (this.catalog.exchanges.typeOf(ename) === undefined) throw new ExchangeNotFound(target.exchange);
+      const key = target.routingKey ?? '';
+      if (typeof key !== 'string') throw new InvalidArgument('routingKey must be a string');
+      return this.catalog.exchanges.route(ename, key).flatMap((q) => (this.catalog.queue(q) ? [this.endpoint(q)] : []));
+    }
+    throw new InvalidArgument('publish target must be { queue } or { exchange, routingKey }');
+  }
+
+  /**
+   * Where a new queue lives: a server node keeps the queues it declares (the service that declares a
+   * queue is usually the one that uses it); a client puts it on the up server holding the fewest.
+   */
+  private placement(): NodeId {
+    if (this.cluster?.role !== 'client') return this.nodeId;
+    const servers = this.cluster.membership.servers();
+    if (servers.length === 0) throw new NotConfirmed('no server node is up to hold the queue');
+    const load = (n: string) => this.catalog.queues().filter((q) => q.home === n).length;
+    return asNodeId(servers.reduce((best, n) => (load(n) < load(best) ? n : best)));
+  }
+
+  /** The way to a queue: its actor when it lives here, its leader over NATS otherwise. */
+  private endpoint(name: string): QueueEndpoint {
+    // A queue that exists here has a valid name: the check is for the names that miss.
+    const local = this.queues.get(name as QueueName);
+    if (local) return local.endpoint;
+    const qname = asQueue(checkName('queue', name));
+    const decl = this.catalog.queue(qname);
+    if (!decl) throw new QueueNotFound(name);
+    if (decl.home === this.nodeId) return this.queues.get(qname)?.endpoint ?? this.unavailable(qname);
+    if (!this.cluster) throw new QueueNotFound(name);
+    let remote = this.cluster.remotes.get(qname);
+    if (!remote) this.cluster.remotes.set(qname, (remote = new RemoteEndpoint(qname, this.cluster.transport, this.cluster.subjects, this.nodeId)));
+    return remote;
+  }
+
+  private unavailable(name: QueueName): never {
+    throw new Stopped(`queue '${name}' (not open on this node)`);
+  }
+
+  private binding(queue: string, exchange: string, pattern: string) {
+    const q = this.endpoint(queue).name;
+    const e = asExchange(checkName('exchange', exchange));
+    if (this.catalog.exchanges.typeOf(e) === undefined) throw new ExchangeNotFound(exchange);
+    if (typeof pattern !== 'string') throw new InvalidArgument('binding pattern must be a string');
+    return { exchange: e, queue: q, pattern };
+  }
+
+  private consumerClosed(c: Consumer, closed: ConsumerClosed): void {
+    this.consumers.delete(c);
+    if (closed.reason === 'failed') this.fault('consumer', closed.error);
+  }
+
+  fault(where: string, error: unknown): void {
+    this.counters.errors++;
+    const e = error instanceof Error ? error : new Error(String(error));
+    if (this.errorListeners.size === 0) console.warn(`warren ${this.nodeId}: ${where}: ${e.message}`);
+    for (const l of this.errorListeners) l(e);
+  }
+
+  private assertRunning(): void {
+    if (!this.running) throw new Stopped(`node '${this.nodeId}'`);
+  }
+
+  /** Bad input is counted; it never gets past the edge. */
+  private guard<T>(f: () => T): T {
+    const count = (e: unknown) => {
+      this.countInvalid(e);
+      throw e;
+    };
+    try {
+      const r = f();
+      return (r instanceof Promise ? r.catch(count) : r) as T;
+    } catch (e) {
+      return count(e);
+    }
+  }
+
+  /** Makes sure the view has a name declared elsewhere a moment ago (a no-op when it has it). */
+  private async known(kind: 'queue' | 'exchange', name: string): Promise<void> {
+    const checked = checkName(kind, name);
+    const seen = kind === 'queue' ? this.catalog.queue(checked as QueueName) : this.catalog.exchanges.typeOf(checked as ExchangeName);
+    if (!seen && this.cluster) await this.catalog.refresh(kind, checked);
+  }
+
+  /** A queue or exchange this node has not seen: in a cluster, it may have been declared a moment ago elsewhere. */
+  private missing(e: unknown): ['queue' | 'exchange', string] | undefined {
+    if (!this.cluster) return undefined;
+    if (e instanceof QueueNotFound) return ['queue', e.queue];
+    if (e instanceof ExchangeNotFound) return ['exchange', e.exchange];
+    return undefined;
+  }
+
+  private refuse(e: unknown): Promise<never> {
+    this.countInvalid(e);
+    return Promise.reject(e);
+  }
+
+  private countInvalid(e: unknown): void {
+    if (e instanceof WarrenError && ['INVALID_NAME', 'INVALID_ARGUMENT', 'QUEUE_NOT_FOUND', 'EXCHANGE_NOT_FOUND'].includes(e.code)) this.counters.invalidInput++;
+  }
+}
+
+function toConfig(name: QueueName, o: ResolvedQueueOptions): QueueConfig {
+  return {
+    name,
+    maxDeliveries: o.maxDeliveries,
+    overflow: o.overflow,
+    singleActiveConsumer: o.singleActiveConsumer,
+    // The window must outlast a producer's retries: by default 15 minutes or 100,000 ids.
+    dedupWindow: { count: o.dedupWindow?.count ?? 100_000, ms: o.dedupWindow?.ms ?? 15 * 60_000 },
+    ...(o.messageTtlMs !== undefined ? { messageTtlMs: o.messageTtlMs } : {}),
+    ...(o.maxLength !== undefined ? { maxLength: o.maxLength } : {}),
+    ...(o.deadLetterQueue !== undefined ? { deadLetterQueue: asQueue(o.deadLetterQueue) } : {}),
+  };
+}
+

@@ -1,0 +1,73 @@
+// Runs cluster-worker.ts processes for the multi-process tests and collects what they report.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { until } from '../node/testing.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+export interface WorkerOptions {
+  readonly role: 'serve' | 'produce' | 'consume';
+  readonly id: string;
+  readonly queue: string;
+  readonly from?: number;
+  readonly count?: number;
+  readonly hold?: boolean;
+  readonly prefetch?: number;
+}
+
+export class Worker {
+  readonly confirmed: string[] = [];
+  readonly got: { id: string; deliveryCount: number }[] = [];
+  ready = false;
+  stderr = '';
+
+  constructor(readonly proc: ChildProcess) {
+    let buffered = '';
+    proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        const [what, a, b] = line.split(' ');
+        if (what === 'ready') this.ready = true;
+        else if (what === 'confirmed') this.confirmed.push(a!);
+        else if (what === 'got') this.got.push({ id: a!, deliveryCount: Number(b) });
+      }
+    });
+    proc.stderr!.setEncoding('utf8').on('data', (c: string) => { this.stderr += c; });
+  }
+
+  get exited(): boolean {
+    return this.proc.exitCode !== null || this.proc.signalCode !== null;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.exited) return Promise.resolve();
+    return new Promise((r) => { this.proc.once('exit', () => r()); this.proc.kill(signal); });
+  }
+}
+
+export class ClusterHarness {
+  private readonly workers: Worker[] = [];
+  private constructor(readonly nats: string, readonly cluster: string, private readonly dir: string) {}
+
+  static async create(nats: string): Promise<ClusterHarness> {
+    return new ClusterHarness(nats, `t${process.pid}x${Math.floor(Math.random() * 1e9)}`, await mkdtemp(path.join(tmpdir(), 'warren-cluster-')));
+  }
+
+  async start(o: WorkerOptions): Promise<Worker> {
+    const args = JSON.stringify({ ...o, nats: this.nats, cluster: this.cluster, data: path.join(this.dir, o.id) });
+    const w = new Worker(spawn(process.execPath, ['--import', 'tsx', 'property-tests/cluster-worker.ts', args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+    this.workers.push(w);
+    await until(() => w.ready || w.exited, `worker ${o.id} ready`, 30_000);
+    if (!w.ready) throw new Error(`worker ${o.id} exited: ${w.stderr}`);
+    return w;
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.workers) await w.kill();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

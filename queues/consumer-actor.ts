@@ -1,0 +1,83 @@
+// The consumer actor runs the user's handler, one message at a time, under supervision. Its
+// supervision decision is a queue operation: resume = ack and go on; restart = nack with backoff
+// (redelivered, deliveryCount grows); stop or escalate = dead-letter the message and report up.
+//
+// Deliveries wait in the consumer's inbox, in order; the actor's mailbox only carries "work" signals,
+// so one actor turn handles a run of messages instead of paying an actor turn per message.
+import type Denque from 'denque';
+import type { Behavior, Reply } from '../actors/actor.ts';
+import type { Message } from '../node/message.ts';
+import { backoffDelay, type BackoffOptions } from '../supervision/backoff.ts';
+import { crashHandler, type Directive, type Strategy } from '../supervision/strategy.ts';
+
+export type Handler = (msg: Message) => unknown;
+
+export type ConsumerMsg =
+  | { readonly type: 'work' }
+  /** Ends the consumer once the messages before it are handled. */
+  | { readonly type: 'drain'; readonly reply: Reply<void> };
+
+export interface ConsumerEnv {
+  readonly handler: Handler;
+  readonly ack: 'manual' | 'auto';
+  readonly strategy: Strategy;
+  readonly retry: BackoffOptions;
+  /** Deliveries not yet handled, in order. */
+  readonly inbox: Denque<Message>;
+  /** Asks for another turn (a 'work' signal to this actor). */
+  wake(): void;
+  /** Supervision stopped this consumer: its host cancels the subscription and reports. */
+  onStopped(error: unknown): void;
+}
+
+interface ConsumerState {
+  draining: boolean;
+}
+
+/** Messages handled per actor turn before yielding to the rest of the node. */
+const RUN_LENGTH = 64;
+
+export function consumerBehavior(env: ConsumerEnv): Behavior<ConsumerState, ConsumerMsg> {
+  let failure: unknown;
+  let current: Message | undefined;
+  return {
+    init: () => ({ draining: false }),
+
+    async receive(state, msg) {
+      if (msg.type === 'drain') {
+        state.draining = true;
+        msg.reply(undefined);
+        return state;
+      }
+      // While draining, deliveries stay unsettled: cancelling returns them to the queue.
+      for (let n = 0; n < RUN_LENGTH && !state.draining; n++) {
+        current = env.inbox.shift();
+        if (!current) return state;
+        await env.handler(current);
+        if (env.ack === 'auto' && !current.settled) void current.ack();
+      }
+      current = undefined;
+      if (!env.inbox.isEmpty()) env.wake();
+      return state;
+    },
+
+    onCrash: crashHandler<ConsumerMsg>(env.strategy, ({ directive, error }) => {
+      const failed = current;
+      current = undefined;
+      if (failed && !failed.settled) void settleFor(failed, directive, env.retry);
+      if (directive === 'stop') failure = error;
+      else if (!env.inbox.isEmpty()) env.wake();
+    }),
+
+    afterStop: () => env.onStopped(failure),
+  };
+}
+
+function settleFor(message: Message, directive: Directive, retry: BackoffOptions): Promise<void> {
+  switch (directive) {
+    case 'resume': return message.ack();
+    case 'restart': return message.nack({ requeue: true, delayMs: backoffDelay(message.deliveryCount, retry) });
+    case 'stop':
+    case 'escalate': return message.reject();
+  }
+}

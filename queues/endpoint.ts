@@ -1,0 +1,65 @@
+// A queue as its users reach it: publish, subscribe, settle, cancel. The local endpoint talks to the
+// queue actor in this process; a remote one talks to the queue's leader node over the transport.
+import { DEFAULT_ASK_TIMEOUT_MS, type ActorRef } from '../actors/actor.ts';
+import { Batcher } from '../actors/batcher.ts';
+import { Stopped } from '../node/errors.ts';
+import type { ConsumerTag, QueueName, Seq } from '../node/ids.ts';
+import type { PendingPublish, QueueMsg, Subscriber } from './queue-actor.ts';
+import type { Settlement } from './queue-machine.ts';
+
+export type PublishRequest = Omit<PendingPublish, 'done'>;
+export interface PublishResult { readonly seq: Seq; readonly duplicate: boolean }
+
+export interface QueueEndpoint {
+  readonly name: QueueName;
+  /** Resolves once the message is confirmed by the queue, with what `result` makes of the confirm. */
+  publish<R>(item: PublishRequest, result: (r: PublishResult) => R): Promise<R>;
+  subscribe(consumer: ConsumerTag, subscriber: Subscriber): Promise<void>;
+  /** Settlements arrive in the order they were made, and before a later cancel of the same consumer. */
+  settle(consumer: ConsumerTag, items: readonly Settlement[]): void;
+  /** Returns what the consumer still holds to the queue. */
+  cancel(consumer: ConsumerTag): Promise<void>;
+  /** After a reconnect: deliveries the consumer does not hold go back in line; false = unknown consumer. */
+  reconcile(consumer: ConsumerTag, holds: readonly Seq[]): Promise<boolean>;
+}
+
+
+export class LocalEndpoint implements QueueEndpoint {
+  /** Publishes of one event-loop turn reach the queue actor as one batch: one append, one sync. */
+  private readonly publisher = new Batcher<PendingPublish>((items) => {
+    if (this.ref.alive) return this.ref.tell({ type: 'publish', items });
+    for (const p of items) p.done(new Stopped(`queue '${this.name}'`));
+  });
+
+  constructor(readonly name: QueueName, readonly ref: ActorRef<QueueMsg>) {}
+
+  publish<R>(item: PublishRequest, result: (r: PublishResult) => R): Promise<R> {
+    return new Promise((resolve, reject) => this.publisher.add({ ...item, done: (r) => (r instanceof Error ? reject(r) : resolve(result(r))) }));
+  }
+
+  subscribe(consumer: ConsumerTag, subscriber: Subscriber): Promise<void> {
+    return this.ref.ask<void>((reply) => ({ type: 'subscribe', consumer, subscriber, reply }), DEFAULT_ASK_TIMEOUT_MS);
+  }
+
+  settle(consumer: ConsumerTag, items: readonly Settlement[]): void {
+    this.ref.tell({ type: 'settle', consumer, items });
+  }
+
+  cancel(consumer: ConsumerTag): Promise<void> {
+    return this.ref.ask<void>((reply) => ({ type: 'cancel', consumer, reply }), DEFAULT_ASK_TIMEOUT_MS);
+  }
+
+  reconcile(consumer: ConsumerTag, holds: readonly Seq[]): Promise<boolean> {
+    return this.ref.ask<boolean>((reply) => ({ type: 'reconcile', consumer, holds, reply }), DEFAULT_ASK_TIMEOUT_MS);
+  }
+
+  /** Resolves once the queue has recovered from its log. */
+  open(): Promise<void> {
+    return this.ref.ask<void>((reply) => ({ type: 'open', reply }), DEFAULT_ASK_TIMEOUT_MS);
+  }
+
+  /** Flushes and closes the queue's log (node stop). */
+  close(): Promise<void> {
+    return this.ref.alive ? this.ref.ask<void>((reply) => ({ type: 'close', reply }), DEFAULT_ASK_TIMEOUT_MS) : Promise.resolve();
+  }
+}

@@ -1,0 +1,115 @@
+// The distributed catalog: declarations in a NATS JetStream KV bucket, one key each. Declaring is
+// create-if-absent (two nodes racing get one winner, and both see it); every node watches the bucket
+// and keeps the same local view.
+import type { KV, KvEntry, NatsConnection } from 'nats';
+import { z } from 'zod';
+import { asExchange, asNodeId, asQueue, type ExchangeName } from '../node/ids.ts';
+import { queueSchema } from '../node/options.ts';
+import { ViewCatalog, type Catalog, type QueueDecl } from './catalog.ts';
+import type { Binding, ExchangeType } from './exchanges.ts';
+
+const queueValue = z.object({ name: z.string(), home: z.string(), options: queueSchema });
+const exchangeValue = z.object({ name: z.string(), type: z.enum(['direct', 'fanout', 'topic']) });
+const bindingValue = z.object({ exchange: z.string(), queue: z.string(), pattern: z.string() });
+
+const bindingKey = z.tuple([z.string(), z.string(), z.string()]);
+const parseJson = (text: string): unknown => { try { return JSON.parse(text); } catch { return undefined; } };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** KV keys allow [-/_=.a-zA-Z0-9]: names go in as base64url. */
+const key = (kind: 'q' | 'x' | 'b', name: string) => `${kind}.${Buffer.from(name).toString('base64url') || '_'}`;
+
+export class KvCatalog extends ViewCatalog implements Catalog {
+  /** Entries that did not parse: written by something other than Warren. */
+  rejected = 0;
+
+  private constructor(private readonly kv: KV, private readonly stopWatching: () => void) {
+    super();
+  }
+
+  static async open(nc: NatsConnection, cluster: string): Promise<KvCatalog> {
+    const kv = await nc.jetstream().views.kv(`warren_${cluster}`, { history: 1 });
+    let ready!: () => void;
+    const initialized = new Promise<void>((r) => (ready = r));
+    const watch = await kv.watch({ key: '>', initializedFn: () => ready() });
+    const c = new KvCatalog(kv, () => watch.stop());
+    void (async () => { for await (const e of watch) c.applyEntry(e); })();
+    await initialized;
+    // initializedFn fires once the last existing entry is queued; let the loop above apply it.
+    await new Promise((r) => setImmediate(r));
+    return c;
+  }
+
+  async declareQueue(decl: QueueDecl): Promise<QueueDecl> {
+    const k = key('q', decl.name);
+    if (await this.create(k, { name: decl.name, home: decl.home, options: decl.options })) {
+      this.view.apply({ type: 'queue', decl });
+      return decl;
+    }
+    const existing = await this.kv.get(k);
+    const parsed = existing && queueValue.safeParse(existing.json());
+    if (!parsed?.success) throw new Error(`catalog entry of queue '${decl.name}' is unreadable`);
+    return { name: asQueue(parsed.data.name), home: asNodeId(parsed.data.home), options: parsed.data.options };
+  }
+
+  async declareExchange(name: ExchangeName, type: ExchangeType): Promise<ExchangeType> {
+    const k = key('x', name);
+    if (await this.create(k, { name, type })) {
+      this.view.apply({ type: 'exchange', name, exchangeType: type });
+      return type;
+    }
+    const parsed = exchangeValue.safeParse((await this.kv.get(k))?.json());
+    if (!parsed.success) throw new Error(`catalog entry of exchange '${name}' is unreadable`);
+    return parsed.data.type;
+  }
+
+  async bind(binding: Binding): Promise<void> {
+    await this.kv.put(key('b', JSON.stringify([binding.exchange, binding.queue, binding.pattern])), encoder.encode(JSON.stringify(binding)));
+    this.view.apply({ type: 'binding', binding });
+  }
+
+  async unbind(binding: Binding): Promise<void> {
+    await this.kv.delete(key('b', JSON.stringify([binding.exchange, binding.queue, binding.pattern])));
+    this.view.apply({ type: 'unbinding', binding });
+  }
+
+  async refresh(kind: 'queue' | 'exchange', name: string): Promise<boolean> {
+    const entry = await this.kv.get(key(kind === 'queue' ? 'q' : 'x', name)).catch(() => null);
+    if (entry?.operation !== 'PUT') return false;
+    this.applyEntry(entry);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.stopWatching();
+  }
+
+  /** false when the key exists already. */
+  private async create(k: string, value: unknown): Promise<boolean> {
+    try {
+      await this.kv.create(k, encoder.encode(JSON.stringify(value)));
+      return true;
+    } catch (err) {
+      if ((await this.kv.get(k).catch(() => null))?.operation === 'PUT') return false;
+      throw err;
+    }
+  }
+
+  private applyEntry(e: KvEntry): void {
+    const kind = e.key.slice(0, 1);
+    if (e.operation !== 'PUT') {
+      const b = kind === 'b' ? bindingKey.safeParse(parseJson(Buffer.from(e.key.slice(2), 'base64url').toString())) : undefined;
+      if (b?.success) this.view.apply({ type: 'unbinding', binding: { exchange: asExchange(b.data[0]), queue: asQueue(b.data[1]), pattern: b.data[2] } });
+      return;
+    }
+    const value = parseJson(decoder.decode(e.value));
+    const q = kind === 'q' ? queueValue.safeParse(value) : undefined;
+    const x = kind === 'x' ? exchangeValue.safeParse(value) : undefined;
+    const b = kind === 'b' ? bindingValue.safeParse(value) : undefined;
+    if (q?.success) this.view.apply({ type: 'queue', decl: { name: asQueue(q.data.name), home: asNodeId(q.data.home), options: q.data.options } });
+    else if (x?.success) this.view.apply({ type: 'exchange', name: asExchange(x.data.name), exchangeType: x.data.type });
+    else if (b?.success) this.view.apply({ type: 'binding', binding: { exchange: asExchange(b.data.exchange), queue: asQueue(b.data.queue), pattern: b.data.pattern } });
+    else this.rejected++;
+  }
+}

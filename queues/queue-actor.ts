@@ -1,0 +1,242 @@
+// The queue actor: owns one QueueMachine, feeds it commands from its mailbox and carries out the
+// effects (log appends, confirms after durability, deliveries, dead letters). A restart rebuilds the
+// machine from the log, so a crash can cost redeliveries but never a confirmed message.
+import type { Behavior, Reply } from '../actors/actor.ts';
+import { NotConfirmed, Overflow, StorageError } from '../node/errors.ts';
+import type { ConsumerTag, MessageId, Seq } from '../node/ids.ts';
+import type { Headers, LogRecord, QueueLog, RecoveryReport, StoredMessage } from '../storage/storage.ts';
+import { crashHandler, oneForOne } from '../supervision/strategy.ts';
+import {
+  QueueMachine,
+  type DeadLettered, type PublishItem, type QueueConfig, type QueueEffect, type QueueSnapshot, type Settlement,
+} from './queue-machine.ts';
+
+/** A message as a consumer gets it, here or across the network. */
+export interface Delivery {
+  readonly seq: Seq;
+  readonly id: MessageId;
+  readonly headers: Headers;
+  readonly deliveryCount: number;
+  readonly body: Uint8Array;
+}
+
+/** A publish on its way in: what the machine needs (PublishItem), and who waits for it. */
+export interface PendingPublish extends PublishItem {
+  readonly done: Reply<{ readonly seq: Seq; readonly duplicate: boolean }>;
+}
+
+export interface Subscriber {
+  readonly prefetch: number;
+  readonly deliver: (batch: readonly Delivery[]) => void;
+  /** What the consumer holds now (delivered, not yet settled): a reconnect reconciles with it. */
+  readonly held: () => readonly Seq[];
+}
+
+export type QueueMsg =
+  | { readonly type: 'open'; readonly reply: Reply<void> }
+  | { readonly type: 'publish'; readonly items: readonly PendingPublish[] }
+  | { readonly type: 'subscribe'; readonly consumer: ConsumerTag; readonly subscriber: Subscriber; readonly reply: Reply<void> }
+  | { readonly type: 'cancel'; readonly consumer: ConsumerTag; readonly reply: Reply<void> }
+  | { readonly type: 'reconcile'; readonly consumer: ConsumerTag; readonly holds: readonly Seq[]; readonly reply: Reply<boolean> }
+  | { readonly type: 'settle'; readonly consumer: ConsumerTag; readonly items: readonly Settlement[] }
+  | { readonly type: 'tick' }
+  | { readonly type: 'dead-lettered'; readonly seqs: readonly Seq[] }
+  | { readonly type: 'close'; readonly reply: Reply<void> };
+
+/** What outlives one incarnation of the actor: configuration, the way to the log, subscribers. */
+export interface QueueEnv {
+  readonly config: QueueConfig;
+  openLog(): Promise<QueueLog>;
+  /** Moves messages to the dead-letter queue; resolves once they are confirmed there. */
+  deadLetter(messages: readonly (DeadLettered & { readonly message: StoredMessage })[]): Promise<void>;
+  /** Messages kept in memory up to this many body bytes; the rest are read back from the log. */
+  readonly bodyBudget: number;
+  readonly subscribers: Map<ConsumerTag, Subscriber>;
+  log?: QueueLog;
+  snapshot?: QueueSnapshot;
+  /** What the last recovery found damaged and dropped. */
+  recovery?: RecoveryReport;
+  /** Storage and dead-letter failures, for stats and logs. */
+  onError(error: Error): void;
+}
+
+interface QueueState {
+  machine?: QueueMachine;
+  /** The window of messages kept whole in memory; a longer backlog lives in the log only. */
+  readonly cache: Map<Seq, StoredMessage>;
+  cachedBytes: number;
+  /** Settles when everything appended so far is durable. */
+  durable: Promise<void>;
+  timer?: { at: number; handle: NodeJS.Timeout };
+}
+
+export function queueBehavior(env: QueueEnv): Behavior<QueueState, QueueMsg> {
+  return {
+    init: () => ({ cache: new Map(), cachedBytes: 0, durable: Promise.resolve() }),
+
+    async receive(state, msg, ctx) {
+      if (msg.type === 'close') {
+        clearTimeout(state.timer?.handle);
+        await state.durable.catch(() => {});
+        await env.log?.close();
+        env.log = undefined;
+        msg.reply(undefined);
+        return state;
+      }
+      const machine = state.machine ?? (await open(env, state));
+      const now = Date.now();
+      const self: Self = (m) => ctx.self.tell(m);
+      switch (msg.type) {
+        case 'open':
+          msg.reply(undefined);
+          await run(env, state, self, machine.handle({ type: 'tick', now }));
+          break;
+        case 'publish':
+          await run(env, state, self, machine.handle({ type: 'publish', now, items: msg.items }), msg.items);
+          break;
+        case 'subscribe':
+          env.subscribers.set(msg.consumer, msg.subscriber);
+          msg.reply(undefined);
+          await run(env, state, self, machine.handle({ type: 'subscribe', now, consumer: msg.consumer, prefetch: msg.subscriber.prefetch }));
+          break;
+        case 'reconcile': {
+          // false: the queue does not know this consumer (its node restarted): subscribe again.
+          const known = env.subscribers.has(msg.consumer);
+          if (known) await run(env, state, self, machine.handle({ type: 'reconcile', now, consumer: msg.consumer, holds: msg.holds }));
+          msg.reply(known);
+          break;
+        }
+        case 'cancel':
+          env.subscribers.delete(msg.consumer);
+          await run(env, state, self, machine.handle({ type: 'cancel', now, consumer: msg.consumer }));
+          msg.reply(undefined);
+          break;
+        case 'settle':
+          await run(env, state, self, machine.handle({ type: 'settle', now, consumer: msg.consumer, items: msg.items }));
+          break;
+        case 'tick':
+          state.timer = undefined;
+          await run(env, state, self, machine.handle({ type: 'tick', now }));
+          break;
+        case 'dead-lettered':
+          append(env, state, [{ type: 'remove', seqs: msg.seqs, reason: 'dead-letter' }]);
+          break;
+      }
+      schedule(state, machine, () => self({ type: 'tick' }));
+      env.snapshot = machine.snapshot();
+      return state;
+    },
+
+    onCrash: crashHandler(oneForOne(), ({ message, error }) => failPending(message as QueueMsg, error)),
+  };
+}
+
+/** Opens the log and rebuilds the machine from it: at start, and after every restart. */
+async function open(env: QueueEnv, state: QueueState): Promise<QueueMachine> {
+  await env.log?.close();
+  env.log = await env.openLog();
+  const recovered = await env.log.recover();
+  env.recovery = recovered.report;
+  if (recovered.report.droppedRecords > 0) {
+    env.onError(new StorageError(`queue '${env.config.name}': recovery dropped ${recovered.report.droppedRecords} damaged records (${recovered.report.droppedBytes} bytes): ${recovered.report.problems.join('; ')}`));
+  }
+  const now = Date.now();
+  const machine = new QueueMachine(env.config, recovered, now);
+  for (const [consumer, sub] of env.subscribers) machine.handle({ type: 'subscribe', now, consumer, prefetch: sub.prefetch });
+  state.machine = machine;
+  return machine;
+}
+
+type Self = (msg: QueueMsg) => void;
+
+async function run(env: QueueEnv, state: QueueState, self: Self, effects: readonly QueueEffect[], pending: readonly PendingPublish[] = []): Promise<void> {
+  const confirms: Extract<QueueEffect, { type: 'confirm' }>[] = [];
+  for (const e of effects) {
+    switch (e.type) {
+      case 'append':
+        append(env, state, e.records);
+        break;
+      case 'confirm':
+        confirms.push(e);
+        break;
+      case 'refuse':
+        pending[e.ref]!.done(new Overflow(env.config.name, env.config.maxLength ?? 0));
+        break;
+      case 'deliver': {
+        const stored = await messagesOf(env, state, e.messages);
+        env.subscribers.get(e.consumer)?.deliver(e.messages.map((m, i) => {
+          const { meta, body } = stored[i]!;
+          return { seq: m.seq, id: meta.id, headers: meta.headers, deliveryCount: m.deliveryCount, body };
+        }));
+        break;
+      }
+      case 'dead-letter': {
+        const stored = await messagesOf(env, state, e.messages);
+        const messages = e.messages.map((dead, i) => ({ ...dead, message: stored[i]! }));
+        env.deadLetter(messages).then(
+          () => self({ type: 'dead-lettered', seqs: messages.map((m) => m.seq) }),
+          (err: unknown) => env.onError(err instanceof Error ? err : new Error(String(err))),
+        );
+        break;
+      }
+      case 'stale':
+        break;
+    }
+  }
+  // One wait for the whole batch: every confirm waits for everything appended so far to be durable.
+  if (confirms.length) {
+    state.durable.then(
+      () => { for (const c of confirms) pending[c.ref]!.done(c); },
+      (err: unknown) => {
+        const e = new NotConfirmed(`queue '${env.config.name}': not stored`, { cause: err });
+        for (const c of confirms) pending[c.ref]!.done(e);
+      },
+    );
+  }
+}
+
+function append(env: QueueEnv, state: QueueState, records: readonly LogRecord[]): void {
+  for (const r of records) {
+    if (r.type === 'enqueue' && state.cachedBytes + r.body.length <= env.bodyBudget) {
+      state.cache.set(r.meta.seq, r);
+      state.cachedBytes += r.body.length;
+    } else if (r.type === 'remove') {
+      for (const seq of r.seqs) {
+        const m = state.cache.get(seq);
+        if (m && state.cache.delete(seq)) state.cachedBytes -= m.body.length;
+      }
+    }
+  }
+  state.durable = env.log!.append(records);
+  state.durable.catch((err: unknown) => env.onError(err instanceof Error ? err : new Error(String(err))));
+}
+
+/** Messages from memory where kept, from the log otherwise (a long backlog lives on disk only). */
+async function messagesOf(env: QueueEnv, state: QueueState, slots: readonly { seq: Seq }[]): Promise<StoredMessage[]> {
+  const out = slots.map(({ seq }) => state.cache.get(seq));
+  const missing = slots.filter((_, i) => out[i] === undefined).map(({ seq }) => seq);
+  if (missing.length === 0) return out as StoredMessage[];
+  const read = await env.log!.read(missing);
+  let next = 0;
+  return out.map((m) => m ?? read[next++]!);
+}
+
+function schedule(state: QueueState, machine: QueueMachine, tick: () => void): void {
+  const at = machine.nextWakeup();
+  if (at === undefined || (state.timer && state.timer.at <= at)) return;
+  clearTimeout(state.timer?.handle);
+  const handle = setTimeout(tick, Math.max(0, at - Date.now()));
+  handle.unref();
+  state.timer = { at, handle };
+}
+
+/** The message a crash interrupted must not leave its senders waiting. */
+function failPending(msg: QueueMsg | undefined, error: unknown): void {
+  if (!msg) return;
+  const err = new NotConfirmed(`queue crashed: ${(error as Error)?.message ?? error}`, { cause: error });
+  switch (msg.type) {
+    case 'publish': for (const p of msg.items) p.done(err); break;
+    case 'open': case 'subscribe': case 'cancel': case 'reconcile': case 'close': msg.reply(err); break;
+    case 'settle': case 'tick': case 'dead-lettered': break;
+  }
+}

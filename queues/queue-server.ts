@@ -1,0 +1,149 @@
+// The leader side of a queue on NATS: turns frames on the queue's subjects into calls on its local
+// endpoint, and deliveries to remote consumers into DELIVER frames. Anything it cannot accept (garbage,
+// a wrong version, an oversized frame, a frame for another queue, a bad control request) gets an error
+// reply where there is a reply subject, and a count; the queue keeps serving.
+import { asConsumerTag, asMessageId, type ConsumerTag, type Seq } from '../node/ids.ts';
+import { MAX_BODY_BYTES } from '../node/limits.ts';
+import { WarrenError } from '../node/errors.ts';
+import type { ClusterSubjects } from '../transport/cluster-subjects.ts';
+import { decode, encode, FrameError, type PublishAckEntry } from '../transport/frame.ts';
+import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
+import type { LocalEndpoint } from './endpoint.ts';
+import type { Delivery } from './queue-actor.ts';
+import { chunks, control, controlRequest, errorFrame } from './remote-protocol.ts';
+
+export interface ServerCounters {
+  /** Frames and requests refused, by reason. */
+  readonly rejected: Map<string, number>;
+}
+
+export class QueueServer {
+  private subs: Subscription[] = [];
+  /** Remote consumers by the node they live on: a node that goes down has its consumers cancelled. */
+  private readonly byNode = new Map<string, Set<ConsumerTag>>();
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly subjects: ClusterSubjects,
+    private readonly endpoint: LocalEndpoint,
+    private readonly counters: ServerCounters,
+    /** The queue's stats, for nodes that ask (the CLI's `warren stats` on a cluster). */
+    private readonly stats: () => Record<string, unknown>,
+  ) {}
+
+  start(): void {
+    const q = this.endpoint.name;
+    this.subs = [
+      this.transport.subscribe(this.subjects.publish(q), (m) => void this.onPublish(m)),
+      this.transport.subscribe(this.subjects.settle(q), (m) => this.onSettle(m)),
+      this.transport.subscribe(this.subjects.control(q), (m) => void this.onControl(m)),
+    ];
+  }
+
+  stop(): void {
+    for (const s of this.subs) s.unsubscribe();
+    this.subs = [];
+  }
+
+  /** Returns what a dead node's consumers held to the queue. */
+  async nodeDown(node: string): Promise<void> {
+    const tags = this.byNode.get(node);
+    this.byNode.delete(node);
+    for (const tag of tags ?? []) await this.endpoint.cancel(tag).catch(() => {});
+  }
+
+  private async onPublish(m: TransportMessage): Promise<void> {
+    const frame = this.accept(m, 'publish');
+    if (!frame) return;
+    if (frame.queue !== this.endpoint.name) return this.refuse(m, 'wrong-queue', `this subject serves queue '${this.endpoint.name}', not '${frame.queue}'`);
+    const entries = await Promise.all(frame.entries.map((e): Promise<PublishAckEntry> => {
+      if (e.id.length === 0 || e.id.length > 256) return Promise.resolve({ ok: false, code: 'INVALID_ARGUMENT', message: 'message id must be 1 to 256 characters' });
+      if (e.body.length > MAX_BODY_BYTES) return Promise.resolve({ ok: false, code: 'INVALID_ARGUMENT', message: `body over ${MAX_BODY_BYTES} bytes` });
+      // The body is a view into the network buffer: keep a copy of its own.
+      const body = e.body.slice();
+      return this.endpoint.publish(
+        { id: asMessageId(e.id), headers: e.headers, priority: e.priority, delayMs: e.delayMs || undefined, size: body.length, body },
+        (r): PublishAckEntry => ({ ok: true, seq: r.seq, duplicate: r.duplicate }),
+      ).catch((err: unknown): PublishAckEntry => ({ ok: false, code: err instanceof WarrenError ? err.code : 'NOT_CONFIRMED', message: String((err as Error)?.message ?? err) }));
+    }));
+    if (m.reply) this.transport.publish(m.reply, encode({ type: 'publish-ack', entries }));
+  }
+
+  private onSettle(m: TransportMessage): void {
+    const frame = this.accept(m, 'settle');
+    if (!frame) return;
+    const consumer = asConsumerTag(frame.consumer);
+    this.endpoint.settle(consumer, frame.entries.map((e) => ({ seq: e.seq as Seq, outcome: e.outcome, ...(e.delayMs ? { delayMs: e.delayMs } : {}) })));
+    if (m.reply) this.transport.publish(m.reply, control({ ok: true }));
+  }
+
+  private async onControl(m: TransportMessage): Promise<void> {
+    const frame = this.accept(m, 'control');
+    if (!frame) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(frame.json);
+    } catch {
+      return this.refuse(m, 'malformed', 'control payload is not JSON');
+    }
+    const parsed = controlRequest.safeParse(json);
+    if (!parsed.success) return this.refuse(m, 'malformed', `bad control request: ${parsed.error.issues[0]?.message}`);
+    const req = parsed.data;
+    try {
+      switch (req.op) {
+        case 'subscribe': {
+          const consumer = asConsumerTag(req.consumer);
+          const deliverTo = this.subjects.deliver(consumer);
+          await this.endpoint.subscribe(consumer, {
+            prefetch: req.prefetch,
+            deliver: (batch) => this.deliver(deliverTo, consumer, batch),
+            held: () => [],
+          });
+          const tags = this.byNode.get(req.node) ?? new Set();
+          this.byNode.set(req.node, tags.add(consumer));
+          return this.reply(m, control({ ok: true }));
+        }
+        case 'cancel': {
+          const consumer = asConsumerTag(req.consumer);
+          for (const tags of this.byNode.values()) tags.delete(consumer);
+          await this.endpoint.cancel(consumer);
+          return this.reply(m, control({ ok: true }));
+        }
+        case 'reconcile':
+          return this.reply(m, control({ ok: true, known: await this.endpoint.reconcile(asConsumerTag(req.consumer), req.holds as Seq[]) }));
+        case 'stats':
+          return this.reply(m, control({ ok: true, stats: this.stats() }));
+      }
+    } catch (err) {
+      this.reply(m, errorFrame(err instanceof WarrenError ? err.code : 'ERROR', String((err as Error)?.message ?? err)));
+    }
+  }
+
+  private deliver(subject: string, consumer: ConsumerTag, batch: readonly Delivery[]): void {
+    for (const part of chunks(batch, (d) => d.body.length)) {
+      this.transport.publish(subject, encode({ type: 'deliver', consumer, entries: part.map((d) => ({ seq: d.seq, id: d.id, headers: d.headers, deliveryCount: d.deliveryCount, body: d.body })) }));
+    }
+  }
+
+  /** Decodes a frame of the expected type, or refuses it. */
+  private accept<T extends 'publish' | 'settle' | 'control'>(m: TransportMessage, type: T) {
+    try {
+      const f = decode(m.data);
+      if (f.type === type) return f as Extract<ReturnType<typeof decode>, { type: T }>;
+      this.refuse(m, 'type', `expected a ${type} frame, got ${f.type}`);
+    } catch (err) {
+      const reason = err instanceof FrameError ? err.reason : 'malformed';
+      this.refuse(m, reason, String((err as Error).message));
+    }
+    return undefined;
+  }
+
+  private refuse(m: TransportMessage, reason: string, message: string): void {
+    this.counters.rejected.set(reason, (this.counters.rejected.get(reason) ?? 0) + 1);
+    this.reply(m, errorFrame('BAD_FRAME', message));
+  }
+
+  private reply(m: TransportMessage, data: Uint8Array): void {
+    if (m.reply) this.transport.publish(m.reply, data);
+  }
+}

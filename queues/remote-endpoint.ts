@@ -1,0 +1,147 @@
+// A queue whose leader is another node, reached over NATS. Publishes travel in batches and are
+// retried with the same message ids until confirmed (the leader's dedup makes a retry harmless), so a
+// dropped connection or a restarted server loses nothing and doubles nothing. Settlements are
+// retried the same way (settling twice is a no-op). After a reconnect each consumer tells the leader
+// what it holds, so deliveries lost in transit go back in line.
+import { Batcher } from '../actors/batcher.ts';
+import { NotConfirmed, WarrenError, type ErrorCode } from '../node/errors.ts';
+import { asMessageId, asSeq, type ConsumerTag, type QueueName, type Seq } from '../node/ids.ts';
+import { backoffDelay, type BackoffOptions } from '../supervision/backoff.ts';
+import type { ClusterSubjects } from '../transport/cluster-subjects.ts';
+import { decode, encode, type PublishEntry } from '../transport/frame.ts';
+import type { Subscription, Transport } from '../transport/transport.ts';
+import type { PublishRequest, PublishResult, QueueEndpoint } from './endpoint.ts';
+import type { Subscriber } from './queue-actor.ts';
+import type { Settlement } from './queue-machine.ts';
+import { chunks, control, controlOk, expectReply, RemoteError } from './remote-protocol.ts';
+
+export interface RemoteOptions {
+  /** One request's wait for its reply. */
+  readonly requestTimeoutMs: number;
+  /** How long a publish keeps being retried before it is refused as NotConfirmed. */
+  readonly confirmDeadlineMs: number;
+  readonly retry: BackoffOptions;
+}
+
+export const defaultRemote: RemoteOptions = {
+  requestTimeoutMs: 5_000,
+  confirmDeadlineMs: 60_000,
+  retry: { minMs: 50, maxMs: 2_000, jitter: 0.5 },
+};
+
+interface Pending {
+  readonly item: PublishRequest;
+  readonly resolve: (r: PublishResult) => void;
+  readonly reject: (e: Error) => void;
+}
+
+export class RemoteEndpoint implements QueueEndpoint {
+  private readonly publisher = new Batcher<Pending>((items) => void this.sendPublishes(items));
+  private readonly consumers = new Map<ConsumerTag, { subscriber: Subscriber; sub: Subscription }>();
+  /** Settlements in flight: pipelined (NATS keeps one connection's order), awaited before a cancel. */
+  private readonly settling = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly name: QueueName,
+    private readonly transport: Transport,
+    private readonly subjects: ClusterSubjects,
+    private readonly nodeId: string,
+    private readonly opts: RemoteOptions = defaultRemote,
+  ) {}
+
+  publish<R>(item: PublishRequest, result: (r: PublishResult) => R): Promise<R> {
+    return new Promise((resolve, reject) => this.publisher.add({ item, resolve: (r) => resolve(result(r)), reject }));
+  }
+
+  async subscribe(consumer: ConsumerTag, subscriber: Subscriber): Promise<void> {
+    const sub = this.transport.subscribe(this.subjects.deliver(consumer), (m) => {
+      try {
+        const f = decode(m.data);
+        if (f.type !== 'deliver') return;
+        subscriber.deliver(f.entries.map((e) => ({ seq: asSeq(e.seq), id: asMessageId(e.id), headers: e.headers, deliveryCount: e.deliveryCount, body: e.body })));
+      } catch {
+        // Not from a leader of ours: ignored (the leader's own frames always decode).
+      }
+    });
+    this.consumers.set(consumer, { subscriber, sub });
+    await this.transport.flush();
+    await this.control({ op: 'subscribe', consumer, node: this.nodeId, prefetch: subscriber.prefetch });
+  }
+
+  settle(consumer: ConsumerTag, items: readonly Settlement[]): void {
+    const frames = chunks(items, () => 24).map((part) => encode({
+      type: 'settle', consumer, entries: part.map((s) => ({ seq: s.seq, outcome: s.outcome, delayMs: s.delayMs ?? 0 })),
+    }));
+    for (const frame of frames) {
+      const p = this.retrying(() => this.transport.request(this.subjects.settle(this.name), frame, { timeoutMs: this.opts.requestTimeoutMs }).then(controlOk))
+        .catch(() => {})
+        .finally(() => this.settling.delete(p));
+      this.settling.add(p);
+    }
+  }
+
+  async cancel(consumer: ConsumerTag): Promise<void> {
+    await Promise.all(this.settling);
+    const c = this.consumers.get(consumer);
+    this.consumers.delete(consumer);
+    try {
+      await this.control({ op: 'cancel', consumer });
+    } finally {
+      c?.sub.unsubscribe();
+    }
+  }
+
+  async reconcile(consumer: ConsumerTag, holds: readonly Seq[]): Promise<boolean> {
+    return (await this.control({ op: 'reconcile', consumer, holds: [...holds] })).known ?? false;
+  }
+
+  /** The queue's stats, as its leader sees them: one request, no retries (a reading, not a command). */
+  async stats(): Promise<Record<string, unknown>> {
+    return controlOk(await this.transport.request(this.subjects.control(this.name), control({ op: 'stats' }), { timeoutMs: this.opts.requestTimeoutMs })).stats ?? {};
+  }
+
+  /** After a reconnect: every consumer reconciles what it holds, or subscribes again if the leader forgot it. */
+  async resync(): Promise<void> {
+    await Promise.all(this.settling);
+    for (const [consumer, { subscriber }] of this.consumers) {
+      const known = await this.reconcile(consumer, subscriber.held()).catch(() => false);
+      if (!known) await this.control({ op: 'subscribe', consumer, node: this.nodeId, prefetch: subscriber.prefetch }).catch(() => {});
+    }
+  }
+
+  private async sendPublishes(items: readonly Pending[]): Promise<void> {
+    await Promise.all(chunks(items, (p) => p.item.body.length).map((part) => this.sendChunk(part)));
+  }
+
+  private async sendChunk(part: readonly Pending[]): Promise<void> {
+    const frame = encode({ type: 'publish', queue: this.name, entries: part.map((p): PublishEntry => ({ id: p.item.id, headers: p.item.headers, priority: p.item.priority, delayMs: p.item.delayMs ?? 0, body: p.item.body })) });
+    try {
+      const ack = await this.retrying(async () => expectReply(await this.transport.request(this.subjects.publish(this.name), frame, { timeoutMs: this.opts.requestTimeoutMs }), 'publish-ack'));
+      part.forEach((p, i) => {
+        const e = ack.entries[i];
+        if (e?.ok) p.resolve({ seq: asSeq(e.seq), duplicate: e.duplicate });
+        else p.reject(e ? new WarrenError(e.code as ErrorCode, e.message) : new NotConfirmed(`queue '${this.name}': no answer for this message`));
+      });
+    } catch (err) {
+      const e = new NotConfirmed(`queue '${this.name}': not confirmed within ${this.opts.confirmDeadlineMs} ms`, { cause: err });
+      for (const p of part) p.reject(e);
+    }
+  }
+
+  private control(req: Parameters<typeof control>[0]) {
+    return this.retrying(async () => controlOk(await this.transport.request(this.subjects.control(this.name), control(req), { timeoutMs: this.opts.requestTimeoutMs })));
+  }
+
+  /** Retries what failed for the network's sake (timeouts, no leader yet) until the deadline; an answer that is an error is final. */
+  private async retrying<T>(attempt: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.opts.confirmDeadlineMs;
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (err instanceof RemoteError || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, backoffDelay(n, this.opts.retry)));
+      }
+    }
+  }
+}

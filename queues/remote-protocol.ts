@@ -1,0 +1,59 @@
+// Control requests between a node and a queue's leader (JSON in CONTROL frames: they are rare), and
+// how a node turns a frame it cannot accept into an error reply.
+import { z } from 'zod';
+import { decode, encode, FrameError, type Frame } from '../transport/frame.ts';
+
+const consumer = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/);
+
+export const controlRequest = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('subscribe'), consumer, node: z.string().min(1).max(64), prefetch: z.number().int().positive().max(65_535) }),
+  z.strictObject({ op: z.literal('cancel'), consumer }),
+  z.strictObject({ op: z.literal('reconcile'), consumer, holds: z.array(z.number().int().nonnegative()).max(65_535) }),
+  z.strictObject({ op: z.literal('stats') }),
+]);
+export type ControlRequest = z.infer<typeof controlRequest>;
+
+export const controlReply = z.strictObject({ ok: z.literal(true), known: z.boolean().optional(), stats: z.record(z.string(), z.unknown()).optional() });
+export type ControlReply = z.infer<typeof controlReply>;
+
+export const control = (value: ControlRequest | ControlReply): Uint8Array => encode({ type: 'control', json: JSON.stringify(value) });
+
+/** An error reply: what a requester gets instead of an answer. */
+export const errorFrame = (code: string, message: string): Uint8Array => encode({ type: 'error', code, message });
+
+export class RemoteError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'RemoteError';
+  }
+}
+
+/** Decodes a reply of the expected type; an ERROR reply or anything else becomes a thrown error. */
+export function expectReply<T extends Frame['type']>(bytes: Uint8Array, type: T): Extract<Frame, { type: T }> {
+  const f = decode(bytes);
+  if (f.type === 'error') throw new RemoteError(f.code, f.message);
+  if (f.type !== type) throw new FrameError('type', `expected a ${type} reply, got ${f.type}`);
+  return f as Extract<Frame, { type: T }>;
+}
+
+/** Parses a CONTROL reply. */
+export function controlOk(bytes: Uint8Array): ControlReply {
+  const r = controlReply.safeParse(JSON.parse(expectReply(bytes, 'control').json));
+  if (!r.success) throw new FrameError('malformed', 'a control reply that does not parse');
+  return r.data;
+}
+
+/** Splits a batch so that no frame gets near NATS's default max payload (1 MB). */
+export function chunks<T>(items: readonly T[], size: (t: T) => number, limit = 512 * 1024): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const n = size(item) + 64;
+    if (current.length && bytes + n > limit) { out.push(current); current = []; bytes = 0; }
+    current.push(item);
+    bytes += n;
+  }
+  if (current.length) out.push(current);
+  return out;
+}

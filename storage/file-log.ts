@@ -1,0 +1,389 @@
+// A queue's durable log: numbered segment files of framed records (record-codec.ts). Appends are
+// group-committed; recovery replays the segments in order and repairs what a crash tore; compaction
+// deletes old segments that no longer hold anything a restart would need.
+import { open, readdir, rm, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Seq } from '../node/ids.ts';
+import { StorageError } from '../node/errors.ts';
+import { readAll, syncDir, writeAll } from './durable-fs.ts';
+import { LiveIndex } from './live-index.ts';
+import { FrameWriter, readFrame, scanRecords } from './record-codec.ts';
+import { Replayer } from './replay.ts';
+import type { FsyncPolicy, LogRecord, QueueLog, RecoveredQueue, StoredMessage } from './storage.ts';
+
+export interface FileLogOptions {
+  readonly fsync: FsyncPolicy;
+  readonly segmentBytes: number;
+}
+
+/**
+ * 'batch' mode: how long written records may wait for their fdatasync. Weaker than 'always': append
+ * resolves once the OS has the bytes, so a process crash loses nothing, but an OS crash or a power
+ * loss can lose what was confirmed in the last BATCH_SYNC_MS.
+ */
+const BATCH_SYNC_MS = 50;
+const SEGMENT_FILE = /^(\d{20})\.seg$/;
+/** The most one read of neighbouring records takes in. */
+const MAX_READ_BYTES = 1024 * 1024;
+
+interface Segment {
+  readonly no: number;
+  /** Live messages whose enqueue record is in this segment. */
+  live: number;
+  /**
+   * Earlier segments holding messages that this segment's delivered/remove records are about. This
+   * one must outlive them: deleted first, it would let a restart resurrect those messages.
+   */
+  readonly dependsOn: Set<number>;
+  handle?: Promise<FileHandle>;
+}
+
+/** The segment appends go to; rotation replaces its fields in place. */
+interface Active {
+  segment: Segment;
+  handle: FileHandle;
+  size: number;
+}
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * Appends waiting for the next write, their records already framed: framing happens in append(),
+ * while the previous group's write and fdatasync are under way, and a record that cannot be framed
+ * fails its own append only.
+ */
+class Group {
+  readonly frames = new FrameWriter();
+  readonly records: { readonly record: LogRecord; readonly length: number }[] = [];
+  readonly waiters: Waiter[] = [];
+
+  add(records: readonly LogRecord[]): void {
+    const bytes = this.frames.bytes.length;
+    const count = this.records.length;
+    try {
+      for (const record of records) this.records.push({ record, length: this.frames.add(record) });
+    } catch (err) {
+      this.frames.truncate(bytes);
+      this.records.length = count;
+      throw err;
+    }
+  }
+
+  clear(): void {
+    this.frames.truncate(0);
+    this.records.length = 0;
+    this.waiters.length = 0;
+  }
+}
+
+interface Damage {
+  readonly offset: number;
+  readonly length: number;
+  readonly records: number;
+  readonly reason: string;
+}
+
+export class FileQueueLog implements QueueLog {
+  private readonly segments = new Map<number, Segment>();
+  private readonly index = new LiveIndex();
+  /** Set by recover(). */
+  private active: Active | undefined;
+  /** The segment of the highest seq. Never compacted, so that nextSeq survives a restart. */
+  private top: Segment | undefined;
+  private lastSeq = 0;
+  /** Fills while `writing` is written; they swap at each round of the group commit. */
+  private pending = new Group();
+  private writing = new Group();
+  private flushing = false;
+  private flushed: Promise<void> = Promise.resolve();
+  private syncDue = false;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private failure: StorageError | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly name: string,
+    private readonly dir: string,
+    private readonly opts: FileLogOptions,
+    private readonly onClose: () => void,
+  ) {}
+
+  async recover(): Promise<RecoveredQueue> {
+    if (this.active || this.closing) throw this.error('recover() runs once, before anything else');
+    const report = { droppedRecords: 0, droppedBytes: 0, problems: [] as string[] };
+    const replayer = new Replayer();
+    const nos = (await readdir(this.dir))
+      .flatMap((file) => SEGMENT_FILE.exec(file)?.[1] ?? [])
+      .map(Number)
+      .sort((a, b) => a - b);
+    let scratch: Buffer = Buffer.alloc(0);
+    let last: { segment: Segment; size: number } | undefined;
+    for (const [i, no] of nos.entries()) {
+      const bytes = await this.readSegment(no, scratch);
+      if (bytes.length > scratch.length) scratch = bytes;
+      const segment = this.addSegment(no);
+      const damaged: Damage[] = [];
+      let end = 0;
+      for (const item of scanRecords(bytes)) {
+        if (item.kind === 'damage') {
+          damaged.push(item);
+        } else if (item.record.type === 'enqueue' && !(item.record.meta.seq > this.lastSeq)) {
+          const reason = `seq ${item.record.meta.seq} does not follow ${this.lastSeq}`;
+          damaged.push({ offset: item.offset, length: item.length, records: 1, reason });
+        } else {
+          const { record } = item;
+          if (record.type === 'enqueue') this.lastSeq = record.meta.seq;
+          this.track(record, segment, item.offset, item.length);
+          replayer.apply(record);
+          end = item.offset + item.length;
+        }
+      }
+      const isLast = i === nos.length - 1;
+      for (const d of damaged) {
+        report.droppedRecords += d.records;
+        report.droppedBytes += d.length;
+        const what = isLast && d.offset >= end ? 'truncated a torn tail of' : 'skipped';
+        report.problems.push(`segment ${no}: ${what} ${d.length} bytes at offset ${d.offset} (${d.records} record(s) lost: ${d.reason})`);
+      }
+      if (isLast) {
+        if (end < bytes.length) await truncate(this.pathOf(no), end);
+        last = { segment, size: end };
+      }
+    }
+    this.active = last ? await this.reopen(last.segment, last.size) : await this.createSegment(1);
+    await this.compact(this.active);
+    return replayer.result(report);
+  }
+
+  async append(records: readonly LogRecord[]): Promise<void> {
+    if (this.closing) throw this.error('the log is closed');
+    if (!this.active) throw this.error('recover() must run before append()');
+    if (this.failure) throw this.failure;
+    // Checked here, before the records join a group, so that a bad append fails alone.
+    let last = this.lastSeq;
+    for (const r of records) {
+      if (r.type !== 'enqueue') continue;
+      if (!(r.meta.seq > last)) throw this.error(`enqueue seq ${r.meta.seq} does not follow ${last}`);
+      last = r.meta.seq;
+    }
+    try {
+      this.pending.add(records);
+    } catch (err) {
+      throw this.error('a record cannot be framed', err);
+    }
+    this.lastSeq = last;
+    const active = this.active;
+    return new Promise((resolve, reject) => {
+      this.pending.waiters.push({ resolve, reject });
+      this.kick(active);
+    });
+  }
+
+  async read(seqs: readonly Seq[]): Promise<StoredMessage[]> {
+    const located = seqs.map((seq) => {
+      const at = this.index.locate(seq);
+      const segment = at && this.segments.get(at.segment);
+      if (!at || !segment) throw this.error(`no live message with seq ${seq}`);
+      return { seq, at, segment };
+    });
+    const out: StoredMessage[] = [];
+    // Records that sit back to back in one segment (a backlog read in order) come in one read.
+    for (let i = 0; i < located.length;) {
+      const first = located[i]!;
+      let end = first.at.offset + first.at.length;
+      let j = i + 1;
+      for (let next = located[j]; next && next.segment === first.segment && next.at.offset === end && end - first.at.offset < MAX_READ_BYTES; next = located[++j]) {
+        end += next.at.length;
+      }
+      let bytes: Buffer;
+      try {
+        const handle = await (first.segment.handle ??= this.openForReading(first.segment));
+        const buffer = Buffer.allocUnsafe(end - first.at.offset);
+        bytes = buffer.subarray(0, await readAll(handle, buffer, first.at.offset));
+      } catch (err) {
+        throw this.error(`cannot read the record of seq ${first.seq}`, err);
+      }
+      for (const { seq, at } of located.slice(i, j)) {
+        const frame = readFrame(bytes, at.offset - first.at.offset);
+        if (!frame.ok || frame.record.type !== 'enqueue' || frame.record.meta.seq !== seq) {
+          throw this.error(`the record of seq ${seq} is damaged (${frame.ok ? 'another record is in its place' : frame.reason})`);
+        }
+        out.push(frame.record);
+      }
+      i = j;
+    }
+    return out;
+  }
+
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown());
+  }
+
+  async destroy(): Promise<void> {
+    await this.close();
+    await rm(this.dir, { recursive: true, force: true });
+    await syncDir(dirname(this.dir));
+  }
+
+  private async shutdown(): Promise<void> {
+    const active = this.active;
+    if (active) {
+      this.syncDue = this.opts.fsync === 'batch'; // what was written gets its fdatasync now
+      this.kick(active);
+      await this.flushed;
+    }
+    await Promise.all([...this.segments.values()].map(closeSegment));
+    this.onClose();
+  }
+
+  private kick(active: Active): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    this.flushed = this.flush(active);
+  }
+
+  /** The group commit: everything appended since the last round shares one write and one fdatasync. */
+  private async flush(active: Active): Promise<void> {
+    for (;;) {
+      // Lets appends made in this turn join the group, e.g. those of callers whose append just resolved.
+      await nextTurn();
+      if (this.pending.waiters.length === 0 && !this.syncDue) {
+        this.pending.frames.release();
+        this.writing.frames.release();
+        break;
+      }
+      const group = this.pending;
+      this.pending = this.writing;
+      this.writing = group;
+      const sync = this.opts.fsync === 'always' || this.syncDue;
+      this.syncDue = false;
+      try {
+        if (this.failure) throw this.failure;
+        await this.write(active, group);
+        if (sync) {
+          clearTimeout(this.syncTimer); // this sync covers what the timer was for
+          this.syncTimer = undefined;
+          await active.handle.datasync();
+          await this.compact(active);
+        } else {
+          this.syncTimer ??= setTimeout(() => {
+            this.syncTimer = undefined;
+            this.syncDue = true;
+            this.kick(active);
+          }, BATCH_SYNC_MS);
+        }
+        for (const w of group.waiters) w.resolve();
+      } catch (err) {
+        // After a failed write or fdatasync the file's state is unknown (and a retried fsync may lie).
+        this.failure ??= this.error('a write or sync failed; the log takes no more appends', err);
+        for (const w of group.waiters) w.reject(this.failure);
+      }
+      group.clear();
+    }
+    this.flushing = false;
+  }
+
+  private async write(active: Active, group: Group): Promise<void> {
+    const bytes = group.frames.bytes;
+    if (active.size > 0 && active.size + bytes.length > this.opts.segmentBytes) {
+      // A sealed segment must be durable: compaction deletes older segments on the strength of its records.
+      await active.handle.datasync();
+      Object.assign(active, await this.createSegment(active.segment.no + 1));
+    }
+    await writeAll(active.handle, bytes, active.size);
+    for (const { record, length } of group.records) {
+      this.track(record, active.segment, active.size, length);
+      active.size += length;
+    }
+  }
+
+  /** Keeps the index and the segments' bookkeeping in step with a record now on disk. */
+  private track(record: LogRecord, segment: Segment, offset: number, length: number): void {
+    if (record.type === 'enqueue') {
+      this.index.add(record.meta.seq, { segment: segment.no, offset, length });
+      segment.live++;
+      this.top = segment;
+      return;
+    }
+    for (const seq of record.seqs) {
+      const at = record.type === 'remove' ? this.index.remove(seq) : this.index.segmentOf(seq);
+      if (at === undefined) continue;
+      // The segment of an indexed message has a live message, so it is still there.
+      if (record.type === 'remove') this.segments.get(at)!.live--;
+      if (at !== segment.no) segment.dependsOn.add(at);
+    }
+  }
+
+  /** Deletes, oldest first, the segments whose messages are all gone and that nothing else needs. */
+  private async compact(active: Active): Promise<void> {
+    for (const s of this.segments.values()) {
+      if (s === active.segment || s === this.top || s.live > 0) continue;
+      if ([...s.dependsOn].some((d) => this.segments.has(d))) continue;
+      this.segments.delete(s.no);
+      await closeSegment(s);
+      await unlink(this.pathOf(s.no));
+      // Each deletion is durable before the next: a later segment holding the removes of this one's
+      // messages must never be gone after a crash while this one is back.
+      await syncDir(this.dir);
+    }
+  }
+
+  /** A segment's bytes, read into `scratch` when it is large enough: one buffer serves every segment. */
+  private async readSegment(no: number, scratch: Buffer): Promise<Buffer> {
+    const handle = await open(this.pathOf(no), 'r');
+    try {
+      const { size } = await handle.stat();
+      const into = size <= scratch.length ? scratch.subarray(0, size) : Buffer.allocUnsafe(size);
+      return into.subarray(0, await readAll(handle, into, 0));
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async reopen(segment: Segment, size: number): Promise<Active> {
+    const handle = await open(this.pathOf(segment.no), 'r+');
+    // What recovery read may sit only in the page cache (the process died, not the OS), and a tail
+    // may just have been truncated: make both durable before compaction trusts them.
+    await handle.datasync();
+    segment.handle = Promise.resolve(handle);
+    return { segment, handle, size };
+  }
+
+  private async createSegment(no: number): Promise<Active> {
+    const handle = await open(this.pathOf(no), 'wx+');
+    await syncDir(this.dir); // the new file's name must be as durable as the records it is about to hold
+    const segment = this.addSegment(no);
+    segment.handle = Promise.resolve(handle);
+    return { segment, handle, size: 0 };
+  }
+
+  private addSegment(no: number): Segment {
+    const segment: Segment = { no, live: 0, dependsOn: new Set() };
+    this.segments.set(no, segment);
+    return segment;
+  }
+
+  private openForReading(segment: Segment): Promise<FileHandle> {
+    return open(this.pathOf(segment.no), 'r').catch((err: unknown) => {
+      segment.handle = undefined; // a failed open is not remembered: the next read tries again
+      throw err;
+    });
+  }
+
+  private pathOf(no: number): string {
+    return join(this.dir, `${String(no).padStart(20, '0')}.seg`);
+  }
+
+  private error(message: string, cause?: unknown): StorageError {
+    return new StorageError(`queue '${this.name}': ${message}`, { cause });
+  }
+}
+
+async function closeSegment(segment: Segment): Promise<void> {
+  // A handle that failed to open has nothing to close.
+  await segment.handle?.then((h) => h.close(), () => undefined);
+}

@@ -1,0 +1,267 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { asQueue, asSeq } from '../node/ids.ts';
+import { StorageError } from '../node/errors.ts';
+import { FileStorage, queueFolder } from './file-storage.ts';
+import type { LogRecord, RecoveredQueue, RemoveReason, TopologySnapshot } from './storage.ts';
+import { QUEUE, appendAll, appendsArbitrary, bodiesBySeq, enqueue, fcParams, memoryRecovery, withTempDir } from './test-support.ts';
+
+const clean = { droppedRecords: 0, droppedBytes: 0, problems: [] };
+
+/**
+ * The file log recovers what MemoryStorage recovers. Compaction may only forget enqueues of removed
+ * messages: recentIds then still name every live message's id, and each entry is a real enqueue.
+ */
+function assertSameRecovery(actual: RecoveredQueue, expected: RecoveredQueue, compactedFrom: readonly LogRecord[] | undefined): void {
+  assert.deepStrictEqual(actual.report, clean);
+  assert.deepStrictEqual([...actual.messages], [...expected.messages]);
+  assert.equal(actual.nextSeq, expected.nextSeq);
+  if (!compactedFrom) {
+    assert.deepStrictEqual(actual.recentIds, expected.recentIds);
+    return;
+  }
+  const enqueued = new Set(compactedFrom.flatMap((r) => (r.type === 'enqueue' ? [`${r.meta.seq} ${r.meta.id} ${r.meta.enqueuedAt}`] : [])));
+  for (const r of actual.recentIds) assert.ok(enqueued.has(`${r.seq} ${r.id} ${r.at}`), `recentIds entry ${r.seq} was enqueued`);
+  const order = actual.recentIds.map((r) => r.seq);
+  assert.deepEqual(order, [...order].sort((a, b) => a - b), 'oldest first');
+  const remembered = new Set(actual.recentIds.map((r) => r.seq));
+  for (const m of [...expected.messages]) assert.ok(remembered.has(m.seq), `recentIds keep the id of live seq ${m.seq}`);
+}
+
+const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => asSeq(from + i));
+
+async function segmentFiles(dir: string): Promise<string[]> {
+  return (await readdir(join(dir, 'queues', queueFolder(QUEUE)))).filter((f) => f.endsWith('.seg'));
+}
+
+describe('FileStorage', () => {
+  it('recovers what MemoryStorage recovers, across reopen, rotation and compaction', async () => {
+    const segmentSizes = fc.constantFrom(64, 256, 2048, 64 * 1024 * 1024);
+    const run = fc.asyncProperty(appendsArbitrary(60), segmentSizes, fc.constantFrom('always' as const, 'batch' as const), fc.nat(), async (appends, segmentBytes, fsync, at) => {
+      const split = at % (appends.length + 1);
+      const rotates = segmentBytes < 64 * 1024 * 1024;
+      await withTempDir(async (dir) => {
+        const reopen = async () => {
+          const storage = await FileStorage.open(dir, { fsync, segmentBytes });
+          const log = await storage.openQueue(QUEUE);
+          return { storage, log, recovered: await log.recover() };
+        };
+        const first = await reopen();
+        assertSameRecovery(first.recovered, await memoryRecovery([]), undefined);
+        await appendAll(first.log, appends.slice(0, split));
+        await first.storage.close();
+
+        const before = appends.slice(0, split).flatMap((a) => a.records);
+        const second = await reopen();
+        assertSameRecovery(second.recovered, await memoryRecovery(before), rotates ? before : undefined);
+        await appendAll(second.log, appends.slice(split));
+        await second.storage.close();
+
+        const all = appends.flatMap((a) => a.records);
+        const third = await reopen();
+        assertSameRecovery(third.recovered, await memoryRecovery(all), rotates ? all : undefined);
+        const bodies = bodiesBySeq(all);
+        for (const m of [...third.recovered.messages]) assert.deepEqual(Buffer.from((await third.log.read([m.seq]))[0]!.body), Buffer.from(bodies.get(m.seq)!));
+        await third.storage.close();
+      });
+    });
+    await fc.assert(run, fcParams('file log recovers as the memory log', 40));
+  });
+
+  it('group-commits: 256 appends in flight cost one write and one fdatasync; batch mode syncs later', async () => {
+    await withTempDir(async (dir) => {
+      const probe = await open(join(dir, 'probe'), 'w');
+      const handles = Object.getPrototypeOf(probe) as FileHandle;
+      await probe.close();
+      const { write, datasync } = handles;
+      const calls = { write: 0, datasync: 0 };
+      handles.write = function (this: FileHandle, ...args: Parameters<FileHandle['write']>) {
+        calls.write++;
+        return write.apply(this, args);
+      } as FileHandle['write'];
+      handles.datasync = function (this: FileHandle) {
+        calls.datasync++;
+        return datasync.call(this);
+      };
+      try {
+        for (const fsync of ['always', 'batch'] as const) {
+          const storage = await FileStorage.open(join(dir, fsync), { fsync });
+          const log = await storage.openQueue(QUEUE);
+          await log.recover();
+          Object.assign(calls, { write: 0, datasync: 0 });
+          await Promise.all(seqs(1, 256).map((seq) => log.append([enqueue(seq, 'x'.repeat(1024))])));
+          assert.deepEqual(calls, { write: 1, datasync: fsync === 'always' ? 1 : 0 }, fsync);
+          await storage.close();
+          assert.equal(calls.datasync, 1, `${fsync}: synced by close at the latest`);
+        }
+      } finally {
+        Object.assign(handles, { write, datasync });
+      }
+    });
+  });
+
+  it('reads many messages at once, neighbours together, across segments and around gaps', async () => {
+    await withTempDir(async (dir) => {
+      const storage = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 600 });
+      const log = await storage.openQueue(QUEUE);
+      await log.recover();
+      await log.append(seqs(1, 40).map((seq) => enqueue(seq, `body ${seq}`)));
+      await log.append([{ type: 'remove', seqs: [asSeq(5), asSeq(6), asSeq(21)], reason: 'ack' }]);
+      const wanted = seqs(1, 40).filter((s) => ![5, 6, 21].includes(s));
+      const asked = [...wanted.slice(20), ...wanted.slice(0, 20)];
+      const together = await log.read(asked);
+      assert.deepEqual(together.map((m) => m.meta.seq), asked);
+      assert.deepEqual(together.map((m) => Buffer.from(m.body).toString()), asked.map((s) => `body ${s}`));
+      await assert.rejects(log.read([asSeq(4), asSeq(5)]), StorageError, 'a removed one fails the read');
+      await storage.close();
+    });
+  });
+
+  it('deletes sealed segments whose messages are all removed, and keeps what a restart needs', async () => {
+    await withTempDir(async (dir) => {
+      const storage = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 200 });
+      const log = await storage.openQueue(QUEUE);
+      await log.recover();
+      for (let seq = 1; seq <= 30; seq++) await log.append([enqueue(seq, 'x'.repeat(100))]);
+      const full = (await segmentFiles(dir)).length;
+      assert.ok(full >= 15, `one segment per ~200 bytes, got ${full}`);
+      await log.append([{ type: 'delivered', seqs: [asSeq(7)] }]);
+      await log.append([{ type: 'remove', seqs: seqs(1, 29).filter((s) => s !== 7), reason: 'ack' }]);
+      const left = (await segmentFiles(dir)).length;
+      assert.ok(left <= 4, `segments of removed messages are deleted: ${left} of ${full} left`);
+      assert.equal((await log.read([asSeq(7)]))[0]!.body.length, 100);
+      await storage.close();
+
+      const again = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 200 });
+      const recovered = await again.openQueue(QUEUE).then((l) => l.recover());
+      assert.deepEqual([...recovered.messages].map((m) => [m.seq, m.deliveryCount]), [[7, 1], [30, 0]]);
+      assert.equal(recovered.nextSeq, 31);
+      assert.deepEqual(recovered.report, clean);
+      await again.close();
+    });
+  });
+
+  it('keeps nextSeq when every message is gone and old segments are deleted', async () => {
+    await withTempDir(async (dir) => {
+      const storage = await FileStorage.open(dir, { fsync: 'batch', segmentBytes: 100 });
+      const log = await storage.openQueue(QUEUE);
+      await log.recover();
+      for (let seq = 1; seq <= 10; seq++) await log.append([enqueue(seq)]);
+      await log.append([{ type: 'remove', seqs: seqs(1, 10), reason: 'expired' }]);
+      await log.append([{ type: 'remove', seqs: [asSeq(3)], reason: 'ack' }]);
+      await storage.close();
+      const again = await FileStorage.open(dir, { fsync: 'batch', segmentBytes: 100 });
+      const recovered = await again.openQueue(QUEUE).then((l) => l.recover());
+      assert.deepEqual([...recovered.messages], []);
+      assert.equal(recovered.nextSeq, 11);
+      await again.close();
+    });
+  });
+
+  it('rejects misuse with StorageError and keeps working after a bad append', async () => {
+    await withTempDir(async (dir) => {
+      const storage = await FileStorage.open(dir, { fsync: 'always' });
+      const log = await storage.openQueue(QUEUE);
+      await assert.rejects(log.append([enqueue(1)]), StorageError, 'append before recover');
+      await assert.rejects(storage.openQueue(QUEUE), StorageError, 'a queue opened twice');
+      await log.recover();
+      await assert.rejects(log.recover(), StorageError);
+      await log.append([enqueue(5)]);
+      await assert.rejects(log.append([enqueue(6), enqueue(6)]), StorageError, 'seqs must increase');
+      await assert.rejects(log.append([enqueue(4)]), StorageError, 'seqs must increase');
+      const unframeable = { type: 'remove', seqs: [asSeq(5)], reason: 'lost' as RemoveReason } as const;
+      await assert.rejects(log.append([enqueue(6), unframeable]), StorageError, 'an unknown remove reason');
+      await log.append([enqueue(6), { type: 'remove', seqs: [asSeq(5)], reason: 'ack' }]);
+      await assert.rejects(log.read([asSeq(5)]), StorageError, 'removed');
+      assert.equal(Buffer.from((await log.read([asSeq(6)]))[0]!.body).toString(), 'body 6');
+      await log.close();
+      await assert.rejects(log.append([enqueue(7)]), StorageError, 'closed');
+      const reopened = await storage.openQueue(QUEUE);
+      assert.deepEqual([...(await reopened.recover()).messages].map((m) => m.seq), [6]);
+      await storage.close();
+      await assert.rejects(storage.openQueue(QUEUE), StorageError, 'storage closed');
+    });
+  });
+
+  it('destroy() deletes the queue and only that queue', async () => {
+    await withTempDir(async (dir) => {
+      const storage = await FileStorage.open(dir, { fsync: 'always' });
+      const [a, b] = [await storage.openQueue(asQueue('a')), await storage.openQueue(asQueue('b'))];
+      await a.recover();
+      await b.recover();
+      await a.append([enqueue(1)]);
+      await b.append([enqueue(1)]);
+      await a.destroy();
+      assert.deepEqual(await readdir(join(dir, 'queues')), ['b']);
+      const a2 = await storage.openQueue(asQueue('a'));
+      assert.deepEqual([...(await a2.recover()).messages], []);
+      await storage.close();
+    });
+  });
+
+  it('saves the topology atomically and loads it back', async () => {
+    await withTempDir(async (dir) => {
+      const storage = await FileStorage.open(dir, { fsync: 'always' });
+      assert.equal(await storage.loadTopology(), undefined);
+      const topology: TopologySnapshot = {
+        queues: [{ name: 'orders', options: { durable: true, maxLength: 10 } }],
+        exchanges: [{ name: 'shop', type: 'topic' }],
+        bindings: [{ exchange: 'shop', queue: 'orders', pattern: 'order.*' }],
+      };
+      await Promise.all([storage.saveTopology({ queues: [], exchanges: [], bindings: [] }), storage.saveTopology(topology)]);
+      assert.deepEqual(await storage.loadTopology(), topology, 'the last save wins');
+      assert.deepEqual((await readdir(dir)).sort(), ['LOCK', 'queues', 'topology.json'], 'no temp file left behind (LOCK belongs to the open storage)');
+      await storage.close();
+      assert.deepEqual(await (await FileStorage.open(dir, { fsync: 'batch' })).loadTopology(), topology);
+    });
+  });
+
+  it('rejects bad options', async () => {
+    await assert.rejects(FileStorage.open('/nonexistent', { fsync: 'always', segmentBytes: 0 }), /segmentBytes/);
+    await assert.rejects(FileStorage.open('/nonexistent', { fsync: 'always', segmentBytes: 2 ** 31 }), /segmentBytes/);
+  });
+});
+
+describe('queueFolder', () => {
+  it('keeps plain names readable and escapes the rest', () => {
+    assert.equal(queueFolder('orders.created-v2_x'), 'orders.created-v2_x');
+    assert.equal(queueFolder('Orders'), '%4Frders');
+    assert.equal(queueFolder('..'), '%2E.');
+    assert.equal(queueFolder('a/b c%'), 'a%2Fb%20c%25');
+    assert.equal(queueFolder('é'), '%C3%A9');
+    assert.throws(() => queueFolder(''), /empty/);
+  });
+
+  it('cuts long names and tells them apart by hash', () => {
+    const a = queueFolder('x'.repeat(300));
+    const b = queueFolder(`${'x'.repeat(299)}y`);
+    assert.ok(a.length < 255 && b.length < 255);
+    assert.notEqual(a, b);
+    assert.match(a, /^x{64}~[0-9a-f]{64}$/);
+  });
+
+  it('is one-to-one, also ignoring case', () => {
+    const names = fc.uniqueArray(fc.string({ unit: 'binary', minLength: 1, maxLength: 90 }), { maxLength: 40, selector: (s) => Buffer.from(s).toString('hex') });
+    fc.assert(
+      fc.property(names, (list) => {
+        const folders = list.map((n) => queueFolder(n).toLowerCase());
+        assert.equal(new Set(folders).size, list.length);
+        for (const f of folders) assert.match(f, /^[a-z0-9_\-.%~]+$/);
+      }),
+      fcParams('queue folders are one-to-one', 100),
+    );
+  });
+});
+
+describe('FileStorage folder layout', () => {
+  it('creates the data folder with a queues folder', async () => {
+    await withTempDir(async (dir) => {
+      const storage = await FileStorage.open(join(dir, 'deep', 'data'), { fsync: 'always' });
+      assert.ok((await stat(join(dir, 'deep', 'data', 'queues'))).isDirectory());
+      await storage.close();
+    });
+  });
+});

@@ -1,0 +1,128 @@
+// Durable storage in a data folder:
+//
+//   <dir>/topology.json                 the declarations, replaced atomically
+//   <dir>/queues/<queue folder>/*.seg   each queue's segmented log (file-log.ts)
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import type { QueueName } from '../node/ids.ts';
+import { InvalidArgument, InvalidName, StorageError } from '../node/errors.ts';
+import { replaceFile, syncDir } from './durable-fs.ts';
+import { lockDir, type DirLock } from './dir-lock.ts';
+import { FileQueueLog } from './file-log.ts';
+import type { FsyncPolicy, QueueLog, Storage, TopologySnapshot } from './storage.ts';
+
+export interface FileStorageOptions {
+  readonly fsync: FsyncPolicy;
+  /** A segment is sealed and a new one started once it would grow past this. Default 64 MiB. */
+  readonly segmentBytes?: number;
+}
+
+const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+/** The log's index keeps record offsets in 32 bits. */
+const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
+/** File names may have 255 bytes; longer queue folders are cut and end in a hash. */
+const MAX_FOLDER = 200;
+
+const topologySchema = z.object({
+  queues: z.array(z.object({ name: z.string(), options: z.record(z.string(), z.unknown()) })),
+  exchanges: z.array(z.object({ name: z.string(), type: z.string() })),
+  bindings: z.array(z.object({ exchange: z.string(), queue: z.string(), pattern: z.string() })),
+});
+
+export class FileStorage implements Storage {
+  private readonly logs = new Map<string, FileQueueLog>();
+  /** Topology writes, one at a time, in call order. */
+  private topologyWrites: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly fsync: FsyncPolicy,
+    private readonly segmentBytes: number,
+    private readonly lock: DirLock,
+  ) {}
+
+  static async open(dir: string, opts: FileStorageOptions): Promise<FileStorage> {
+    const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    if (!Number.isInteger(segmentBytes) || segmentBytes < 1 || segmentBytes > MAX_SEGMENT_BYTES) {
+      throw new InvalidArgument(`segmentBytes must be an integer from 1 to ${MAX_SEGMENT_BYTES}, not ${segmentBytes}`);
+    }
+    if (opts.fsync !== 'always' && opts.fsync !== 'batch') throw new InvalidArgument(`unknown fsync policy '${String(opts.fsync)}'`);
+    if ((await mkdir(join(dir, 'queues'), { recursive: true })) !== undefined) {
+      await syncDir(dir);
+      await syncDir(dirname(dir));
+    }
+    return new FileStorage(dir, opts.fsync, segmentBytes, await lockDir(dir));
+  }
+
+  async openQueue(name: QueueName): Promise<QueueLog> {
+    if (this.closed) throw new StorageError('storage is closed');
+    if (this.logs.has(name)) throw new StorageError(`queue '${name}' is already open`);
+    const dir = join(this.dir, 'queues', queueFolder(name));
+    const log = new FileQueueLog(name, dir, { fsync: this.fsync, segmentBytes: this.segmentBytes }, () => this.logs.delete(name));
+    this.logs.set(name, log);
+    try {
+      if ((await mkdir(dir, { recursive: true })) !== undefined) await syncDir(dirname(dir));
+    } catch (err) {
+      this.logs.delete(name);
+      throw new StorageError(`cannot create the folder of queue '${name}'`, { cause: err });
+    }
+    return log;
+  }
+
+  async loadTopology(): Promise<TopologySnapshot | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.topologyPath, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new StorageError('cannot read the topology', { cause: err });
+    }
+    try {
+      return topologySchema.parse(JSON.parse(text));
+    } catch (err) {
+      throw new StorageError(`the topology file ${this.topologyPath} is not valid`, { cause: err });
+    }
+  }
+
+  saveTopology(topology: TopologySnapshot): Promise<void> {
+    const write = this.topologyWrites.then(() => replaceFile(this.topologyPath, JSON.stringify(topology)));
+    this.topologyWrites = write.catch(() => undefined); // the caller sees the failure; the next write still runs
+    return write;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.logs.values()].map((log) => log.close()));
+    await this.topologyWrites;
+    await this.lock.release();
+  }
+
+  private get topologyPath(): string {
+    return join(this.dir, 'topology.json');
+  }
+}
+
+/**
+ * A queue's folder name. Bytes of [a-z0-9_-], and '.' after the first, stay as they are; every other
+ * byte becomes %XX (upper-case hex). So no name escapes its folder or hides ('.', '..', '.x'), and names
+ * that differ only in case stay apart on case-insensitive file systems. A name too long for a file
+ * name is cut and ends in '~' and its SHA-256 ('~' is escaped elsewhere, so this cannot collide).
+ */
+export function queueFolder(name: string): string {
+  if (name.length === 0) throw new InvalidName('queue', name, 'it is empty');
+  let folder = '';
+  for (const [i, byte] of Buffer.from(name, 'utf8').entries()) {
+    const safe = isSafeByte(byte) || (byte === 0x2e && i > 0);
+    folder += safe ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  if (folder.length <= MAX_FOLDER) return folder;
+  return `${folder.slice(0, 64)}~${createHash('sha256').update(name).digest('hex')}`;
+}
+
+function isSafeByte(b: number): boolean {
+  return (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x5f || b === 0x2d;
+}

@@ -1,0 +1,230 @@
+// The on-disk form of log records. Every record is framed so that recovery can tell a whole record
+// from a torn or corrupt one, and can find the next whole record after damage:
+//
+//   magic (4 bytes) | crc32 of length+payload (u32) | payload length (u32) | payload
+//
+// Payloads, by their first byte:
+//   1 enqueue    flags | seq | enqueuedAt | priority | [expiresAt] | [readyAt] | id | headers | body
+//   2 delivered  seq...
+//   3 remove     reason | seq...
+// Numbers are little-endian; seqs and times are f64 (exact for integers up to 2^53). id and headers
+// are a u32 byte length and UTF-8; headers are compact JSON, or nothing when there are none. The body
+// ends the payload as raw bytes: it never goes through a text form.
+import { crc32 } from 'node:zlib';
+import { asMessageId, asSeq, type Seq } from '../node/ids.ts';
+import type { Headers, LogRecord, MessageMeta, RemoveReason } from './storage.ts';
+
+/** 0xFE and 0xC1 never occur in UTF-8, so a text body never holds a false record start. */
+const MAGIC = Buffer.from([0xfe, 0x57, 0xc1, 0x4e]);
+const MAGIC_U32 = MAGIC.readUInt32LE(0);
+const FRAME_BYTES = 12;
+const MIN_BUFFER = 64 * 1024;
+
+const ENQUEUE = 1;
+const DELIVERED = 2;
+const REMOVE = 3;
+const HAS_EXPIRES = 1;
+const HAS_READY = 2;
+const REASONS: readonly RemoveReason[] = ['ack', 'dead-letter', 'expired', 'dropped'];
+/** Shared by every recovered message without headers: a backlog of millions holds one object, not millions. */
+const NO_HEADERS: Headers = Object.freeze({});
+
+/**
+ * Frames records into one buffer, reused from group to group: a group of appends costs no allocation
+ * per record and no second copy of the bodies before it is written.
+ */
+export class FrameWriter {
+  private buf = Buffer.alloc(0);
+  private end = 0;
+
+  /** The records framed so far, ready to be written. */
+  get bytes(): Buffer {
+    return this.buf.subarray(0, this.end);
+  }
+
+  /** Forgets the records framed after the first `length` bytes (0: all of them), keeping the buffer. */
+  truncate(length: number): void {
+    this.end = length;
+  }
+
+  /** Lets the buffer go: an idle queue keeps none, and many queues may be idle. */
+  release(): void {
+    this.buf = Buffer.alloc(0);
+    this.end = 0;
+  }
+
+  /** Frames one record after the others; returns its framed length. */
+  add(r: LogRecord): number {
+    const start = this.end;
+    let at = start + FRAME_BYTES;
+    switch (r.type) {
+      case 'enqueue': {
+        const { meta, body } = r;
+        const json = JSON.stringify(meta.headers);
+        const headers = json === '{}' ? '' : json;
+        // UTF-8 takes at most 3 bytes per UTF-16 unit: room enough before the exact lengths are known.
+        const b = this.room(at, 2 + 8 * 5 + 4 + 3 * meta.id.length + 4 + 3 * headers.length + body.length);
+        at = b.writeUInt8(ENQUEUE, at);
+        at = b.writeUInt8((meta.expiresAt === undefined ? 0 : HAS_EXPIRES) | (meta.readyAt === undefined ? 0 : HAS_READY), at);
+        at = b.writeDoubleLE(meta.seq, at);
+        at = b.writeDoubleLE(meta.enqueuedAt, at);
+        at = b.writeDoubleLE(meta.priority, at);
+        if (meta.expiresAt !== undefined) at = b.writeDoubleLE(meta.expiresAt, at);
+        if (meta.readyAt !== undefined) at = b.writeDoubleLE(meta.readyAt, at);
+        at = writeText(b, at, meta.id);
+        at = writeText(b, at, headers);
+        b.set(body, at);
+        at += body.length;
+        break;
+      }
+      case 'delivered':
+      case 'remove': {
+        const b = this.room(at, 2 + 8 * r.seqs.length);
+        at = b.writeUInt8(r.type === 'remove' ? REMOVE : DELIVERED, at);
+        if (r.type === 'remove') at = b.writeUInt8(REASONS.indexOf(r.reason), at);
+        for (const seq of r.seqs) at = b.writeDoubleLE(seq, at);
+        break;
+      }
+    }
+    const b = this.buf;
+    MAGIC.copy(b, start);
+    b.writeUInt32LE(at - start - FRAME_BYTES, start + 8);
+    b.writeUInt32LE(crc32(b.subarray(start + 8, at)), start + 4);
+    this.end = at;
+    return at - start;
+  }
+
+  /** The buffer, grown if needed so that `bytes` more fit from `at` on. */
+  private room(at: number, bytes: number): Buffer {
+    if (at + bytes > this.buf.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(MIN_BUFFER, 2 * this.buf.length, at + bytes));
+      this.buf.copy(grown, 0, 0, this.end);
+      this.buf = grown;
+    }
+    return this.buf;
+  }
+}
+
+function writeText(b: Buffer, at: number, text: string): number {
+  const n = b.write(text, at + 4);
+  b.writeUInt32LE(n, at);
+  return at + 4 + n;
+}
+
+export type Frame =
+  | { readonly ok: true; readonly record: LogRecord; readonly length: number }
+  | { readonly ok: false; readonly reason: string };
+
+/** Reads the record framed at `at`, or says why there is no whole, intact record there. */
+export function readFrame(buf: Buffer, at: number): Frame {
+  if (buf.length - at < FRAME_BYTES) return { ok: false, reason: 'cut short in its frame' };
+  if (buf.readUInt32LE(at) !== MAGIC_U32) return { ok: false, reason: 'no record marker' };
+  const end = at + FRAME_BYTES + buf.readUInt32LE(at + 8);
+  if (end > buf.length) return { ok: false, reason: 'cut short in its payload' };
+  if (crc32(buf.subarray(at + 8, end)) !== buf.readUInt32LE(at + 4)) return { ok: false, reason: 'checksum mismatch' };
+  try {
+    return { ok: true, record: decodePayload(new Cursor(buf.subarray(at + FRAME_BYTES, end))), length: end - at };
+  } catch (err) {
+    return { ok: false, reason: `undecodable (${err instanceof Error ? err.message : String(err)})` };
+  }
+}
+
+export type ScanItem =
+  | { readonly kind: 'record'; readonly record: LogRecord; readonly offset: number; readonly length: number }
+  /** Damaged bytes up to the next intact record (or the end); `records` counts the record starts lost in them. */
+  | { readonly kind: 'damage'; readonly offset: number; readonly length: number; readonly records: number; readonly reason: string };
+
+/** Walks a segment's bytes; after damage it resynchronises on the next marker that starts an intact record. */
+export function* scanRecords(buf: Buffer): Generator<ScanItem> {
+  let at = 0;
+  while (at < buf.length) {
+    const first = readFrame(buf, at);
+    if (first.ok) {
+      yield { kind: 'record', record: first.record, offset: at, length: first.length };
+      at += first.length;
+      continue;
+    }
+    let next = at;
+    let records = 1;
+    for (;;) {
+      next = buf.indexOf(MAGIC, next + 1);
+      if (next < 0) next = buf.length;
+      if (next === buf.length || readFrame(buf, next).ok) break;
+      records++;
+    }
+    yield { kind: 'damage', offset: at, length: next - at, records, reason: first.reason };
+    at = next;
+  }
+}
+
+/** Bounds-checked reads over one payload: a field running past its end throws a RangeError. */
+class Cursor {
+  private at = 0;
+  constructor(private readonly p: Buffer) {}
+
+  u8(): number {
+    return this.p.readUInt8(this.at++);
+  }
+  f64(): number {
+    const v = this.p.readDoubleLE(this.at);
+    this.at += 8;
+    return v;
+  }
+  bytes(n: number): Buffer {
+    if (this.at + n > this.p.length) throw new RangeError('field runs past the payload');
+    const b = this.p.subarray(this.at, this.at + n);
+    this.at += n;
+    return b;
+  }
+  text(): string {
+    const n = this.p.readUInt32LE(this.at);
+    this.at += 4;
+    return this.bytes(n).toString('utf8');
+  }
+  rest(): Buffer {
+    return this.bytes(this.p.length - this.at);
+  }
+  seqs(): Seq[] {
+    if ((this.p.length - this.at) % 8 !== 0) throw new RangeError('seq list of uneven length');
+    const seqs: Seq[] = [];
+    while (this.at < this.p.length) seqs.push(asSeq(this.f64()));
+    return seqs;
+  }
+}
+
+function decodePayload(c: Cursor): LogRecord {
+  const type = c.u8();
+  switch (type) {
+    case ENQUEUE:
+      return decodeEnqueue(c);
+    case DELIVERED:
+      return { type: 'delivered', seqs: c.seqs() };
+    case REMOVE: {
+      const reason = REASONS[c.u8()];
+      if (reason === undefined) throw new RangeError('unknown remove reason');
+      return { type: 'remove', reason, seqs: c.seqs() };
+    }
+    default:
+      throw new RangeError(`unknown record type ${type}`);
+  }
+}
+
+function decodeEnqueue(c: Cursor): LogRecord {
+  const flags = c.u8();
+  const seq = asSeq(c.f64());
+  const enqueuedAt = c.f64();
+  const priority = c.f64();
+  const expiresAt = flags & HAS_EXPIRES ? c.f64() : undefined;
+  const readyAt = flags & HAS_READY ? c.f64() : undefined;
+  const id = asMessageId(c.text());
+  const json = c.text();
+  // Checksummed, and written by FrameWriter from a Headers value.
+  const headers = json === '' ? NO_HEADERS : (JSON.parse(json) as Headers);
+  const body = c.rest();
+  const meta: MessageMeta = {
+    seq, id, headers, priority, enqueuedAt, size: body.length,
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+    ...(readyAt === undefined ? {} : { readyAt }),
+  };
+  return { type: 'enqueue', meta, body };
+}

@@ -1,0 +1,104 @@
+// What a sequence of log records means: the live messages and recent ids a queue recovers from.
+// Shared by every storage implementation, so that they agree on what a log means. The Replayer folds
+// records one at a time, so a store can keep only the live state instead of every record; and it
+// keeps that state compact: a plain live message (priority 0, no expiry, no delay, never delivered,
+// by far the common case in a backlog) costs one byte, not an object.
+import { asSeq, type MessageId, type Seq } from '../node/ids.ts';
+import type { LogRecord, MessageMeta, RecoveredMessage, RecoveredQueue, RecoveryReport } from './storage.ts';
+
+/** Recent ids kept for the producer-dedup window; the queue's default window is this size. */
+export const RECENT_IDS = 100_000;
+
+type LiveMessage = { -readonly [K in keyof RecoveredMessage]: RecoveredMessage[K] };
+
+export class Replayer {
+  /** seq - base → 1 when that seq is a live plain message. Enqueue seqs increase. */
+  private plain = new Uint8Array(1024);
+  private base: number | undefined;
+  /** Live messages that are not plain. */
+  private readonly others = new Map<Seq, LiveMessage>();
+  /** The last RECENT_IDS enqueues, as a ring: cheap to keep up to date on every append. */
+  private readonly recent: { id: MessageId; seq: Seq; at: number }[] = [];
+  private recentNext = 0;
+  private maxSeq = 0;
+
+  apply(r: LogRecord): void {
+    switch (r.type) {
+      case 'enqueue': {
+        const { meta } = r;
+        this.base ??= meta.seq;
+        if (meta.priority === 0 && meta.expiresAt === undefined && meta.readyAt === undefined) this.setPlain(meta.seq, 1);
+        else this.others.set(meta.seq, liveOf(meta));
+        this.recent[this.recentNext] = { id: meta.id, seq: meta.seq, at: meta.enqueuedAt };
+        this.recentNext = (this.recentNext + 1) % RECENT_IDS;
+        if (meta.seq > this.maxSeq) this.maxSeq = meta.seq;
+        break;
+      }
+      case 'delivered':
+        for (const s of r.seqs) {
+          const other = this.others.get(s);
+          if (other) other.deliveryCount++;
+          else if (this.isPlain(s)) {
+            this.setPlain(s, 0);
+            this.others.set(s, { seq: s, priority: 0, deliveryCount: 1 });
+          }
+        }
+        break;
+      case 'remove':
+        for (const s of r.seqs) {
+          if (this.isPlain(s)) this.setPlain(s, 0);
+          else this.others.delete(s);
+        }
+        break;
+    }
+  }
+
+  isLive(seq: Seq): boolean {
+    return this.isPlain(seq) || this.others.has(seq);
+  }
+
+  result(report: RecoveryReport): RecoveredQueue {
+    const recentIds = [...this.recent.slice(this.recentNext), ...this.recent.slice(0, this.recentNext)];
+    return { messages: { [Symbol.iterator]: () => this.live() }, recentIds, nextSeq: asSeq(this.maxSeq + 1), report };
+  }
+
+  /** Live messages in seq order, made one at a time as they are read: never a second full set. */
+  private *live(): Generator<RecoveredMessage> {
+    if (this.base === undefined) return;
+    for (let seq = this.base; seq <= this.maxSeq; seq++) {
+      if (this.plain[seq - this.base] === 1) yield { seq: asSeq(seq), priority: 0, deliveryCount: 0 };
+      else {
+        const other = this.others.get(asSeq(seq));
+        if (other) yield { ...other };
+      }
+    }
+  }
+
+  private isPlain(seq: Seq): boolean {
+    return this.base !== undefined && this.plain[seq - this.base] === 1;
+  }
+
+  private setPlain(seq: Seq, flag: 0 | 1): void {
+    const i = seq - this.base!;
+    if (i < 0) throw new RangeError(`seq ${seq} is before the first seq ${this.base}`);
+    if (i >= this.plain.length) {
+      const grown = new Uint8Array(Math.max(this.plain.length * 2, i + 1));
+      grown.set(this.plain);
+      this.plain = grown;
+    }
+    this.plain[i] = flag;
+  }
+}
+
+function liveOf(meta: MessageMeta): LiveMessage {
+  const m: LiveMessage = { seq: meta.seq, priority: meta.priority, deliveryCount: 0 };
+  if (meta.expiresAt !== undefined) m.expiresAt = meta.expiresAt;
+  if (meta.readyAt !== undefined) m.readyAt = meta.readyAt;
+  return m;
+}
+
+export function replay(records: Iterable<LogRecord>, report: RecoveryReport): RecoveredQueue {
+  const r = new Replayer();
+  for (const record of records) r.apply(record);
+  return r.result(report);
+}

@@ -1,0 +1,102 @@
+// The storage contract. A queue's log holds what the queue must not forget: enqueued messages, their
+// deliveries (so that a restart marks them redelivered) and their removal (ack, dead-letter, expiry).
+// Implementations: memory-store.ts (':memory:' and tests) and the durable file log.
+import type { MessageId, QueueName, Seq } from '../node/ids.ts';
+
+export type Headers = Readonly<Record<string, string>>;
+
+/** Everything about a message except its body, which may live on disk only. */
+export interface MessageMeta {
+  readonly seq: Seq;
+  readonly id: MessageId;
+  readonly headers: Headers;
+  readonly priority: number;
+  readonly enqueuedAt: number;
+  /** Absolute ms since epoch after which the message expires (message TTL). */
+  readonly expiresAt?: number;
+  /** Absolute ms since epoch before which the message is not delivered (delayed delivery). */
+  readonly readyAt?: number;
+  /** Body size in bytes. */
+  readonly size: number;
+}
+
+export type RemoveReason = 'ack' | 'dead-letter' | 'expired' | 'dropped';
+
+export type LogRecord =
+  | { readonly type: 'enqueue'; readonly meta: MessageMeta; readonly body: Uint8Array }
+  | { readonly type: 'delivered'; readonly seqs: readonly Seq[] }
+  | { readonly type: 'remove'; readonly seqs: readonly Seq[]; readonly reason: RemoveReason };
+
+/**
+ * What a queue keeps of a message in memory: enough to order, delay, expire and count it. The id,
+ * headers and body are read back from the log when the message is delivered, so a long backlog
+ * costs a few numbers per message.
+ */
+export interface MessageSlot {
+  readonly seq: Seq;
+  readonly priority: number;
+  readonly expiresAt?: number;
+  readonly readyAt?: number;
+}
+
+export interface RecoveredMessage extends MessageSlot {
+  /** Deliveries recorded before the restart; > 0 means it comes back as redelivered. */
+  readonly deliveryCount: number;
+}
+
+export interface StoredMessage {
+  readonly meta: MessageMeta;
+  readonly body: Uint8Array;
+}
+
+export interface RecoveryReport {
+  /** Records dropped because they were torn or failed their checksum. */
+  readonly droppedRecords: number;
+  readonly droppedBytes: number;
+  readonly problems: readonly string[];
+}
+
+export interface RecoveredQueue {
+  /** Live (not removed) messages in seq order, made as they are read (never held all at once). */
+  readonly messages: Iterable<RecoveredMessage>;
+  /** Ids seen recently, removed ones included, oldest first: they seed the producer dedup window. */
+  readonly recentIds: readonly { readonly id: MessageId; readonly seq: Seq; readonly at: number }[];
+  /** The next free seq (1 for an empty log). */
+  readonly nextSeq: Seq;
+  readonly report: RecoveryReport;
+}
+
+export interface QueueLog {
+  /** Reads back what the log holds. Called once, before the first append. */
+  recover(): Promise<RecoveredQueue>;
+  /**
+   * Appends records in order. Resolves when they are durable under the storage's fsync policy
+   * ('always': fdatasync'd; 'batch': written, synced within a bounded interval). Appends are grouped:
+   * records appended while a sync runs share the next sync.
+   */
+  append(records: readonly LogRecord[]): Promise<void>;
+  /**
+   * Live messages as stored, in the order asked, for messages the queue did not keep in memory.
+   * Asking for many at once lets the log read neighbours together.
+   */
+  read(seqs: readonly Seq[]): Promise<StoredMessage[]>;
+  close(): Promise<void>;
+  /** Closes and deletes the log (queue deleted). */
+  destroy(): Promise<void>;
+}
+
+/** Durable declarations: what `declareQueue`, `declareExchange` and `bindQueue` made. */
+export interface TopologySnapshot {
+  readonly queues: readonly { readonly name: string; readonly options: Readonly<Record<string, unknown>> }[];
+  readonly exchanges: readonly { readonly name: string; readonly type: string }[];
+  readonly bindings: readonly { readonly exchange: string; readonly queue: string; readonly pattern: string }[];
+}
+
+export interface Storage {
+  openQueue(name: QueueName): Promise<QueueLog>;
+  loadTopology(): Promise<TopologySnapshot | undefined>;
+  saveTopology(topology: TopologySnapshot): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type FsyncPolicy = 'always' | 'batch';

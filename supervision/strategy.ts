@@ -1,0 +1,80 @@
+// Supervisor strategies and decisions, mapped onto nact's supervision actions. A strategy says what
+// happens to a crashing child (the decision) and to its siblings (one-for-one vs all-for-one), and
+// bounds restarts by intensity, with a backoff before each restart.
+import type { Ref, SupervisionContext } from 'nact';
+import type { CrashHandler } from '../actors/actor.ts';
+import { backoffDelay, defaultBackoff, type BackoffOptions } from './backoff.ts';
+import { recordRestart, type IntensityOptions, type RestartHistory } from './intensity.ts';
+
+export type Directive = 'restart' | 'resume' | 'stop' | 'escalate';
+
+export interface Strategy {
+  readonly kind: 'one-for-one' | 'all-for-one';
+  /** What to do about an error; the default restarts. */
+  readonly decide: (error: unknown) => Directive;
+  readonly intensity: IntensityOptions;
+  /** What a restart becomes once intensity is exceeded: by default the fault goes up the tree. */
+  readonly exhausted: Directive;
+  readonly backoff: BackoffOptions;
+}
+
+export const defaultIntensity: IntensityOptions = { maxRestarts: 10, withinMs: 10_000 };
+
+export function oneForOne(opts: Partial<Omit<Strategy, 'kind'>> = {}): Strategy {
+  return { kind: 'one-for-one', decide: () => 'restart', intensity: defaultIntensity, exhausted: 'escalate', backoff: defaultBackoff, ...opts };
+}
+
+export function allForOne(opts: Partial<Omit<Strategy, 'kind'>> = {}): Strategy {
+  return { ...oneForOne(opts), kind: 'all-for-one' };
+}
+
+export interface Fault {
+  readonly error: unknown;
+  readonly message: unknown;
+  /** The child that escalated, when a supervisor is deciding about a child. */
+  readonly child?: string;
+  /** The final directive, after intensity (see Strategy.exhausted). */
+  readonly directive: Directive;
+}
+
+/**
+ * Builds the nact crash handler for a strategy. `onFault` sees every decision (for counters, logs and
+ * for turning a consumer's decision into a queue operation) before nact carries it out.
+ */
+export function crashHandler<M>(strategy: Strategy, onFault: (fault: Fault) => void | Promise<void> = () => {}): CrashHandler<M> {
+  let history: RestartHistory = [];
+  return async (msg, error, ctx: SupervisionContext<M, Ref<unknown>>, child) => {
+    let directive = strategy.decide(error);
+    if (directive === 'restart') {
+      const r = recordRestart(history, Date.now(), strategy.intensity);
+      history = r.history;
+      if (r.exceeded) directive = strategy.exhausted;
+    }
+    await onFault({ error, message: msg, directive, ...(child ? { child: nameOf(child) } : {}) });
+    if (directive === 'restart' && child) {
+      // A supervisor restarting a child waits its backoff first; a child restarting itself has its
+      // backoff applied by whoever redelivers its work (a consumer's nack carries the delay). The
+      // delay grows with the restarts inside the intensity window, so a quiet spell resets it.
+      await sleep(backoffDelay(history.length, strategy.backoff));
+    }
+    return toNact(directive, strategy.kind, ctx, child !== undefined);
+  };
+}
+
+function toNact<M>(d: Directive, kind: Strategy['kind'], ctx: SupervisionContext<M, Ref<unknown>>, forChild: boolean): symbol {
+  const all = kind === 'all-for-one';
+  switch (d) {
+    // An actor deciding about itself resumes with its state as it was. nact leaves an escalating child
+    // suspended, though: it can only be reset or stopped, so a supervisor's resume = reset.
+    case 'resume': return (forChild ? (all ? ctx.resetAllChildren : ctx.resetChild) : ctx.resume) as symbol;
+    case 'restart': return (forChild ? (all ? ctx.resetAllChildren : ctx.resetChild) : ctx.reset) as symbol;
+    case 'stop': return (forChild ? (all ? ctx.stopAllChildren : ctx.stopChild) : ctx.stop) as symbol;
+    case 'escalate': return ctx.escalate as symbol;
+  }
+}
+
+function nameOf(ref: Ref<unknown>): string {
+  return String((ref as unknown as { name?: string }).name ?? 'child');
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

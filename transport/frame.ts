@@ -1,0 +1,215 @@
+// The wire codec of Warren's NATS subjects: versioned binary frames, each carrying a batch. Bodies
+// stay raw bytes (no JSON on the hot path); only rare control requests carry a small JSON payload.
+// decode() trusts nothing: every length is checked against what is left, and it fails only with a
+// FrameError, whatever the bytes.
+import type { Headers } from '../storage/storage.ts';
+
+const MAGIC = 0x5752; // 'WR'
+export const FRAME_VERSION = 1;
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+
+export type Outcome = 'ack' | 'requeue' | 'dead-letter';
+const OUTCOMES: readonly Outcome[] = ['ack', 'requeue', 'dead-letter'];
+
+export interface PublishEntry { readonly id: string; readonly headers: Headers; readonly priority: number; readonly delayMs: number; readonly body: Uint8Array }
+export type PublishAckEntry =
+  | { readonly ok: true; readonly seq: number; readonly duplicate: boolean }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+export interface DeliverEntry { readonly seq: number; readonly id: string; readonly headers: Headers; readonly deliveryCount: number; readonly body: Uint8Array }
+export interface SettleEntry { readonly seq: number; readonly outcome: Outcome; readonly delayMs: number }
+
+export type Frame =
+  | { readonly type: 'publish'; readonly queue: string; readonly entries: readonly PublishEntry[] }
+  | { readonly type: 'publish-ack'; readonly entries: readonly PublishAckEntry[] }
+  | { readonly type: 'deliver'; readonly consumer: string; readonly entries: readonly DeliverEntry[] }
+  | { readonly type: 'settle'; readonly consumer: string; readonly entries: readonly SettleEntry[] }
+  | { readonly type: 'control'; readonly json: string }
+  | { readonly type: 'error'; readonly code: string; readonly message: string };
+
+const TYPES = ['publish', 'publish-ack', 'deliver', 'settle', 'control', 'error'] as const;
+
+export type FrameErrorReason = 'magic' | 'version' | 'truncated' | 'oversized' | 'type' | 'malformed';
+
+export class FrameError extends Error {
+  constructor(readonly reason: FrameErrorReason, message: string) {
+    super(`bad frame (${reason}): ${message}`);
+    this.name = 'FrameError';
+  }
+}
+
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Writes into one growing buffer: no per-field allocations beyond the output. */
+class Writer {
+  private buf = Buffer.allocUnsafe(4096);
+  private at = 0;
+  private room(n: number) {
+    if (this.at + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    this.buf.copy(grown, 0, 0, this.at);
+    this.buf = grown;
+  }
+  u8(n: number) { this.room(1); this.at = this.buf.writeUInt8(n, this.at); }
+  u16(n: number) { this.room(2); this.at = this.buf.writeUInt16BE(n, this.at); }
+  u32(n: number) { this.room(4); this.at = this.buf.writeUInt32BE(n, this.at); }
+  f64(n: number) { this.room(8); this.at = this.buf.writeDoubleBE(n, this.at); }
+  bytes(b: Uint8Array) { this.u32(b.length); this.room(b.length); this.buf.set(b, this.at); this.at += b.length; }
+  str(s: string) {
+    const n = Buffer.byteLength(s);
+    this.u32(n);
+    this.room(n);
+    this.at += this.buf.write(s, this.at);
+  }
+  headers(h: Headers) {
+    const keys = Object.keys(h);
+    this.u16(keys.length);
+    for (const k of keys) { this.str(k); this.str(h[k]!); }
+  }
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.at);
+  }
+}
+
+class Reader {
+  private at = 0;
+  private readonly view: DataView;
+  private readonly buf: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    // A plain Uint8Array view even when given a Buffer: decoded bodies are Uint8Arrays, as the API says.
+    this.buf = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  private need(n: number) {
+    if (this.at + n > this.buf.length) throw new FrameError('truncated', `needs ${n} bytes at ${this.at}, has ${this.buf.length - this.at}`);
+  }
+  u8() { this.need(1); return this.view.getUint8(this.at++); }
+  u16() { this.need(2); const v = this.view.getUint16(this.at); this.at += 2; return v; }
+  u32() { this.need(4); const v = this.view.getUint32(this.at); this.at += 4; return v; }
+  f64() { this.need(8); const v = this.view.getFloat64(this.at); this.at += 8; return v; }
+  bytes() { const n = this.u32(); this.need(n); const b = this.buf.subarray(this.at, this.at + n); this.at += n; return b; }
+  str() {
+    try {
+      return fromUtf8.decode(this.bytes());
+    } catch (e) {
+      if (e instanceof FrameError) throw e;
+      throw new FrameError('malformed', 'a string is not UTF-8');
+    }
+  }
+  headers(): Headers {
+    const n = this.u16();
+    const h: Record<string, string> = {};
+    for (let i = 0; i < n; i++) h[this.str()] = this.str();
+    return h;
+  }
+  /** A count of entries, each at least `minBytes` long: a count the bytes cannot hold is refused before anything is allocated. */
+  count(minBytes: number) {
+    const n = this.u32();
+    if (n * minBytes > this.buf.length - this.at) throw new FrameError('malformed', `${n} entries cannot fit in ${this.buf.length - this.at} bytes`);
+    return n;
+  }
+  finite(n: number, what: string) {
+    if (!Number.isFinite(n) || n < 0) throw new FrameError('malformed', `${what} is ${n}`);
+    return n;
+  }
+  end() {
+    if (this.at !== this.buf.length) throw new FrameError('malformed', `${this.buf.length - this.at} bytes after the frame`);
+  }
+}
+
+export function encode(frame: Frame): Uint8Array {
+  const w = new Writer();
+  w.u16(MAGIC);
+  w.u8(FRAME_VERSION);
+  w.u8(TYPES.indexOf(frame.type));
+  switch (frame.type) {
+    case 'publish':
+      w.str(frame.queue);
+      w.u32(frame.entries.length);
+      for (const e of frame.entries) { w.str(e.id); w.headers(e.headers); w.u8(e.priority); w.f64(e.delayMs); w.bytes(e.body); }
+      break;
+    case 'publish-ack':
+      w.u32(frame.entries.length);
+      for (const e of frame.entries) {
+        if (e.ok) { w.u8(1); w.f64(e.seq); w.u8(e.duplicate ? 1 : 0); } else { w.u8(0); w.str(e.code); w.str(e.message); }
+      }
+      break;
+    case 'deliver':
+      w.str(frame.consumer);
+      w.u32(frame.entries.length);
+      for (const e of frame.entries) { w.f64(e.seq); w.str(e.id); w.headers(e.headers); w.u32(e.deliveryCount); w.bytes(e.body); }
+      break;
+    case 'settle':
+      w.str(frame.consumer);
+      w.u32(frame.entries.length);
+      for (const e of frame.entries) { w.f64(e.seq); w.u8(OUTCOMES.indexOf(e.outcome)); w.f64(e.delayMs); }
+      break;
+    case 'control':
+      w.str(frame.json);
+      break;
+    case 'error':
+      w.str(frame.code);
+      w.str(frame.message);
+      break;
+  }
+  return w.finish();
+}
+
+export function decode(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES): Frame {
+  if (bytes.length > maxBytes) throw new FrameError('oversized', `${bytes.length} bytes, the limit is ${maxBytes}`);
+  const r = new Reader(bytes);
+  if (r.u16() !== MAGIC) throw new FrameError('magic', 'not a Warren frame');
+  const version = r.u8();
+  if (version !== FRAME_VERSION) throw new FrameError('version', `version ${version}, this node speaks ${FRAME_VERSION}`);
+  const type = TYPES[r.u8()];
+  let frame: Frame;
+  switch (type) {
+    case 'publish': {
+      const queue = r.str();
+      const entries: PublishEntry[] = [];
+      for (let n = r.count(19); n > 0; n--) {
+        entries.push({ id: r.str(), headers: r.headers(), priority: r.u8(), delayMs: r.finite(r.f64(), 'delayMs'), body: r.bytes() });
+      }
+      frame = { type, queue, entries };
+      break;
+    }
+    case 'publish-ack': {
+      const entries: PublishAckEntry[] = [];
+      for (let n = r.count(9); n > 0; n--) {
+        entries.push(r.u8() === 1 ? { ok: true, seq: r.finite(r.f64(), 'seq'), duplicate: r.u8() === 1 } : { ok: false, code: r.str(), message: r.str() });
+      }
+      frame = { type, entries };
+      break;
+    }
+    case 'deliver': {
+      const consumer = r.str();
+      const entries: DeliverEntry[] = [];
+      for (let n = r.count(22); n > 0; n--) {
+        entries.push({ seq: r.finite(r.f64(), 'seq'), id: r.str(), headers: r.headers(), deliveryCount: r.u32(), body: r.bytes() });
+      }
+      frame = { type, consumer, entries };
+      break;
+    }
+    case 'settle': {
+      const consumer = r.str();
+      const entries: SettleEntry[] = [];
+      for (let n = r.count(17); n > 0; n--) {
+        const seq = r.finite(r.f64(), 'seq');
+        const outcome = OUTCOMES[r.u8()];
+        if (!outcome) throw new FrameError('malformed', 'unknown settle outcome');
+        entries.push({ seq, outcome, delayMs: r.finite(r.f64(), 'delayMs') });
+      }
+      frame = { type, consumer, entries };
+      break;
+    }
+    case 'control':
+      frame = { type, json: r.str() };
+      break;
+    case 'error':
+      frame = { type, code: r.str(), message: r.str() };
+      break;
+    default:
+      throw new FrameError('type', 'unknown frame type');
+  }
+  r.end();
+  return frame;
+}

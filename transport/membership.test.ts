@@ -1,0 +1,38 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { until } from '../node/testing.ts';
+import { LocalBus, LocalTransport } from './local.ts';
+import { Membership } from './membership.ts';
+
+describe('membership', () => {
+  const opts = { intervalMs: 10, downAfterMs: 100 };
+
+  it('nodes see each other; a silent node is marked down; a leaving one at once', async () => {
+    const bus = new LocalBus();
+    const transports = ['a', 'b', 'c'].map(() => new LocalTransport(bus));
+    const [a, b, c] = ['a', 'b', 'c'].map((id, i) => new Membership(transports[i]!, 'w.hb', id, id === 'c' ? 'client' : 'server', opts));
+    const downs: string[] = [];
+    a!.onDown((n) => downs.push(n));
+    for (const m of [a, b, c]) m!.start();
+    await until(() => a!.list().filter((m) => m.up).length === 3, 'a sees all three');
+    assert.deepEqual(a!.servers(), ['a', 'b']);
+    await c!.stop();
+    await until(() => downs.includes('c'), 'c left');
+    // b goes silent without a goodbye: its transport closes, as when its process dies.
+    await transports[1]!.close();
+    await until(() => downs.includes('b'), 'b timed out');
+    assert.deepEqual(a!.list().map((m) => [m.nodeId, m.up]), [['a', true], ['b', false], ['c', false]]);
+    await a!.stop();
+  });
+
+  it('counts and ignores heartbeats that do not parse', async () => {
+    const bus = new LocalBus();
+    const t = new LocalTransport(bus);
+    const m = new Membership(new LocalTransport(bus), 'w.hb', 'a', 'server', opts);
+    m.start();
+    for (const junk of ['not json', '{"nodeId":1}', '{}', '\u0000\u0001']) t.publish('w.hb', new TextEncoder().encode(junk));
+    await until(() => m.rejected === 4, 'four rejected');
+    assert.deepEqual(m.list().map((x) => x.nodeId), ['a']);
+    await m.stop();
+  });
+});

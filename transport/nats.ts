@@ -1,0 +1,81 @@
+// The NATS implementation of the Transport interface, over the `nats` client. It reconnects forever
+// (a restarted server is the normal case, not an error) and reports its connection status, so that the
+// node can resend what was in flight and consumers can reconcile after a reconnect.
+import { connect, ErrorCode, type NatsConnection, type NatsError, type Subscription as NatsSub } from 'nats';
+import { NoResponders, TransportTimeout, type MessageHandler, type Subscription, type Transport } from './transport.ts';
+
+export type TransportStatus = 'disconnected' | 'reconnected';
+
+export interface NatsTransportOptions {
+  readonly servers: string | string[];
+  readonly name?: string;
+}
+
+export class NatsTransport implements Transport {
+  readonly kind = 'nats' as const;
+  private readonly statusListeners = new Set<(s: TransportStatus) => void>();
+
+  private constructor(readonly connection: NatsConnection) {
+    void this.watchStatus();
+  }
+
+  static async connect(opts: NatsTransportOptions): Promise<NatsTransport> {
+    const nc = await connect({
+      servers: opts.servers,
+      ...(opts.name ? { name: opts.name } : {}),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: true,
+      pingInterval: 2_000,
+      maxPingOut: 3,
+    });
+    return new NatsTransport(nc);
+  }
+
+  publish(subject: string, data: Uint8Array, reply?: string): void {
+    if (this.connection.isClosed()) return;
+    this.connection.publish(subject, data, reply === undefined ? undefined : { reply });
+  }
+
+  subscribe(subject: string, handler: MessageHandler, opts: { queue?: string } = {}): Subscription {
+    const sub: NatsSub = this.connection.subscribe(subject, {
+      ...(opts.queue ? { queue: opts.queue } : {}),
+      callback: (err, msg) => {
+        if (err) return;
+        handler(msg.reply ? { subject: msg.subject, data: msg.data, reply: msg.reply } : { subject: msg.subject, data: msg.data });
+      },
+    });
+    return { unsubscribe: () => sub.unsubscribe() };
+  }
+
+  async request(subject: string, data: Uint8Array, { timeoutMs }: { timeoutMs: number }): Promise<Uint8Array> {
+    try {
+      return (await this.connection.request(subject, data, { timeout: timeoutMs, noMux: false })).data;
+    } catch (err) {
+      const code = (err as NatsError).code;
+      if (code === ErrorCode.NoResponders) throw new NoResponders(subject);
+      if (code === ErrorCode.Timeout) throw new TransportTimeout(subject, timeoutMs);
+      throw err;
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (!this.connection.isClosed()) await this.connection.flush();
+  }
+
+  async close(): Promise<void> {
+    if (!this.connection.isClosed()) await this.connection.drain().catch(() => this.connection.close());
+  }
+
+  onStatus(listener: (s: TransportStatus) => void): () => void {
+    this.statusListeners.add(listener);
+    return () => void this.statusListeners.delete(listener);
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.connection.status()) {
+      const status: TransportStatus | undefined = s.type === 'disconnect' ? 'disconnected' : s.type === 'reconnect' ? 'reconnected' : undefined;
+      if (status) for (const l of this.statusListeners) l(status);
+    }
+  }
+}
