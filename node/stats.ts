@@ -54,20 +54,24 @@ export interface Stats {
 export function collectStats(
   nodeId: NodeId,
   counters: NodeCounters,
-  queues: readonly { name: QueueName; snapshot: QueueSnapshot | undefined; recovery: RecoveryReport | undefined; startedAt: number }[],
+  queues: readonly {
+    name: QueueName; snapshot: QueueSnapshot | undefined; recovery: RecoveryReport | undefined; startedAt: number;
+    /** Mirrored queues: leader, epoch and mirrors as the leader sees them. */
+    ha?: { leader: string; epoch: number; mirrors: readonly MirrorInfo[] };
+  }[],
   nodes: readonly NodeInfo[],
   actorDeadLetters: number,
   rejectedFrames: Readonly<Record<string, number>>,
 ): Stats {
   const now = Date.now();
   return {
-    queues: queues.map(({ name, snapshot, recovery, startedAt }) => {
+    queues: queues.map(({ name, snapshot, recovery, startedAt, ha }) => {
       const s = snapshot ?? { ready: 0, delayed: 0, unacked: 0, consumers: 0, counters: undefined };
       const c = s.counters ?? { published: 0, duplicates: 0, refused: 0, delivered: 0, redelivered: 0, acked: 0, deadLettered: 0, expired: 0, dropped: 0, staleSettlements: 0 };
       const secs = Math.max(0.001, (now - startedAt) / 1000);
       return {
         name, ready: s.ready, delayed: s.delayed, unacked: s.unacked, consumers: s.consumers,
-        leader: nodeId, epoch: 0, mirrors: [],
+        leader: nodeId, epoch: 0, mirrors: [], ...ha,
         ...c,
         recovery: recovery ?? { droppedRecords: 0, droppedBytes: 0, problems: [] },
         rates: { publish: c.published / secs, deliver: c.delivered / secs, ack: c.acked / secs },

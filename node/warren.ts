@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Ref } from 'nact';
 import { ActorSystem } from '../actors/actor.ts';
-import type { Catalog } from '../queues/catalog.ts';
+import type { Catalog, QueueDecl } from '../queues/catalog.ts';
 import { LocalCatalog } from '../queues/local-catalog.ts';
 import type { Handler } from '../queues/consumer-actor.ts';
 import { LocalEndpoint, type PublishRequest, type QueueEndpoint } from '../queues/endpoint.ts';
@@ -15,6 +15,14 @@ import { clusterSubjects, type ClusterSubjects } from '../transport/cluster-subj
 import { Membership } from '../transport/membership.ts';
 import { NatsTransport } from '../transport/nats.ts';
 import { queueBehavior, type QueueEnv } from '../queues/queue-actor.ts';
+import { chooseReplicas } from '../replication/placement.ts';
+import { Coordinator } from '../replication/coordinator.ts';
+import { KvMetaStore } from '../replication/kv-meta-store.ts';
+import { defaultLeadership, Leadership } from '../replication/leadership.ts';
+import type { Versioned } from '../replication/meta-store.ts';
+import { ReplicaServer } from '../replication/replica-server.ts';
+import { encode } from '../transport/frame.ts';
+import { controlOk } from '../queues/remote-protocol.ts';
 import type { QueueConfig } from '../queues/queue-machine.ts';
 import { MemoryStorage } from '../storage/memory-store.ts';
 import { openStorage } from '../storage/open.ts';
@@ -69,6 +77,8 @@ interface QueueHandle {
   readonly endpoint: LocalEndpoint;
   readonly env: QueueEnv;
   readonly startedAt: number;
+  /** Mirrored queues: this node's leadership of it. */
+  readonly leadership?: Leadership;
 }
 
 /** What a distributed node has beyond an embedded one. */
@@ -82,7 +92,14 @@ interface Cluster {
   /** Queues whose leader is another node. */
   readonly remotes: Map<QueueName, RemoteEndpoint>;
   readonly counters: ServerCounters;
+  /** Mirrored queues: their metadata, who leads them, and this node's replicas of them. */
+  readonly meta: KvMetaStore;
+  readonly coordinator: Coordinator;
+  readonly replicas: ReplicaServer;
 }
+
+/** How long a leader waits for a mirror's answer to one frame before it counts the mirror as lagging. */
+const REPLICATE_TIMEOUT_MS = 2_000;
 
 export interface NodeCounters {
   invalidInput: number;
@@ -127,20 +144,31 @@ export class Warren {
       const transport = await NatsTransport.connect({ servers: typeof o.nats === 'string' ? o.nats : o.nats.servers, name: nodeId });
       const name = o.cluster ?? 'warren';
       const subjects = clusterSubjects(name);
+      const counters: ServerCounters = { rejected: new Map() };
+      const meta = await KvMetaStore.open(transport.connection, name);
+      let self!: Warren;
       const cluster: Cluster = {
         transport, subjects, role, membership: new Membership(transport, subjects.heartbeat, nodeId, role),
-        servers: new Map(), remotes: new Map(), counters: { rejected: new Map() },
+        servers: new Map(), remotes: new Map(), counters, meta,
+        coordinator: new Coordinator(nodeId, meta, {
+          changed: (q, v) => self.metaChanged(q, v),
+          lead: (q, v) => self.lead(q, v),
+        }, defaultLeadership.leaseMs, role === 'server'),
+        replicas: new ReplicaServer(transport, subjects.replicate(nodeId), storage, counters, (q) => self.cluster!.coordinator.meta(q)?.meta.replicas.includes(nodeId) ?? false),
       };
-      node = new Warren(nodeId, storage, await KvCatalog.open(transport.connection, name), cluster);
+      node = self = new Warren(nodeId, storage, await KvCatalog.open(transport.connection, name), cluster);
+      if (role === 'server') cluster.replicas.start();
       cluster.membership.onDown((n) => { for (const server of cluster.servers.values()) void server.nodeDown(n); });
       cluster.membership.start();
       // A client places queues on server nodes: it must have heard from them first.
       if (role === 'client') await cluster.membership.heardFromAll();
       transport.onStatus((st) => { if (st === 'reconnected') for (const r of cluster.remotes.values()) void r.resync(); });
-      // A queue declared elsewhere with this node as its home opens here.
-      node.catalog.onChange((c) => { if (c.type === 'queue' && c.decl.home === nodeId) void node.openQueue(c.decl.name, c.decl.options).catch((e) => node.fault('queue', e)); });
+      // A queue declared elsewhere with this node as its home opens here; mirrored queues open where
+      // the coordinator says.
+      node.catalog.onChange((c) => { if (c.type === 'queue' && c.decl.home === nodeId && c.decl.options.mirrors === 0) void node.openQueue(c.decl.name, c.decl.options).catch((e) => node.fault('queue', e)); });
+      cluster.coordinator.start();
     }
-    for (const decl of node.catalog.queues()) if (decl.home === nodeId) await node.openQueue(decl.name, decl.options);
+    for (const decl of node.catalog.queues()) if (decl.home === nodeId && decl.options.mirrors === 0) await node.openQueue(decl.name, decl.options);
     return node;
   }
 
@@ -151,7 +179,8 @@ export class Warren {
       const qname = asQueue(checkName('queue', name));
       const o = parse(queueSchema, options, `queue '${name}' options`);
       if (o.deadLetterQueue !== undefined) checkName('queue', o.deadLetterQueue);
-      if (o.mirrors > 0) throw new InvalidArgument(`queue '${name}': mirrors need distributed mode, not available in this version`);
+      if (o.mirrors > 0 && !this.cluster) throw new InvalidArgument(`queue '${name}': mirrors live on other nodes: start the node with the nats option`);
+      if ((o.minInSync ?? 1) > o.mirrors + 1) throw new InvalidArgument(`queue '${name}': minInSync ${o.minInSync} is more than its ${o.mirrors + 1} replicas`);
       // A dead-letter queue named by the user exists from the start, so it can be consumed at once;
       // the default one (<name>.dlq) appears with the first dead letter.
       if (o.deadLetterQueue !== undefined) await this.deadLetterQueue(asQueue(o.deadLetterQueue), o.durable);
@@ -246,7 +275,10 @@ export class Warren {
 
   stats(): Stats {
     const nodes = this.cluster?.membership.list() ?? [{ nodeId: this.nodeId, up: true, self: true }];
-    return collectStats(this.nodeId, this.counters, [...this.queues.values()].map((q) => ({ name: q.name, snapshot: q.env.snapshot, recovery: q.env.recovery, startedAt: q.startedAt })), nodes, this.system.deadLetters.count, Object.fromEntries(this.cluster?.counters.rejected ?? []));
+    return collectStats(this.nodeId, this.counters, [...this.queues.values()].map((q) => ({
+      name: q.name, snapshot: q.env.snapshot, recovery: q.env.recovery, startedAt: q.startedAt,
+      ...(q.leadership ? { ha: { leader: this.nodeId, epoch: q.leadership.epoch, mirrors: q.leadership.stats() } } : {}),
+    })), nodes, this.system.deadLetters.count, Object.fromEntries(this.cluster?.counters.rejected ?? []));
   }
 
   /**
@@ -275,8 +307,12 @@ export class Warren {
     await Promise.all([...this.consumers].map((c) => c.cancel()));
     // Publishes still batching leave on this turn; close must queue up behind them.
     await new Promise((r) => setImmediate(r));
+    this.cluster?.coordinator.stop();
     for (const server of this.cluster?.servers.values() ?? []) server.stop();
+    for (const q of this.queues.values()) q.leadership?.stop();
     await Promise.all([...this.queues.values()].map((q) => q.endpoint.close().catch(() => {})));
+    await this.cluster?.replicas.stop();
+    await this.cluster?.meta.close();
     this.system.stop();
     await this.cluster?.membership.stop();
     await this.catalog.close();
@@ -286,30 +322,82 @@ export class Warren {
 
   /** Declares in the catalog (or finds the same declaration there) and opens the queue if it lives here. */
   private async declare(name: QueueName, options: ResolvedQueueOptions): Promise<QueueHandle | undefined> {
-    const decl = await this.catalog.declareQueue({ name, options, home: this.placement() });
+    const decl = this.catalog.queue(name) ?? (await this.declareNew(name, options));
     if (JSON.stringify(decl.options) !== JSON.stringify(options)) throw new PreconditionFailed(`queue '${name}' exists with other options: ${JSON.stringify(decl.options)}`);
-    return decl.home === this.nodeId ? this.openQueue(name, options) : undefined;
+    return decl.home === this.nodeId && options.mirrors === 0 ? this.openQueue(name, options) : undefined;
+  }
+
+  private async declareNew(name: QueueName, options: ResolvedQueueOptions): Promise<QueueDecl> {
+    const home = this.placement();
+    if (options.mirrors > 0) await this.declareReplicas(name, home, options);
+    return this.catalog.declareQueue({ name, options, home });
+  }
+
+  /** A mirrored queue's metadata, before its declaration: the nodes that see the declaration find it. */
+  private async declareReplicas(name: QueueName, leader: NodeId, options: ResolvedQueueOptions): Promise<void> {
+    const cluster = this.cluster!;
+    const replicas = chooseReplicas(leader, options.mirrors, cluster.membership.servers().map(asNodeId), (n) => this.catalog.queues().filter((q) => q.home === n).length);
+    if (!replicas) throw new NotConfirmed(`queue '${name}': ${options.mirrors} mirrors need ${options.mirrors + 1} server nodes up, ${cluster.membership.servers().length} are`);
+    await cluster.meta.create(name, { leader, epoch: 0, replicas, inSync: [leader], minInSync: minInSyncOf(options) });
+  }
+
+  /** The coordinator gave this node the lead of a mirrored queue: open it over its replica's log. */
+  private async lead(name: QueueName, won: Versioned): Promise<void> {
+    const cluster = this.cluster!;
+    if (!this.running) return;
+    await cluster.replicas.lead(name);
+    if (!this.catalog.queue(name)) await this.catalog.refresh('queue', name);
+    const decl = this.catalog.queue(name);
+    if (!decl) throw new QueueNotFound(name);
+    const leadership: Leadership = new Leadership(name, this.nodeId, cluster.meta, won, (node) => async (frame) => {
+      const bytes = encode({ type: 'replicate', queue: name, epoch: leadership.epoch, ...frame });
+      controlOk(await cluster.transport.request(cluster.subjects.replicate(node), bytes, { timeoutMs: REPLICATE_TIMEOUT_MS }));
+    }, () => void this.giveUp(name));
+    await this.openQueue(name, decl.options, leadership);
+  }
+
+  /** Deposed: the queue closes here (what waited is refused), and this node's copy follows the new leader. */
+  private async giveUp(name: QueueName): Promise<void> {
+    const cluster = this.cluster!;
+    const handle = this.queues.get(name);
+    cluster.servers.get(name)?.stop();
+    cluster.servers.delete(name);
+    this.queues.delete(name);
+    handle?.leadership?.stop();
+    await handle?.endpoint.close().catch(() => {});
+    handle?.endpoint.ref.stop();
+    cluster.coordinator.released(name);
+    cluster.replicas.follow(name);
+    this.fault('queue', new NotConfirmed(`queue '${name}': this node was deposed as its leader`));
+  }
+
+  /** Metadata of a mirrored queue changed somewhere: fence old epochs, follow a new leader. */
+  private metaChanged(name: QueueName, v: Versioned): void {
+    const cluster = this.cluster!;
+    cluster.replicas.fence(name, v.meta.epoch);
+    this.queues.get(name)?.leadership?.observe(v);
+    cluster.remotes.get(name)?.failover(v.meta.epoch);
   }
 
   /** Starts the queue actor of a queue whose home is this node; recovers it from its log. */
-  private async openQueue(name: QueueName, options: ResolvedQueueOptions): Promise<QueueHandle> {
+  private async openQueue(name: QueueName, options: ResolvedQueueOptions, leadership?: Leadership): Promise<QueueHandle> {
     const existing = this.queues.get(name);
     if (existing) return existing;
     const store = options.durable ? this.storage : this.volatile;
     const env: QueueEnv = {
       config: toConfig(name, options),
-      openLog: () => store.openQueue(name),
+      openLog: leadership ? async () => leadership.wrap(await store.openQueue(name)) : () => store.openQueue(name),
       deadLetter: (messages) => this.deadLetter(name, options, messages),
       bodyBudget: store instanceof MemoryStorage ? Number.POSITIVE_INFINITY : BODY_BUDGET_BYTES,
       subscribers: new Map(),
       onError: (e) => this.fault('queue', e),
     };
     const ref = this.system.spawn(this.queueSupervisor, `q-${name}`, queueBehavior(env));
-    const handle: QueueHandle = { name, options, endpoint: new LocalEndpoint(name, ref), env, startedAt: Date.now() };
+    const handle: QueueHandle = { name, options, endpoint: new LocalEndpoint(name, ref), env, startedAt: Date.now(), ...(leadership ? { leadership } : {}) };
     this.queues.set(name, handle);
     await handle.endpoint.open();
     if (this.cluster) {
-      const server = new QueueServer(this.cluster.transport, this.cluster.subjects, handle.endpoint, this.cluster.counters, () => ({ ...this.stats().queues.find((q) => q.name === name) }));
+      const server = new QueueServer(this.cluster.transport, this.cluster.subjects, handle.endpoint, this.cluster.counters, () => ({ ...this.stats().queues.find((q) => q.name === name) }), () => leadership?.epoch ?? 0);
       this.cluster.servers.set(name, server);
       server.start();
     }
@@ -363,11 +451,12 @@ export class Warren {
   private endpoint(name: string): QueueEndpoint {
     // A queue that exists here has a valid name: the check is for the names that miss.
     const local = this.queues.get(name as QueueName);
-    if (local) return local.endpoint;
+    // A mirrored queue is always reached over NATS, even from its leader's node: its leader may change.
+    if (local && !local.leadership) return local.endpoint;
     const qname = asQueue(checkName('queue', name));
     const decl = this.catalog.queue(qname);
     if (!decl) throw new QueueNotFound(name);
-    if (decl.home === this.nodeId) return this.queues.get(qname)?.endpoint ?? this.unavailable(qname);
+    if (decl.home === this.nodeId && decl.options.mirrors === 0) return this.queues.get(qname)?.endpoint ?? this.unavailable(qname);
     if (!this.cluster) throw new QueueNotFound(name);
     let remote = this.cluster.remotes.get(qname);
     if (!remote) this.cluster.remotes.set(qname, (remote = new RemoteEndpoint(qname, this.cluster.transport, this.cluster.subjects, this.nodeId)));
@@ -439,6 +528,11 @@ export class Warren {
   private countInvalid(e: unknown): void {
     if (e instanceof WarrenError && ['INVALID_NAME', 'INVALID_ARGUMENT', 'QUEUE_NOT_FOUND', 'EXCHANGE_NOT_FOUND'].includes(e.code)) this.counters.invalidInput++;
   }
+}
+
+/** By default a majority of the replicas, as a quorum queue: a minority can fail without a loss. */
+function minInSyncOf(o: ResolvedQueueOptions): number {
+  return o.minInSync ?? Math.floor((o.mirrors + 1) / 2) + 1;
 }
 
 function toConfig(name: QueueName, o: ResolvedQueueOptions): QueueConfig {

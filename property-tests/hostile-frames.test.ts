@@ -32,18 +32,22 @@ describe('hostile input on a node\'s subjects', () => {
     await node.declareQueue('q');
     const foreign = await NatsTransport.connect({ servers: server.url });
     const s = clusterSubjects('hostile');
-    const subjects = [s.publish('q'), s.settle('q'), s.control('q'), s.publish('nope'), s.deliver('target-x')];
+    const subjects = [s.publish('q'), s.settle('q'), s.control('q'), s.publish('nope'), s.deliver('target-x'), s.replicate('target')];
     const valid: fc.Arbitrary<Frame> = fc.oneof(
       fc.record({ type: fc.constant('publish' as const), queue: fc.constantFrom('q', 'other', ''), entries: fc.array(fc.record({ id: fc.string({ maxLength: 300 }), headers: fc.constant({}), priority: fc.nat({ max: 255 }), delayMs: fc.nat({ max: 10 }), body: fc.uint8Array({ maxLength: 32 }) }), { maxLength: 3 }) }),
-      fc.record({ type: fc.constant('settle' as const), consumer: fc.string({ maxLength: 20 }), entries: fc.array(fc.record({ seq: fc.nat(), outcome: fc.constantFrom('ack' as const, 'requeue' as const, 'dead-letter' as const), delayMs: fc.nat({ max: 10 }) }), { maxLength: 3 }) }),
+      fc.record({ type: fc.constant('settle' as const), consumer: fc.string({ maxLength: 20 }), epoch: fc.nat({ max: 3 }), entries: fc.array(fc.record({ seq: fc.nat(), outcome: fc.constantFrom('ack' as const, 'requeue' as const, 'dead-letter' as const), delayMs: fc.nat({ max: 10 }) }), { maxLength: 3 }) }),
       fc.record({ type: fc.constant('control' as const), json: fc.oneof(fc.json(), fc.constantFrom('{"op":"subscribe","consumer":"x","node":"n","prefetch":-1}', '{"op":"reconcile","consumer":"ghost","holds":[1,2]}', '{"op":"cancel","consumer":"ghost"}')) }),
     );
-    const mutate = fc.tuple(valid, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { maxLength: 3 })).map(([f, flips]) => {
+    const replicate: fc.Arbitrary<Frame> = fc.record({
+      type: fc.constant('replicate' as const), queue: fc.constantFrom('q', 'other', '', '..'), epoch: fc.nat({ max: 3 }), session: fc.string({ maxLength: 8 }),
+      from: fc.nat({ max: 3 }), reset: fc.boolean(), records: fc.uint8Array({ maxLength: 64 }),
+    });
+    const mutate = fc.tuple(fc.oneof(valid, replicate), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { maxLength: 3 })).map(([f, flips]) => {
       const b = Buffer.from(encode(f));
       for (const [at, xor] of flips) b[at % b.length]! ^= xor;
       return b;
     });
-    const bytes = fc.oneof(fc.uint8Array({ maxLength: 100 }), valid.map(encode), mutate);
+    const bytes = fc.oneof(fc.uint8Array({ maxLength: 100 }), valid.map(encode), replicate.map(encode), mutate);
     const replies: string[] = [];
     await fc.assert(fc.asyncProperty(fc.constantFrom(...subjects), bytes, fc.boolean(), async (subject, data, asRequest) => {
       if (!asRequest) return foreign.publish(subject, data);

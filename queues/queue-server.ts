@@ -29,6 +29,8 @@ export class QueueServer {
     private readonly counters: ServerCounters,
     /** The queue's stats, for nodes that ask (the CLI's `warren stats` on a cluster). */
     private readonly stats: () => Record<string, unknown>,
+    /** The leader's epoch (mirrored queues; 0 otherwise): deliveries carry it, settlements must match it. */
+    private readonly epoch: () => number = () => 0,
   ) {}
 
   start(): void {
@@ -73,6 +75,11 @@ export class QueueServer {
     const frame = this.accept(m, 'settle');
     if (!frame) return;
     const consumer = asConsumerTag(frame.consumer);
+    // A settlement of a delivery made by an earlier leader: its seqs may name other messages here.
+    if (frame.epoch !== this.epoch()) {
+      this.counters.rejected.set('stale-epoch', (this.counters.rejected.get('stale-epoch') ?? 0) + 1);
+      return this.reply(m, control({ ok: true }));
+    }
     this.endpoint.settle(consumer, frame.entries.map((e) => ({ seq: e.seq as Seq, outcome: e.outcome, ...(e.delayMs ? { delayMs: e.delayMs } : {}) })));
     if (m.reply) this.transport.publish(m.reply, control({ ok: true }));
   }
@@ -121,7 +128,7 @@ export class QueueServer {
 
   private deliver(subject: string, consumer: ConsumerTag, batch: readonly Delivery[]): void {
     for (const part of chunks(batch, (d) => d.body.length)) {
-      this.transport.publish(subject, encode({ type: 'deliver', consumer, entries: part.map((d) => ({ seq: d.seq, id: d.id, headers: d.headers, deliveryCount: d.deliveryCount, body: d.body })) }));
+      this.transport.publish(subject, encode({ type: 'deliver', consumer, epoch: this.epoch(), entries: part.map((d) => ({ seq: d.seq, id: d.id, headers: d.headers, deliveryCount: d.deliveryCount, body: d.body })) }));
     }
   }
 

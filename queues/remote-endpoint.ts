@@ -10,6 +10,7 @@ import { backoffDelay, type BackoffOptions } from '../supervision/backoff.ts';
 import type { ClusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, encode, type PublishEntry } from '../transport/frame.ts';
 import type { Subscription, Transport } from '../transport/transport.ts';
+import { DeliveryTags } from './delivery-tags.ts';
 import type { PublishRequest, PublishResult, QueueEndpoint } from './endpoint.ts';
 import type { Subscriber } from './queue-actor.ts';
 import type { Settlement } from './queue-machine.ts';
@@ -40,6 +41,9 @@ export class RemoteEndpoint implements QueueEndpoint {
   private readonly consumers = new Map<ConsumerTag, { subscriber: Subscriber; sub: Subscription }>();
   /** Settlements in flight: pipelined (NATS keeps one connection's order), awaited before a cancel. */
   private readonly settling = new Set<Promise<unknown>>();
+  private readonly tags = new DeliveryTags();
+  /** The newest leader epoch seen (mirrored queues): deliveries of older ones are dropped. */
+  private epoch = 0;
 
   constructor(
     readonly name: QueueName,
@@ -57,8 +61,9 @@ export class RemoteEndpoint implements QueueEndpoint {
     const sub = this.transport.subscribe(this.subjects.deliver(consumer), (m) => {
       try {
         const f = decode(m.data);
-        if (f.type !== 'deliver') return;
-        subscriber.deliver(f.entries.map((e) => ({ seq: asSeq(e.seq), id: asMessageId(e.id), headers: e.headers, deliveryCount: e.deliveryCount, body: e.body })));
+        if (f.type !== 'deliver' || f.epoch < this.epoch) return;
+        this.epoch = f.epoch;
+        subscriber.deliver(f.entries.map((e) => ({ seq: this.tags.tag(f.epoch, asSeq(e.seq)), id: asMessageId(e.id), headers: e.headers, deliveryCount: e.deliveryCount, body: e.body })));
       } catch {
         // Not from a leader of ours: ignored (the leader's own frames always decode).
       }
@@ -69,9 +74,14 @@ export class RemoteEndpoint implements QueueEndpoint {
   }
 
   settle(consumer: ConsumerTag, items: readonly Settlement[]): void {
-    const frames = chunks(items, () => 24).map((part) => encode({
-      type: 'settle', consumer, entries: part.map((s) => ({ seq: s.seq, outcome: s.outcome, delayMs: s.delayMs ?? 0 })),
-    }));
+    const byEpoch = new Map<number, Settlement[]>();
+    for (const s of items) {
+      const origin = this.tags.origin(s.seq);
+      if (origin) byEpoch.set(origin.epoch, [...(byEpoch.get(origin.epoch) ?? []), { ...s, seq: origin.seq }]);
+    }
+    const frames = [...byEpoch].flatMap(([epoch, settled]) => chunks(settled, () => 24).map((part) => encode({
+      type: 'settle', consumer, epoch, entries: part.map((s) => ({ seq: s.seq, outcome: s.outcome, delayMs: s.delayMs ?? 0 })),
+    })));
     for (const frame of frames) {
       const p = this.retrying(() => this.transport.request(this.subjects.settle(this.name), frame, { timeoutMs: this.opts.requestTimeoutMs }).then(controlOk))
         .catch(() => {})
@@ -92,7 +102,18 @@ export class RemoteEndpoint implements QueueEndpoint {
   }
 
   async reconcile(consumer: ConsumerTag, holds: readonly Seq[]): Promise<boolean> {
-    return (await this.control({ op: 'reconcile', consumer, holds: [...holds] })).known ?? false;
+    const seqs = holds.flatMap((tag) => {
+      const origin = this.tags.origin(tag);
+      return origin?.epoch === this.epoch ? [origin.seq] : [];
+    });
+    return (await this.control({ op: 'reconcile', consumer, holds: seqs })).known ?? false;
+  }
+
+  /** A new leader (mirrored queues): consumers subscribe to it; what they hold from the old one is redelivered. */
+  failover(epoch: number): void {
+    if (epoch <= this.epoch) return;
+    this.epoch = epoch;
+    void this.resync();
   }
 
   /** The queue's stats, as its leader sees them: one request, no retries (a reading, not a command). */

@@ -10,6 +10,8 @@ export interface ClusterSubjects {
   control(queue: string): string;
   /** DELIVER frames to one consumer. */
   deliver(consumer: string): string;
+  /** REPLICATE frames to one node, for every mirrored queue it holds a replica of. */
+  replicate(node: string): string;
 }
 
 export function clusterSubjects(cluster: string): ClusterSubjects {
@@ -20,5 +22,6 @@ export function clusterSubjects(cluster: string): ClusterSubjects {
     settle: (queue) => `${q(queue)}.settle`,
     control: (queue) => `${q(queue)}.ctl`,
     deliver: (consumer) => `${cluster}.c.${consumer}`,
+    replicate: (node) => `${cluster}.r.${node}`,
   };
 }

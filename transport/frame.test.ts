@@ -18,10 +18,11 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
       fc.record({ ok: fc.constant(false as const), code: fc.string(), message: fc.string() }),
     ), { maxLength: 5 }),
   }),
-  fc.record({ type: fc.constant('deliver' as const), consumer: fc.string(), entries: fc.array(fc.record({ seq: count, id: fc.string(), headers, deliveryCount: count, body }), { maxLength: 5 }) }),
-  fc.record({ type: fc.constant('settle' as const), consumer: fc.string(), entries: fc.array(fc.record({ seq: count, outcome: fc.constantFrom('ack' as const, 'requeue' as const, 'dead-letter' as const), delayMs: ms }), { maxLength: 5 }) }),
+  fc.record({ type: fc.constant('deliver' as const), consumer: fc.string(), epoch: count, entries: fc.array(fc.record({ seq: count, id: fc.string(), headers, deliveryCount: count, body }), { maxLength: 5 }) }),
+  fc.record({ type: fc.constant('settle' as const), consumer: fc.string(), epoch: count, entries: fc.array(fc.record({ seq: count, outcome: fc.constantFrom('ack' as const, 'requeue' as const, 'dead-letter' as const), delayMs: ms }), { maxLength: 5 }) }),
   fc.record({ type: fc.constant('control' as const), json: fc.json() }),
   fc.record({ type: fc.constant('error' as const), code: fc.string(), message: fc.string() }),
+  fc.record({ type: fc.constant('replicate' as const), queue: fc.string(), epoch: count, session: fc.string(), from: count, reset: fc.boolean(), records: body }),
 );
 
 /** Bodies decode as views of the frame: compare them as plain arrays. */

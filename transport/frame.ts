@@ -18,15 +18,33 @@ export type PublishAckEntry =
 export interface DeliverEntry { readonly seq: number; readonly id: string; readonly headers: Headers; readonly deliveryCount: number; readonly body: Uint8Array }
 export interface SettleEntry { readonly seq: number; readonly outcome: Outcome; readonly delayMs: number }
 
+/**
+ * Log records from a mirrored queue's leader to one mirror (replication/). `reset` starts a new
+ * session (the mirror empties its copy); `from` numbers the frames of a session, so a gap is seen.
+ */
+export interface ReplicateFrame {
+  readonly type: 'replicate';
+  readonly queue: string;
+  readonly epoch: number;
+  readonly session: string;
+  readonly from: number;
+  readonly reset: boolean;
+  /** Records in the log's own framing (record-codec.ts): each one checksummed. */
+  readonly records: Uint8Array;
+}
+
+// Deliveries and settlements carry the leader's epoch (0 for a queue without mirrors): a settlement
+// made for a deposed leader's delivery is ignored by its successor (fencing).
 export type Frame =
   | { readonly type: 'publish'; readonly queue: string; readonly entries: readonly PublishEntry[] }
   | { readonly type: 'publish-ack'; readonly entries: readonly PublishAckEntry[] }
-  | { readonly type: 'deliver'; readonly consumer: string; readonly entries: readonly DeliverEntry[] }
-  | { readonly type: 'settle'; readonly consumer: string; readonly entries: readonly SettleEntry[] }
+  | { readonly type: 'deliver'; readonly consumer: string; readonly epoch: number; readonly entries: readonly DeliverEntry[] }
+  | { readonly type: 'settle'; readonly consumer: string; readonly epoch: number; readonly entries: readonly SettleEntry[] }
   | { readonly type: 'control'; readonly json: string }
-  | { readonly type: 'error'; readonly code: string; readonly message: string };
+  | { readonly type: 'error'; readonly code: string; readonly message: string }
+  | ReplicateFrame;
 
-const TYPES = ['publish', 'publish-ack', 'deliver', 'settle', 'control', 'error'] as const;
+const TYPES = ['publish', 'publish-ack', 'deliver', 'settle', 'control', 'error', 'replicate'] as const;
 
 export type FrameErrorReason = 'magic' | 'version' | 'truncated' | 'oversized' | 'type' | 'malformed';
 
@@ -135,11 +153,13 @@ export function encode(frame: Frame): Uint8Array {
       break;
     case 'deliver':
       w.str(frame.consumer);
+      w.u32(frame.epoch);
       w.u32(frame.entries.length);
       for (const e of frame.entries) { w.f64(e.seq); w.str(e.id); w.headers(e.headers); w.u32(e.deliveryCount); w.bytes(e.body); }
       break;
     case 'settle':
       w.str(frame.consumer);
+      w.u32(frame.epoch);
       w.u32(frame.entries.length);
       for (const e of frame.entries) { w.f64(e.seq); w.u8(OUTCOMES.indexOf(e.outcome)); w.f64(e.delayMs); }
       break;
@@ -149,6 +169,14 @@ export function encode(frame: Frame): Uint8Array {
     case 'error':
       w.str(frame.code);
       w.str(frame.message);
+      break;
+    case 'replicate':
+      w.str(frame.queue);
+      w.u32(frame.epoch);
+      w.str(frame.session);
+      w.f64(frame.from);
+      w.u8(frame.reset ? 1 : 0);
+      w.bytes(frame.records);
       break;
   }
   return w.finish();
@@ -182,15 +210,17 @@ export function decode(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES): Frame {
     }
     case 'deliver': {
       const consumer = r.str();
+      const epoch = r.u32();
       const entries: DeliverEntry[] = [];
       for (let n = r.count(22); n > 0; n--) {
         entries.push({ seq: r.finite(r.f64(), 'seq'), id: r.str(), headers: r.headers(), deliveryCount: r.u32(), body: r.bytes() });
       }
-      frame = { type, consumer, entries };
+      frame = { type, consumer, epoch, entries };
       break;
     }
     case 'settle': {
       const consumer = r.str();
+      const epoch = r.u32();
       const entries: SettleEntry[] = [];
       for (let n = r.count(17); n > 0; n--) {
         const seq = r.finite(r.f64(), 'seq');
@@ -198,7 +228,7 @@ export function decode(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES): Frame {
         if (!outcome) throw new FrameError('malformed', 'unknown settle outcome');
         entries.push({ seq, outcome, delayMs: r.finite(r.f64(), 'delayMs') });
       }
-      frame = { type, consumer, entries };
+      frame = { type, consumer, epoch, entries };
       break;
     }
     case 'control':
@@ -206,6 +236,9 @@ export function decode(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES): Frame {
       break;
     case 'error':
       frame = { type, code: r.str(), message: r.str() };
+      break;
+    case 'replicate':
+      frame = { type, queue: r.str(), epoch: r.u32(), session: r.str(), from: r.finite(r.f64(), 'from'), reset: r.u8() === 1, records: r.bytes() };
       break;
     default:
       throw new FrameError('type', 'unknown frame type');

@@ -1,0 +1,90 @@
+// Who leads each mirrored queue, as this node sees it. Every node watches the metadata; a node that
+// is a replica of a queue:
+// - takes the lead when the metadata names it leader but it does not lead (it restarted: its log holds
+//   every confirmed message), with epoch + 1, by CAS;
+// - takes over when it is in sync and the leader's lease lapsed: the metadata did not change for a
+//   whole lease (the leader renews it every quarter lease), again epoch + 1 by CAS, so that of several
+//   candidates one wins. The new inSync is the new leader alone: the others catch up from it.
+// A node that is not in sync never takes over: it may lack confirmed messages.
+import type { NodeId, QueueName } from '../node/ids.ts';
+import { CasConflict, type MetaStore, type Versioned } from './meta-store.ts';
+
+export interface CoordinatorHooks {
+  /** Every change, on every node (clients too): consumers follow the leader, replicas fence. */
+  changed(queue: QueueName, v: Versioned): void;
+  /** This node won the lead; resolves once the queue serves. */
+  lead(queue: QueueName, v: Versioned): Promise<void>;
+}
+
+export class Coordinator {
+  private readonly seen = new Map<QueueName, { v: Versioned; at: number }>();
+  private readonly leading = new Set<QueueName>();
+  private readonly claiming = new Set<QueueName>();
+  private stopWatch: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly self: NodeId,
+    private readonly store: MetaStore,
+    private readonly hooks: CoordinatorHooks,
+    private readonly leaseMs: number,
+    /** Clients follow leaders but never hold replicas. */
+    private readonly holdsReplicas: boolean,
+  ) {}
+
+  start(): void {
+    this.stopWatch = this.store.watch((q, v) => this.onChange(q, v));
+    if (this.holdsReplicas) this.timer = setInterval(() => this.check(), this.leaseMs / 4);
+  }
+
+  /** The latest metadata seen here. */
+  meta(queue: QueueName): Versioned | undefined {
+    return this.seen.get(queue)?.v;
+  }
+
+  /** This node gave the lead up (deposed, or stopping). */
+  released(queue: QueueName): void {
+    this.leading.delete(queue);
+  }
+
+  stop(): void {
+    this.stopWatch?.();
+    clearInterval(this.timer);
+  }
+
+  private onChange(queue: QueueName, v: Versioned): void {
+    const last = this.seen.get(queue);
+    if (last && last.v.revision >= v.revision) return;
+    this.seen.set(queue, { v, at: Date.now() });
+    this.hooks.changed(queue, v);
+    if (this.holdsReplicas && v.meta.leader === this.self && !this.leading.has(queue)) void this.claim(queue, v);
+  }
+
+  private check(): void {
+    const now = Date.now();
+    for (const [queue, { v, at }] of this.seen) {
+      const { meta } = v;
+      if (!meta.replicas.includes(this.self) || this.leading.has(queue)) continue;
+      const mine = meta.leader === this.self;
+      // Candidates wait a little longer the later they come in inSync: fewer lost CAS races.
+      const lapsed = now - at > this.leaseMs * (1 + 0.25 * meta.inSync.indexOf(this.self));
+      if (mine || (lapsed && meta.inSync.includes(this.self))) void this.claim(queue, v);
+    }
+  }
+
+  private async claim(queue: QueueName, v: Versioned): Promise<void> {
+    if (this.claiming.has(queue)) return;
+    this.claiming.add(queue);
+    try {
+      const won = await this.store.update(queue, { ...v.meta, leader: this.self, epoch: v.meta.epoch + 1, inSync: [this.self] }, v.revision);
+      this.leading.add(queue);
+      this.seen.set(queue, { v: won, at: Date.now() });
+      await this.hooks.lead(queue, won);
+    } catch (err) {
+      // Lost the race: the watch shows the winner. Anything else is retried by the next check.
+      if (!(err instanceof CasConflict)) this.leading.delete(queue);
+    } finally {
+      this.claiming.delete(queue);
+    }
+  }
+}

@@ -1,0 +1,164 @@
+// The log of a mirrored queue's leader: the queue actor appends to it as to any log, and an append
+// resolves (so the publishes it carries are confirmed) only when the gate says so: written here, held
+// by enough in-sync mirrors, and the lease still valid. Each append gets a log sequence number (lsn)
+// that the mirror links ship and acknowledge. It also keeps a compact replay of the live state, so
+// that a mirror that must catch up gets a snapshot (live messages and the dedup window's ids) instead
+// of the whole history.
+import type { MessageId, Seq } from '../node/ids.ts';
+import { Replayer } from '../storage/replay.ts';
+import type { LogRecord, QueueLog, RecoveredMessage, RecoveredQueue, StoredMessage } from '../storage/storage.ts';
+
+/** true: confirm; false: not yet; an Error: never (deposed, or too long without enough mirrors). */
+export type Gate = (lsn: number, waitingSince: number) => boolean | Error;
+
+/** The live state at one lsn: what a catching-up mirror must hold before it takes the stream after. */
+export interface Snapshot {
+  readonly lsn: number;
+  readonly live: readonly RecoveredMessage[];
+  readonly recent: readonly { readonly id: MessageId; readonly seq: Seq; readonly at: number }[];
+}
+
+interface Waiter {
+  readonly lsn: number;
+  readonly since: number;
+  local: boolean;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+}
+
+const SNAPSHOT_CHUNK = 256;
+const EMPTY = new Uint8Array(0);
+
+export class LeaderLog implements QueueLog {
+  lsn = 0;
+  private readonly replayer = new Replayer();
+  private readonly waiting: Waiter[] = [];
+
+  constructor(
+    private readonly inner: QueueLog,
+    private readonly gate: Gate,
+    /** Every append, as it happens: the links ship it. */
+    private readonly ship: (lsn: number, records: readonly LogRecord[]) => void,
+  ) {}
+
+  async recover(): Promise<RecoveredQueue> {
+    const recovered = await this.inner.recover();
+    seed(this.replayer, recovered);
+    return recovered;
+  }
+
+  append(records: readonly LogRecord[]): Promise<void> {
+    const lsn = ++this.lsn;
+    for (const r of records) this.replayer.apply(r);
+    this.ship(lsn, records);
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { lsn, since: Date.now(), local: false, resolve, reject };
+      this.waiting.push(w);
+      this.inner.append(records).then(() => { w.local = true; this.check(); }, (err: unknown) => this.fail(w, err));
+    });
+  }
+
+  /** Settles the appends the gate now lets through (or refuses); called when anything it reads changed. */
+  check(): void {
+    while (this.waiting.length > 0) {
+      const w = this.waiting[0]!;
+      if (!w.local) return;
+      const verdict = this.gate(w.lsn, w.since);
+      if (verdict === false) return;
+      this.waiting.shift();
+      if (verdict === true) w.resolve();
+      else w.reject(verdict);
+    }
+  }
+
+  /** Refuses everything waiting: the leader was deposed. */
+  refuseAll(error: Error): void {
+    for (const w of this.waiting.splice(0)) w.reject(error);
+  }
+
+  read(seqs: readonly Seq[]): Promise<StoredMessage[]> {
+    return this.inner.read(seqs);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  destroy(): Promise<void> {
+    return this.inner.destroy();
+  }
+
+  snapshot(): Snapshot {
+    const state = this.replayer.result({ droppedRecords: 0, droppedBytes: 0, problems: [] });
+    const live = [...state.messages];
+    const liveSeqs = new Set(live.map((m) => m.seq));
+    return { lsn: this.lsn, live, recent: state.recentIds.filter((r) => !liveSeqs.has(r.seq) && r.id !== '') };
+  }
+
+  /**
+   * The snapshot as log records in seq order: each live message whole, with its deliveries; each
+   * recent id of a removed message as an empty enqueue and its removal (the mirror's dedup window).
+   */
+  async *records(snap: Snapshot): AsyncGenerator<LogRecord[]> {
+    type Item = { live: RecoveredMessage } | { gone: Snapshot['recent'][number] };
+    const items: Item[] = [...snap.live.map((live) => ({ live })), ...snap.recent.map((gone) => ({ gone }))];
+    const seqOf = (i: Item) => ('live' in i ? i.live.seq : i.gone.seq);
+    items.sort((a, b) => seqOf(a) - seqOf(b));
+    for (let at = 0; at < items.length; at += SNAPSHOT_CHUNK) {
+      const chunk = items.slice(at, at + SNAPSHOT_CHUNK);
+      const stored = await this.readLive(chunk.flatMap((i) => ('live' in i ? [i.live.seq] : [])));
+      const out: LogRecord[] = [];
+      for (const i of chunk) {
+        if ('gone' in i) {
+          const meta = { seq: i.gone.seq, id: i.gone.id, headers: {}, priority: 0, enqueuedAt: i.gone.at, size: 0 };
+          out.push({ type: 'enqueue', meta, body: EMPTY }, { type: 'remove', seqs: [i.gone.seq], reason: 'ack' });
+          continue;
+        }
+        const m = stored.get(i.live.seq);
+        // Acked since the snapshot was taken: its removal follows in the stream; nothing to send.
+        if (!m) continue;
+        out.push({ type: 'enqueue', meta: m.meta, body: m.body });
+        for (let n = 0; n < i.live.deliveryCount; n++) out.push({ type: 'delivered', seqs: [m.meta.seq] });
+      }
+      yield out;
+    }
+  }
+
+  /** Reads what is still live; a message removed meanwhile is skipped, not an error. */
+  private async readLive(seqs: readonly Seq[]): Promise<Map<Seq, StoredMessage>> {
+    const out = new Map<Seq, StoredMessage>();
+    const all = await this.inner.read(seqs).catch(() => undefined);
+    if (all) {
+      for (const m of all) out.set(m.meta.seq, m);
+      return out;
+    }
+    for (const seq of seqs) {
+      const [m] = await this.inner.read([seq]).catch(() => []);
+      if (m) out.set(seq, m);
+    }
+    return out;
+  }
+
+  private fail(w: Waiter, err: unknown): void {
+    const i = this.waiting.indexOf(w);
+    if (i >= 0) this.waiting.splice(i, 1);
+    w.reject(err instanceof Error ? err : new Error(String(err)));
+    this.check();
+  }
+}
+
+/** Feeds a replayer with what a recovery found, in seq order, as records with just what it reads. */
+function seed(replayer: Replayer, recovered: RecoveredQueue): void {
+  const recent = new Map(recovered.recentIds.map((r) => [r.seq, r]));
+  const live = new Map<Seq, RecoveredMessage>();
+  for (const m of recovered.messages) live.set(m.seq, m);
+  const seqs = [...new Set([...live.keys(), ...recent.keys()])].sort((a, b) => a - b);
+  for (const seq of seqs) {
+    const m = live.get(seq);
+    const r = recent.get(seq);
+    const meta = { seq, id: r?.id ?? ('' as MessageId), headers: {}, priority: m?.priority ?? 0, enqueuedAt: r?.at ?? 0, size: 0, ...(m?.expiresAt !== undefined ? { expiresAt: m.expiresAt } : {}), ...(m?.readyAt !== undefined ? { readyAt: m.readyAt } : {}) };
+    replayer.apply({ type: 'enqueue', meta, body: EMPTY });
+    if (!m) replayer.apply({ type: 'remove', seqs: [seq], reason: 'ack' });
+    else for (let n = 0; n < m.deliveryCount; n++) replayer.apply({ type: 'delivered', seqs: [seq] });
+  }
+}

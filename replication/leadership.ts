@@ -1,0 +1,172 @@
+// One mirrored queue's leadership on this node: its lease, its mirror links and its side of the
+// metadata. It decides when an append may be confirmed (LeaderLog's gate):
+// - the lease is valid: renewed (a CAS write) less than 80% of a lease ago, so that a leader that was
+//   paused (SIGSTOP, a long GC) stops confirming before any mirror may take over;
+// - at least minInSync replicas are in sync, and every in-sync mirror has acknowledged the append.
+//   A mirror that lags is taken out of inSync by CAS before anything is confirmed without it.
+// A CAS that finds a newer epoch, or a watch that shows one, deposes this leader: everything waiting
+// is refused (NotConfirmed) and the node gives the queue up.
+import { NotConfirmed } from '../node/errors.ts';
+import type { NodeId, QueueName } from '../node/ids.ts';
+import type { LogRecord, QueueLog } from '../storage/storage.ts';
+import { LeaderLog } from './leader-log.ts';
+import { CasConflict, type MetaStore, type QueueMeta, type Versioned } from './meta-store.ts';
+import { MirrorLink, type SendFrame } from './mirror-link.ts';
+
+export interface LeadershipOptions {
+  readonly leaseMs: number;
+  /** How long a publish may wait for enough in-sync mirrors before it is refused. */
+  readonly stallMs: number;
+}
+
+export const defaultLeadership: LeadershipOptions = { leaseMs: 3_000, stallMs: 10_000 };
+
+export interface MirrorStats {
+  readonly nodeId: NodeId;
+  readonly inSync: boolean;
+  /** Appends the mirror has not acknowledged yet. */
+  readonly lag: number;
+}
+
+export class Leadership {
+  private current: Versioned;
+  private leaseUntil = 0;
+  private log: LeaderLog | undefined;
+  private readonly links = new Map<NodeId, MirrorLink>();
+  private writes: Promise<unknown> = Promise.resolve();
+  private renewTimer: NodeJS.Timeout | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private deposed = false;
+
+  constructor(
+    readonly queue: QueueName,
+    private readonly self: NodeId,
+    private readonly store: MetaStore,
+    won: Versioned,
+    send: (node: NodeId) => SendFrame,
+    /** Called once when this node is no longer the leader. */
+    private readonly onDeposed: () => void,
+    private readonly opts: LeadershipOptions = defaultLeadership,
+  ) {
+    this.current = won;
+    this.leaseUntil = Date.now() + opts.leaseMs * 0.8;
+    for (const node of won.meta.replicas) {
+      if (node === self) continue;
+      this.links.set(node, new MirrorLink(node, queue, () => this.log!, send(node), {
+        acked: () => this.log?.check(),
+        lagging: (n) => this.changeInSync(n, false),
+        caughtUp: (n) => this.changeInSync(n, true),
+      }));
+    }
+  }
+
+  get epoch(): number {
+    return this.current.meta.epoch;
+  }
+
+  get meta(): QueueMeta {
+    return this.current.meta;
+  }
+
+  /** Wraps the queue's log (at open, and again after a restart of the queue actor). */
+  wrap(inner: QueueLog): QueueLog {
+    const first = this.log === undefined;
+    this.log?.refuseAll(new NotConfirmed(`queue '${this.queue}': the queue restarted`));
+    this.log = new LeaderLog(inner, (lsn, since) => this.gate(lsn, since), (lsn, records) => this.ship(lsn, records));
+    if (first) {
+      for (const link of this.links.values()) link.start();
+      this.renewTimer = setInterval(() => this.renew(), this.opts.leaseMs / 4);
+      this.checkTimer = setInterval(() => this.log?.check(), 100);
+    } else {
+      for (const link of this.links.values()) link.resync();
+    }
+    return this.log;
+  }
+
+  /** A metadata change seen by this node's watch. */
+  observe(v: Versioned): void {
+    if (v.revision <= this.current.revision) return;
+    if (v.meta.epoch !== this.epoch || v.meta.leader !== this.self) return this.depose();
+    this.current = v;
+    this.log?.check();
+  }
+
+  stats(): MirrorStats[] {
+    const lsn = this.log?.lsn ?? 0;
+    return [...this.links.values()].map((l) => ({ nodeId: l.node, inSync: this.current.meta.inSync.includes(l.node), lag: Math.max(0, lsn - l.acked) }));
+  }
+
+  stop(): void {
+    clearInterval(this.renewTimer);
+    clearInterval(this.checkTimer);
+    for (const link of this.links.values()) link.close();
+  }
+
+  private gate(lsn: number, since: number): boolean | Error {
+    if (this.deposed) return new NotConfirmed(`queue '${this.queue}': this node is no longer its leader`);
+    const { inSync, minInSync } = this.current.meta;
+    const held = Date.now() < this.leaseUntil && inSync.length >= minInSync
+      && inSync.every((n) => n === this.self || (this.links.get(n)?.acked ?? 0) >= lsn);
+    if (held) return true;
+    if (Date.now() - since > this.opts.stallMs) {
+      return new NotConfirmed(`queue '${this.queue}': fewer than ${minInSync} in-sync replicas held it within ${this.opts.stallMs} ms`);
+    }
+    return false;
+  }
+
+  private ship(lsn: number, records: readonly LogRecord[]): void {
+    for (const link of this.links.values()) link.push(lsn, records);
+  }
+
+  private renew(): void {
+    const started = Date.now();
+    void this.write((m) => m).then((ok) => {
+      if (ok) this.leaseUntil = started + this.opts.leaseMs * 0.8;
+      this.log?.check();
+    });
+  }
+
+  private changeInSync(node: NodeId, inSync: boolean): void {
+    if (this.current.meta.inSync.includes(node) === inSync) return;
+    void this.write((m) => {
+      const has = m.inSync.includes(node);
+      if (has === inSync) return m;
+      return { ...m, inSync: inSync ? [...m.inSync, node] : m.inSync.filter((n) => n !== node) };
+    }).then(() => this.log?.check());
+  }
+
+  /**
+   * One CAS write at a time, from the metadata as this leader last knew it. A conflict is read again:
+   * still ours (a write of ours raced a watch event), retried; someone else's epoch, deposed.
+   */
+  private write(change: (m: QueueMeta) => QueueMeta): Promise<boolean> {
+    const attempt = async (): Promise<boolean> => {
+      for (let tries = 0; tries < 5 && !this.deposed; tries++) {
+        try {
+          this.current = await this.store.update(this.queue, change(this.current.meta), this.current.revision);
+          return true;
+        } catch (err) {
+          if (!(err instanceof CasConflict)) return false;
+          const fresh = await this.store.get(this.queue).catch(() => undefined);
+          if (!fresh || fresh.meta.epoch !== this.epoch || fresh.meta.leader !== this.self) {
+            this.depose();
+            return false;
+          }
+          this.current = fresh;
+        }
+      }
+      return false;
+    };
+    const done = this.writes.then(attempt, attempt);
+    this.writes = done;
+    return done;
+  }
+
+  private depose(): void {
+    if (this.deposed) return;
+    this.deposed = true;
+    this.stop();
+    this.log?.refuseAll(new NotConfirmed(`queue '${this.queue}': this node is no longer its leader`));
+    this.onDeposed();
+  }
+}

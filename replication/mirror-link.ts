@@ -1,0 +1,146 @@
+// The leader's line to one mirror: ships every append in order, one frame in flight (what piles up
+// meanwhile goes in the next frame, so a slow mirror gets fewer, larger frames), and counts what the
+// mirror has acknowledged (written and fdatasync'd). A mirror that fails a frame, or does not answer,
+// is lagging: the leader takes it out of inSync before confirming without it, and the link starts over
+// with a new session: a snapshot of the live state, then the stream from the snapshot's lsn on. The
+// queue keeps serving meanwhile.
+import { randomUUID } from 'node:crypto';
+import type { NodeId, QueueName } from '../node/ids.ts';
+import { FrameWriter } from '../storage/record-codec.ts';
+import type { LogRecord } from '../storage/storage.ts';
+import { backoffDelay } from '../supervision/backoff.ts';
+import type { LeaderLog } from './leader-log.ts';
+
+/** Sends one replicate frame and resolves with the mirror's answer; rejects on an error answer or a timeout. */
+export type SendFrame = (frame: { readonly session: string; readonly from: number; readonly reset: boolean; readonly records: Uint8Array }) => Promise<void>;
+
+export interface LinkEvents {
+  /** The mirror acknowledged more: confirms may go through. */
+  acked(): void;
+  /** The mirror failed or went silent: it must leave inSync. */
+  lagging(node: NodeId): void;
+  /** The mirror holds everything appended so far: it may join inSync. */
+  caughtUp(node: NodeId): void;
+}
+
+const FRAME_BYTES = 1024 * 1024;
+const RETRY = { minMs: 100, maxMs: 2_000, jitter: 0.3 };
+
+export type LinkState = 'syncing' | 'streaming' | 'lagging';
+
+export class MirrorLink {
+  state: LinkState = 'syncing';
+  /** The highest lsn the mirror holds durably. */
+  acked = 0;
+  private outbox: { lsn: number; records: readonly LogRecord[] }[] = [];
+  private wake: (() => void) | undefined;
+  private closed = false;
+  private failures = 0;
+  /** Raised by resync(): a round of an older generation must not count its acks. */
+  private generation = 0;
+  private session = '';
+  private next = 0;
+
+  constructor(
+    readonly node: NodeId,
+    readonly queue: QueueName,
+    private readonly log: () => LeaderLog,
+    private readonly send: SendFrame,
+    private readonly events: LinkEvents,
+  ) {}
+
+  start(): void {
+    void this.run();
+  }
+
+  push(lsn: number, records: readonly LogRecord[]): void {
+    if (this.state === 'lagging') return;
+    this.outbox.push({ lsn, records });
+    this.wake?.();
+  }
+
+  /** Starts over with a snapshot (the queue actor restarted: its lsns began again). */
+  resync(): void {
+    this.generation++;
+    this.state = 'syncing';
+    this.outbox = [];
+    this.wake?.();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wake?.();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.closed) {
+      try {
+        if (this.state === 'syncing') await this.sync();
+        else if (this.state === 'lagging') await this.pause(backoffDelay(this.failures, RETRY)).then(() => { if (this.state === 'lagging') this.state = 'syncing'; });
+        else if (this.outbox.length === 0) await this.idle();
+        else await this.stream();
+      } catch {
+        if (this.closed) return;
+        this.failures++;
+        this.state = 'lagging';
+        this.outbox = [];
+        this.events.lagging(this.node);
+      }
+    }
+  }
+
+  private async sync(): Promise<void> {
+    const gen = this.generation;
+    const log = this.log();
+    const snap = log.snapshot();
+    this.outbox = this.outbox.filter((e) => e.lsn > snap.lsn);
+    this.session = randomUUID();
+    this.next = 0;
+    await this.frame(true, []);
+    for await (const records of log.records(snap)) await this.frame(false, records);
+    if (gen !== this.generation || this.state !== 'syncing') return;
+    this.state = 'streaming';
+    this.failures = 0;
+    this.acked = snap.lsn;
+    this.progress();
+  }
+
+  private async stream(): Promise<void> {
+    let bytes = 0;
+    let take = 0;
+    for (const e of this.outbox) {
+      if (take > 0 && bytes > FRAME_BYTES) break;
+      for (const r of e.records) bytes += r.type === 'enqueue' ? r.body.length + 64 : 16;
+      take++;
+    }
+    const gen = this.generation;
+    const batch = this.outbox.splice(0, take);
+    await this.frame(false, batch.flatMap((e) => e.records));
+    if (gen !== this.generation || this.state !== 'streaming') return;
+    this.acked = batch.at(-1)!.lsn;
+    this.progress();
+  }
+
+  private progress(): void {
+    this.events.acked();
+    if (this.outbox.length === 0 && this.acked === this.log().lsn) this.events.caughtUp(this.node);
+  }
+
+  private async frame(reset: boolean, records: readonly LogRecord[]): Promise<void> {
+    const w = new FrameWriter();
+    for (const r of records) w.add(r);
+    await this.send({ session: this.session, from: this.next, reset, records: w.bytes });
+    this.next++;
+  }
+
+  private idle(): Promise<void> {
+    return new Promise((r) => { this.wake = () => { this.wake = undefined; r(); }; });
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((r) => {
+      const t = setTimeout(() => { this.wake = undefined; r(); }, ms);
+      this.wake = () => { clearTimeout(t); this.wake = undefined; r(); };
+    });
+  }
+}

@@ -1,0 +1,80 @@
+// Mirrored queues with nodes in one process on a nats-server of the test's own: replication, stats,
+// a leader that stops and an in-sync mirror that takes over with every confirmed message, and a
+// mirror that comes back and catches up. The multi-process fault test (SIGKILL, SIGSTOP) is in
+// property-tests/mirrored-faults.test.ts.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Warren, type Message } from '../index.ts';
+import { until } from '../node/testing.ts';
+import { NatsServer } from '../transport/nats-server.ts';
+
+describe('mirrored queues', () => {
+  let server: NatsServer;
+  let dir: string;
+  before(async () => { server = await NatsServer.start(); dir = await mkdtemp(path.join(tmpdir(), 'warren-ha-')); });
+  after(async () => { await server.stop(); await rm(dir, { recursive: true, force: true }); });
+
+  const cluster = `ha${process.pid}`;
+  const start = (id: string, role: 'server' | 'client' = 'server') => Warren.start({ nats: server.url, cluster, nodeId: id, dataDir: path.join(dir, id), role });
+
+  it('replicates to in-sync mirrors, fails over to one when the leader stops, and a returning node catches up', async () => {
+    const [a, b, c] = [await start('a'), await start('b'), await start('c')];
+    const client = await start('client', 'client');
+    const nodes = new Map([['a', a], ['b', b], ['c', c]]);
+    try {
+      await a.declareQueue('orders', { mirrors: 2 });
+      const leaderStats = () => [...nodes.values()].flatMap((n) => n.stats().queues.filter((q) => q.name === 'orders'));
+      await until(() => leaderStats()[0]?.mirrors.filter((m) => m.inSync).length === 2, 'both mirrors in sync');
+      const first = leaderStats()[0]!;
+      assert.equal(first.leader, 'a');
+      assert.equal(first.epoch, 1);
+      assert.deepEqual(first.mirrors.map((m) => m.nodeId).sort(), ['b', 'c']);
+
+      for (let i = 0; i < 100; i++) await client.publish({ queue: 'orders' }, `m${i}`, { id: `id-${i}` });
+      const got: Message[] = [];
+      const consumer = await client.consume('orders', (m) => { got.push(m); if (Number(m.text().slice(1)) % 2 === 0) return m.ack(); return undefined; }, { ack: 'manual', prefetch: 100 });
+      await until(() => got.length === 100, 'first delivery of all 100');
+      // The 50 even ones are acked; the odd ones stay unacked across the failover.
+      await until(() => leaderStats()[0]?.acked === 50 && leaderStats()[0]!.mirrors.every((m) => m.lag === 0), 'acks replicated');
+
+      await a.stop();
+      nodes.delete('a');
+      await until(() => leaderStats().length === 1, 'a mirror took over', 30_000);
+      const second = leaderStats()[0]!;
+      assert.ok(['b', 'c'].includes(second.leader));
+      assert.equal(second.epoch, 2);
+      // The unacked half comes back, redelivered; the acked half does not.
+      await until(() => got.length >= 150, 'the 50 unacked ones again', 30_000);
+      const again = got.slice(100);
+      assert.deepEqual(again.map((m) => m.text()).sort(), Array.from({ length: 50 }, (_, i) => `m${2 * i + 1}`).sort());
+      assert.ok(again.every((m) => m.redelivered));
+      await Promise.all(again.map((m) => m.ack()));
+      // A publish with an id seen before the failover is still a duplicate: the dedup window was replicated.
+      assert.equal((await client.publish({ queue: 'orders' }, 'again', { id: 'id-7' })).duplicate, true);
+
+      const back = await start('a');
+      nodes.set('a', back);
+      await until(() => leaderStats()[0]?.mirrors.filter((m) => m.inSync).length === 2, 'the returning node caught up', 30_000);
+      await consumer.cancel();
+    } finally {
+      await client.stop();
+      for (const n of nodes.values()) await n.stop();
+    }
+  });
+
+  it('refuses mirrors without NATS, more mirrors than nodes, and minInSync above the replicas', async () => {
+    const embedded = await Warren.start({ dataDir: ':memory:' });
+    await assert.rejects(embedded.declareQueue('q', { mirrors: 1 }), { code: 'INVALID_ARGUMENT' });
+    await embedded.stop();
+    const lone = await start('lone');
+    try {
+      await assert.rejects(lone.declareQueue('q2', { mirrors: 1, minInSync: 3 }), { code: 'INVALID_ARGUMENT' });
+      await assert.rejects(lone.declareQueue('q3', { mirrors: 5 }), { code: 'NOT_CONFIRMED', message: /need 6 server nodes/ });
+    } finally {
+      await lone.stop();
+    }
+  });
+});

@@ -1,0 +1,148 @@
+// The mirror side, one per node: takes replicate frames addressed to this node, for any mirrored
+// queue it holds a replica of, and appends their records to its own copy of the queue's log (the same
+// log format and files as a leader's, so that promotion is just opening the queue). A frame is
+// answered only once its records are fdatasync'd: that answer is what lets the leader confirm.
+// Refused, with an error answer and a count: a stale epoch (a deposed leader: fencing), a frame out of
+// its session's order (the leader starts over with a snapshot), damaged records, a queue this node
+// leads or is no replica of, and anything that is not a replicate frame.
+import { checkName } from '../node/options.ts';
+import { asQueue, type QueueName } from '../node/ids.ts';
+import { scanRecords } from '../storage/record-codec.ts';
+import type { LogRecord, QueueLog, Storage } from '../storage/storage.ts';
+import { decode, FrameError, type ReplicateFrame } from '../transport/frame.ts';
+import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
+import { control, errorFrame } from '../queues/remote-protocol.ts';
+import type { ServerCounters } from '../queues/queue-server.ts';
+
+interface Replica {
+  log: QueueLog | undefined;
+  /** The highest epoch seen, from frames or from the metadata. */
+  epoch: number;
+  session: string;
+  next: number;
+  /** This node leads the queue: its log belongs to the queue actor. */
+  leading: boolean;
+  /** Frames of one queue are handled one after another. */
+  chain: Promise<void>;
+}
+
+class Refused extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export class ReplicaServer {
+  private sub: Subscription | undefined;
+  private readonly replicas = new Map<QueueName, Replica>();
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly subject: string,
+    private readonly storage: Storage,
+    private readonly counters: ServerCounters,
+    /** Whether the metadata names this node a replica of the queue: no other frame touches storage. */
+    private readonly isReplica: (queue: QueueName) => boolean,
+  ) {}
+
+  start(): void {
+    this.sub = this.transport.subscribe(this.subject, (m) => this.onFrame(m));
+  }
+
+  /** The metadata shows an epoch: frames of older ones are refused from now on. */
+  fence(queue: QueueName, epoch: number): void {
+    const r = this.replica(queue);
+    r.epoch = Math.max(r.epoch, epoch);
+  }
+
+  /** This node becomes the leader: the replica's log is closed and handed over. */
+  lead(queue: QueueName): Promise<void> {
+    const r = this.replica(queue);
+    r.leading = true;
+    return this.enqueue(r, async () => {
+      await r.log?.close();
+      r.log = undefined;
+      r.session = '';
+    });
+  }
+
+  /** This node no longer leads: it waits for the new leader's snapshot. */
+  follow(queue: QueueName): void {
+    this.replica(queue).leading = false;
+  }
+
+  async stop(): Promise<void> {
+    this.sub?.unsubscribe();
+    await Promise.all([...this.replicas.values()].map((r) => this.enqueue(r, async () => { await r.log?.close(); r.log = undefined; })));
+  }
+
+  private onFrame(m: TransportMessage): void {
+    let frame: ReplicateFrame;
+    let queue: QueueName;
+    try {
+      const f = decode(m.data);
+      if (f.type !== 'replicate') throw new FrameError('type', `expected a replicate frame, got ${f.type}`);
+      frame = f;
+      queue = asQueue(checkName('queue', f.queue));
+    } catch (err) {
+      return this.refuse(m, err instanceof FrameError ? err.reason : 'malformed', String((err as Error).message));
+    }
+    const r = this.replica(queue);
+    void this.enqueue(r, () => this.apply(queue, r, frame)).then(
+      () => this.reply(m, control({ ok: true })),
+      (err: unknown) => (err instanceof Refused ? this.refuse(m, err.code, err.message) : this.reply(m, errorFrame('STORAGE', String((err as Error)?.message ?? err)))),
+    );
+  }
+
+  private async apply(queue: QueueName, r: Replica, f: ReplicateFrame): Promise<void> {
+    if (!this.isReplica(queue)) throw new Refused('not-a-replica', `this node holds no replica of queue '${queue}'`);
+    if (r.leading) throw new Refused('leading', `this node leads queue '${queue}'`);
+    if (f.epoch < r.epoch) throw new Refused('stale-epoch', `queue '${queue}': epoch ${f.epoch} is older than ${r.epoch}`);
+    const records = parseRecords(f.records);
+    r.epoch = f.epoch;
+    if (f.reset) {
+      // A new session starts from nothing: the snapshot that follows is the whole live state.
+      if (r.log) await r.log.destroy();
+      else await (await this.storage.openQueue(queue)).destroy();
+      r.log = await this.storage.openQueue(queue);
+      await r.log.recover();
+      r.session = f.session;
+      r.next = 0;
+    } else if (!r.log || f.session !== r.session || f.from !== r.next) {
+      throw new Refused('out-of-sync', `queue '${queue}': expected frame ${r.next} of session ${r.session || '(none)'}`);
+    }
+    if (records.length > 0) await r.log!.append(records);
+    r.next = f.from + 1;
+  }
+
+  private replica(queue: QueueName): Replica {
+    let r = this.replicas.get(queue);
+    if (!r) this.replicas.set(queue, (r = { log: undefined, epoch: 0, session: '', next: 0, leading: false, chain: Promise.resolve() }));
+    return r;
+  }
+
+  private enqueue(r: Replica, work: () => Promise<void>): Promise<void> {
+    const done = r.chain.then(work);
+    r.chain = done.catch(() => {});
+    return done;
+  }
+
+  private refuse(m: TransportMessage, reason: string, message: string): void {
+    this.counters.rejected.set(reason, (this.counters.rejected.get(reason) ?? 0) + 1);
+    this.reply(m, errorFrame('BAD_FRAME', message));
+  }
+
+  private reply(m: TransportMessage, data: Uint8Array): void {
+    if (m.reply) this.transport.publish(m.reply, data);
+  }
+}
+
+/** Every record intact, or the frame is refused whole: a mirror never holds a damaged copy. */
+function parseRecords(bytes: Uint8Array): LogRecord[] {
+  const out: LogRecord[] = [];
+  for (const item of scanRecords(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))) {
+    if (item.kind === 'damage') throw new Refused('damaged', `damaged records in a replicate frame: ${item.reason}`);
+    out.push(item.record);
+  }
+  return out;
+}
