@@ -19,3 +19,6 @@ export type { EffectHandler } from './effects/exactly-once.ts';
 export type { InboxStore, InboxOutcome, DeliveryKey } from './effects/inbox-store.ts';
 export { MemoryInbox } from './effects/memory-inbox.ts';
 export { PostgresInbox } from './effects/postgres-inbox.ts';
+export { FileInbox, fileStore } from './effects/file-inbox.ts';
+export { RedisInbox, redisStore } from './effects/redis-inbox.ts';
+export type { RedisScripting, RedisStoreOptions } from './effects/redis-inbox.ts';

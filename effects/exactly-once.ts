@@ -2,7 +2,7 @@
 // the message is delivered. The effect and the message id are recorded together in `store`; then the
 // message is acked. A crash before the record leaves nothing behind (the redelivery applies the
 // effect); a crash between the record and the ack leaves the id behind (the redelivery is a duplicate:
-// acked, no effect). How exact "together" is depends on the store: see README.md in this folder.
+// acked, no effect). How exact "together" is depends on the store: see the store table in ../README.md.
 //
 // It does not catch a producer that publishes one logical message twice under two ids: give messages
 // ids of your own (publish's `id`) and the queue's dedup window catches that side.

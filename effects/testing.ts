@@ -1,7 +1,11 @@
 // What the store tests share: a real embedded node whose messages fail at a chosen point of their
-// first delivery, the same effect with and without exactlyOnce, and a tally for the report line.
+// first delivery, the same effect with and without exactlyOnce, a tally for the report line, and the
+// fault-schedule property that every store is held to.
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import type { Consumer, Message, Warren } from '../index.ts';
-import { until } from '../node/testing.ts';
+import { memoryNode, until } from '../node/testing.ts';
+import { propertyParams } from '../property-tests/params.ts';
 import { exactlyOnce } from './exactly-once.ts';
 import type { InboxOutcome, InboxStore } from './inbox-store.ts';
 
@@ -122,4 +126,68 @@ export async function runFaults(node: Warren, queue: string, faults: readonly Fa
   await Promise.all(handedOff);
   await rotation;
   await consumer!.cancel();
+}
+
+/** One fresh store for one fault schedule, so that ids recorded by one schedule never reach the next. */
+export interface StoreCase<Tx> {
+  readonly store: InboxStore<Tx>;
+  /** Applies the effect of `m` (its body), into `tx` or wherever this store's effects go. */
+  effect(m: Message, tx: Tx): Promise<void>;
+  /** The bodies of the effects that took hold, one entry per application. */
+  readonly committed: readonly string[];
+  close?(): Promise<void>;
+}
+
+export interface StoreSpec<Tx> {
+  readonly name: string;
+  open(): Promise<StoreCase<Tx>>;
+  /**
+   * Whether the effect commits with the record. If not, a crash after the effect and before the
+   * record ('throw-after-effect') repeats it on redelivery: the window such a store documents.
+   */
+  readonly transactional: boolean;
+  readonly runs: number;
+}
+
+/** Applications per message, by message index (the body). */
+function countsOf(applied: readonly string[], messages: number): number[] {
+  const counts = Array.from({ length: messages }, () => 0);
+  for (const body of applied) counts[Number(body)]!++;
+  return counts;
+}
+
+/**
+ * Random fault schedules through a real node: with exactlyOnce every effect happens exactly once,
+ * except the store's own window (twice); the same schedule without exactlyOnce repeats every effect
+ * that a fault after it hits. Prints a report line for both.
+ */
+export async function storeProperty<Tx>(spec: StoreSpec<Tx>): Promise<void> {
+  const tally = new Tally();
+  const plain = new Tally();
+  const params = propertyParams<[Fault[]]>(`exactlyOnce ${spec.name}`, spec.runs);
+  const schedules = fc.array(fc.constantFrom(...FAULTS), { minLength: 1, maxLength: 10 });
+  try {
+    await fc.assert(fc.asyncProperty(schedules, async (schedule) => {
+      const node = await memoryNode();
+      const inbox = await spec.open();
+      try {
+        await runFaults(node, 'with', schedule, withExactlyOnce(inbox.store, (m, tx) => inbox.effect(m, tx), tally), tally);
+        tally.count(inbox.committed);
+        const repeated = (f: Fault) => !spec.transactional && f === 'throw-after-effect';
+        assert.deepEqual(countsOf(inbox.committed, schedule.length), schedule.map((f) => (repeated(f) ? 2 : 1)), 'each effect once, twice only in the window');
+
+        const applied: string[] = [];
+        await runFaults(node, 'without', schedule, withoutExactlyOnce(async (m) => { applied.push(m.text()); }), plain);
+        plain.count(applied);
+        assert.deepEqual(countsOf(applied, schedule.length), schedule.map((f) => (REPEATING.has(f) ? 2 : 1)), 'without it, every fault after the effect repeats it');
+      } finally {
+        await inbox.close?.();
+        await node.stop();
+      }
+    }), { ...params, examples: [[['cancel-after-commit', 'throw-after-commit', 'nack-after-commit', 'throw-after-effect', 'throw-before-effect', 'none']]] });
+  } finally {
+    console.log(tally.line(spec.name, params.seed!));
+    console.log(plain.line(`${spec.name}, without exactlyOnce`, params.seed!));
+  }
+  assert.ok(tally.duplicateEffects < plain.duplicateEffects, 'the mechanism matters');
 }

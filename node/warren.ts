@@ -389,6 +389,7 @@ export class Warren {
       openLog: leadership ? async () => leadership.wrap(await store.openQueue(name)) : () => store.openQueue(name),
       deadLetter: (messages) => this.deadLetter(name, options, messages),
       bodyBudget: store instanceof MemoryStorage ? Number.POSITIVE_INFINITY : BODY_BUDGET_BYTES,
+      deliverAfterCommit: leadership !== undefined,
       subscribers: new Map(),
       onError: (e) => this.fault('queue', e),
     };

@@ -15,12 +15,21 @@ export interface WorkerOptions {
   readonly count?: number;
   readonly hold?: boolean;
   readonly prefetch?: number;
+  readonly client?: boolean;
+  readonly inFlight?: number;
+  readonly retryForMs?: number;
+  readonly paceMs?: number;
 }
 
 export class Worker {
   readonly confirmed: string[] = [];
-  readonly got: { id: string; deliveryCount: number }[] = [];
+  /** When each confirm was read (ms since epoch): failover times are gaps between them. */
+  readonly confirmedAt: number[] = [];
+  readonly got: { id: string; deliveryCount: number; redelivered: boolean }[] = [];
   ready = false;
+  /** produce: what the producer said it published, once it has finished. */
+  attempted: number | undefined;
+  readonly refused: string[] = [];
   stderr = '';
 
   constructor(readonly proc: ChildProcess) {
@@ -30,10 +39,12 @@ export class Worker {
       const lines = buffered.split('\n');
       buffered = lines.pop()!;
       for (const line of lines) {
-        const [what, a, b] = line.split(' ');
+        const [what, a, b, c] = line.split(' ');
         if (what === 'ready') this.ready = true;
-        else if (what === 'confirmed') this.confirmed.push(a!);
-        else if (what === 'got') this.got.push({ id: a!, deliveryCount: Number(b) });
+        else if (what === 'confirmed') { this.confirmed.push(a!); this.confirmedAt.push(Date.now()); }
+        else if (what === 'refused') this.refused.push(a!);
+        else if (what === 'attempted') this.attempted = Number(a);
+        else if (what === 'got') this.got.push({ id: a!, deliveryCount: Number(b), redelivered: c === '1' });
       }
     });
     proc.stderr!.setEncoding('utf8').on('data', (c: string) => { this.stderr += c; });
@@ -41,6 +52,11 @@ export class Worker {
 
   get exited(): boolean {
     return this.proc.exitCode !== null || this.proc.signalCode !== null;
+  }
+
+  /** Stops (SIGSTOP) or continues (SIGCONT) the process. */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    if (!this.exited) this.proc.kill(signal);
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -67,7 +83,10 @@ export class ClusterHarness {
   }
 
   async close(): Promise<void> {
-    for (const w of this.workers) await w.kill();
+    for (const w of this.workers) {
+      w.signal('SIGCONT');
+      await w.kill();
+    }
     await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -51,6 +51,12 @@ export interface QueueEnv {
   deadLetter(messages: readonly (DeadLettered & { readonly message: StoredMessage })[]): Promise<void>;
   /** Messages kept in memory up to this many body bytes; the rest are read back from the log. */
   readonly bodyBudget: number;
+  /**
+   * Deliveries and confirms wait until what they rest on is committed (mirrored queues: held by enough
+   * mirrors, under a valid lease), so that whatever a consumer saw survives a failover, and a delivery
+   * the new leader repeats is flagged redelivered. Other queues deliver at once, before the fsync.
+   */
+  readonly deliverAfterCommit?: boolean;
   readonly subscribers: Map<ConsumerTag, Subscriber>;
   log?: QueueLog;
   snapshot?: QueueSnapshot;
@@ -163,11 +169,15 @@ async function run(env: QueueEnv, state: QueueState, self: Self, effects: readon
         pending[e.ref]!.done(new Overflow(env.config.name, env.config.maxLength ?? 0));
         break;
       case 'deliver': {
+        const committed = state.durable;
         const stored = await messagesOf(env, state, e.messages);
-        env.subscribers.get(e.consumer)?.deliver(e.messages.map((m, i) => {
+        const deliver = () => env.subscribers.get(e.consumer)?.deliver(e.messages.map((m, i) => {
           const { meta, body } = stored[i]!;
           return { seq: m.seq, id: meta.id, headers: meta.headers, deliveryCount: m.deliveryCount, body };
         }));
+        // Not committed (deposed, or too few mirrors): the consumer's hold is taken back on failover.
+        if (env.deliverAfterCommit) committed.then(deliver, () => {});
+        else deliver();
         break;
       }
       case 'dead-letter': {
@@ -185,6 +195,9 @@ async function run(env: QueueEnv, state: QueueState, self: Self, effects: readon
   }
   // One wait for the whole batch: every confirm waits for everything appended so far to be durable.
   if (confirms.length) {
+    // A duplicate appends nothing, yet its confirm must pass the commit gate too: a deposed leader
+    // must not confirm a retry of a message that its successor may not hold. An empty append is the barrier.
+    if (env.deliverAfterCommit && confirms.some((c) => c.duplicate)) append(env, state, []);
     state.durable.then(
       () => { for (const c of confirms) pending[c.ref]!.done(c); },
       (err: unknown) => {

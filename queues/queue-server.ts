@@ -10,7 +10,7 @@ import { decode, encode, FrameError, type PublishAckEntry } from '../transport/f
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
 import type { LocalEndpoint } from './endpoint.ts';
 import type { Delivery } from './queue-actor.ts';
-import { chunks, control, controlRequest, errorFrame } from './remote-protocol.ts';
+import { chunks, control, controlRequest, errorFrame, Replier } from './remote-protocol.ts';
 
 export interface ServerCounters {
   /** Frames and requests refused, by reason. */
@@ -18,6 +18,7 @@ export interface ServerCounters {
 }
 
 export class QueueServer {
+  private readonly replier: Replier;
   private subs: Subscription[] = [];
   /** Remote consumers by the node they live on: a node that goes down has its consumers cancelled. */
   private readonly byNode = new Map<string, Set<ConsumerTag>>();
@@ -26,12 +27,14 @@ export class QueueServer {
     private readonly transport: Transport,
     private readonly subjects: ClusterSubjects,
     private readonly endpoint: LocalEndpoint,
-    private readonly counters: ServerCounters,
+    counters: ServerCounters,
     /** The queue's stats, for nodes that ask (the CLI's `warren stats` on a cluster). */
     private readonly stats: () => Record<string, unknown>,
     /** The leader's epoch (mirrored queues; 0 otherwise): deliveries carry it, settlements must match it. */
     private readonly epoch: () => number = () => 0,
-  ) {}
+  ) {
+    this.replier = new Replier(transport, counters.rejected);
+  }
 
   start(): void {
     const q = this.endpoint.name;
@@ -57,7 +60,7 @@ export class QueueServer {
   private async onPublish(m: TransportMessage): Promise<void> {
     const frame = this.accept(m, 'publish');
     if (!frame) return;
-    if (frame.queue !== this.endpoint.name) return this.refuse(m, 'wrong-queue', `this subject serves queue '${this.endpoint.name}', not '${frame.queue}'`);
+    if (frame.queue !== this.endpoint.name) return this.replier.refuse(m, 'wrong-queue', `this subject serves queue '${this.endpoint.name}', not '${frame.queue}'`);
     const entries = await Promise.all(frame.entries.map((e): Promise<PublishAckEntry> => {
       if (e.id.length === 0 || e.id.length > 256) return Promise.resolve({ ok: false, code: 'INVALID_ARGUMENT', message: 'message id must be 1 to 256 characters' });
       if (e.body.length > MAX_BODY_BYTES) return Promise.resolve({ ok: false, code: 'INVALID_ARGUMENT', message: `body over ${MAX_BODY_BYTES} bytes` });
@@ -77,8 +80,8 @@ export class QueueServer {
     const consumer = asConsumerTag(frame.consumer);
     // A settlement of a delivery made by an earlier leader: its seqs may name other messages here.
     if (frame.epoch !== this.epoch()) {
-      this.counters.rejected.set('stale-epoch', (this.counters.rejected.get('stale-epoch') ?? 0) + 1);
-      return this.reply(m, control({ ok: true }));
+      this.replier.count('stale-epoch');
+      return this.replier.reply(m, control({ ok: true }));
     }
     this.endpoint.settle(consumer, frame.entries.map((e) => ({ seq: e.seq as Seq, outcome: e.outcome, ...(e.delayMs ? { delayMs: e.delayMs } : {}) })));
     if (m.reply) this.transport.publish(m.reply, control({ ok: true }));
@@ -91,10 +94,10 @@ export class QueueServer {
     try {
       json = JSON.parse(frame.json);
     } catch {
-      return this.refuse(m, 'malformed', 'control payload is not JSON');
+      return this.replier.refuse(m, 'malformed', 'control payload is not JSON');
     }
     const parsed = controlRequest.safeParse(json);
-    if (!parsed.success) return this.refuse(m, 'malformed', `bad control request: ${parsed.error.issues[0]?.message}`);
+    if (!parsed.success) return this.replier.refuse(m, 'malformed', `bad control request: ${parsed.error.issues[0]?.message}`);
     const req = parsed.data;
     try {
       switch (req.op) {
@@ -108,21 +111,21 @@ export class QueueServer {
           });
           const tags = this.byNode.get(req.node) ?? new Set();
           this.byNode.set(req.node, tags.add(consumer));
-          return this.reply(m, control({ ok: true }));
+          return this.replier.reply(m, control({ ok: true }));
         }
         case 'cancel': {
           const consumer = asConsumerTag(req.consumer);
           for (const tags of this.byNode.values()) tags.delete(consumer);
           await this.endpoint.cancel(consumer);
-          return this.reply(m, control({ ok: true }));
+          return this.replier.reply(m, control({ ok: true }));
         }
         case 'reconcile':
-          return this.reply(m, control({ ok: true, known: await this.endpoint.reconcile(asConsumerTag(req.consumer), req.holds as Seq[]) }));
+          return this.replier.reply(m, control({ ok: true, known: await this.endpoint.reconcile(asConsumerTag(req.consumer), req.holds as Seq[]) }));
         case 'stats':
-          return this.reply(m, control({ ok: true, stats: this.stats() }));
+          return this.replier.reply(m, control({ ok: true, stats: this.stats() }));
       }
     } catch (err) {
-      this.reply(m, errorFrame(err instanceof WarrenError ? err.code : 'ERROR', String((err as Error)?.message ?? err)));
+      this.replier.reply(m, errorFrame(err instanceof WarrenError ? err.code : 'ERROR', String((err as Error)?.message ?? err)));
     }
   }
 
@@ -137,20 +140,12 @@ export class QueueServer {
     try {
       const f = decode(m.data);
       if (f.type === type) return f as Extract<ReturnType<typeof decode>, { type: T }>;
-      this.refuse(m, 'type', `expected a ${type} frame, got ${f.type}`);
+      this.replier.refuse(m, 'type', `expected a ${type} frame, got ${f.type}`);
     } catch (err) {
       const reason = err instanceof FrameError ? err.reason : 'malformed';
-      this.refuse(m, reason, String((err as Error).message));
+      this.replier.refuse(m, reason, String((err as Error).message));
     }
     return undefined;
   }
 
-  private refuse(m: TransportMessage, reason: string, message: string): void {
-    this.counters.rejected.set(reason, (this.counters.rejected.get(reason) ?? 0) + 1);
-    this.reply(m, errorFrame('BAD_FRAME', message));
-  }
-
-  private reply(m: TransportMessage, data: Uint8Array): void {
-    if (m.reply) this.transport.publish(m.reply, data);
-  }
 }

@@ -2,6 +2,7 @@
 // how a node turns a frame it cannot accept into an error reply.
 import { z } from 'zod';
 import { decode, encode, FrameError, type Frame } from '../transport/frame.ts';
+import type { Transport, TransportMessage } from '../transport/transport.ts';
 
 const consumer = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/);
 
@@ -20,6 +21,24 @@ export const control = (value: ControlRequest | ControlReply): Uint8Array => enc
 
 /** An error reply: what a requester gets instead of an answer. */
 export const errorFrame = (code: string, message: string): Uint8Array => encode({ type: 'error', code, message });
+
+/** How a server on a node's subjects answers: replies where there is a reply subject; refusals counted by reason. */
+export class Replier {
+  constructor(private readonly transport: Transport, private readonly rejected: Map<string, number>) {}
+
+  reply(m: TransportMessage, data: Uint8Array): void {
+    if (m.reply) this.transport.publish(m.reply, data);
+  }
+
+  count(reason: string): void {
+    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+  }
+
+  refuse(m: TransportMessage, reason: string, message: string): void {
+    this.count(reason);
+    this.reply(m, errorFrame('BAD_FRAME', message));
+  }
+}
 
 export class RemoteError extends Error {
   constructor(readonly code: string, message: string) {

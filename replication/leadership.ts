@@ -54,8 +54,9 @@ export class Leadership {
       if (node === self) continue;
       this.links.set(node, new MirrorLink(node, queue, () => this.log!, send(node), {
         acked: () => this.log?.check(),
-        lagging: (n) => this.changeInSync(n, false),
-        caughtUp: (n) => this.changeInSync(n, true),
+        lagging: (n) => void this.changeInSync(n, false),
+        leaving: async (n) => { if (!(await this.changeInSync(n, false))) throw new Error(`mirror ${n} is still in sync`); },
+        caughtUp: (n) => void this.changeInSync(n, true),
       }));
     }
   }
@@ -120,30 +121,34 @@ export class Leadership {
 
   private renew(): void {
     const started = Date.now();
-    void this.write((m) => m).then((ok) => {
+    void this.write((m) => m, true).then((ok) => {
       if (ok) this.leaseUntil = started + this.opts.leaseMs * 0.8;
       this.log?.check();
     });
   }
 
-  private changeInSync(node: NodeId, inSync: boolean): void {
-    if (this.current.meta.inSync.includes(node) === inSync) return;
-    void this.write((m) => {
+  /** true once the metadata says what was asked. Queued behind earlier writes, so the last word wins. */
+  private async changeInSync(node: NodeId, inSync: boolean): Promise<boolean> {
+    const ok = await this.write((m) => {
       const has = m.inSync.includes(node);
       if (has === inSync) return m;
       return { ...m, inSync: inSync ? [...m.inSync, node] : m.inSync.filter((n) => n !== node) };
-    }).then(() => this.log?.check());
+    });
+    this.log?.check();
+    return ok && this.current.meta.inSync.includes(node) === inSync;
   }
 
   /**
    * One CAS write at a time, from the metadata as this leader last knew it. A conflict is read again:
    * still ours (a write of ours raced a watch event), retried; someone else's epoch, deposed.
    */
-  private write(change: (m: QueueMeta) => QueueMeta): Promise<boolean> {
+  private write(change: (m: QueueMeta) => QueueMeta, renewal = false): Promise<boolean> {
     const attempt = async (): Promise<boolean> => {
       for (let tries = 0; tries < 5 && !this.deposed; tries++) {
         try {
-          this.current = await this.store.update(this.queue, change(this.current.meta), this.current.revision);
+          const next = change(this.current.meta);
+          if (next === this.current.meta && !renewal) return true;
+          this.current = await this.store.update(this.queue, next, this.current.revision);
           return true;
         } catch (err) {
           if (!(err instanceof CasConflict)) return false;

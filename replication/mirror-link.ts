@@ -19,6 +19,8 @@ export interface LinkEvents {
   acked(): void;
   /** The mirror failed or went silent: it must leave inSync. */
   lagging(node: NodeId): void;
+  /** Resolves once the mirror is out of inSync (rejects if that cannot be made sure): its copy is about to be emptied. */
+  leaving(node: NodeId): Promise<void>;
   /** The mirror holds everything appended so far: it may join inSync. */
   caughtUp(node: NodeId): void;
 }
@@ -62,6 +64,7 @@ export class MirrorLink {
   /** Starts over with a snapshot (the queue actor restarted: its lsns began again). */
   resync(): void {
     this.generation++;
+    this.acked = 0;
     this.state = 'syncing';
     this.outbox = [];
     this.wake?.();
@@ -91,6 +94,9 @@ export class MirrorLink {
 
   private async sync(): Promise<void> {
     const gen = this.generation;
+    // The reset empties the mirror's copy: from now on it holds nothing, and it must not count as in sync.
+    this.acked = 0;
+    await this.events.leaving(this.node);
     const log = this.log();
     const snap = log.snapshot();
     this.outbox = this.outbox.filter((e) => e.lsn > snap.lsn);

@@ -11,7 +11,7 @@ import { scanRecords } from '../storage/record-codec.ts';
 import type { LogRecord, QueueLog, Storage } from '../storage/storage.ts';
 import { decode, FrameError, type ReplicateFrame } from '../transport/frame.ts';
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
-import { control, errorFrame } from '../queues/remote-protocol.ts';
+import { control, errorFrame, Replier } from '../queues/remote-protocol.ts';
 import type { ServerCounters } from '../queues/queue-server.ts';
 
 interface Replica {
@@ -33,6 +33,7 @@ class Refused extends Error {
 }
 
 export class ReplicaServer {
+  private readonly replier: Replier;
   private sub: Subscription | undefined;
   private readonly replicas = new Map<QueueName, Replica>();
 
@@ -40,10 +41,12 @@ export class ReplicaServer {
     private readonly transport: Transport,
     private readonly subject: string,
     private readonly storage: Storage,
-    private readonly counters: ServerCounters,
+    counters: ServerCounters,
     /** Whether the metadata names this node a replica of the queue: no other frame touches storage. */
     private readonly isReplica: (queue: QueueName) => boolean,
-  ) {}
+  ) {
+    this.replier = new Replier(transport, counters.rejected);
+  }
 
   start(): void {
     this.sub = this.transport.subscribe(this.subject, (m) => this.onFrame(m));
@@ -85,12 +88,12 @@ export class ReplicaServer {
       frame = f;
       queue = asQueue(checkName('queue', f.queue));
     } catch (err) {
-      return this.refuse(m, err instanceof FrameError ? err.reason : 'malformed', String((err as Error).message));
+      return this.replier.refuse(m, err instanceof FrameError ? err.reason : 'malformed', String((err as Error).message));
     }
     const r = this.replica(queue);
     void this.enqueue(r, () => this.apply(queue, r, frame)).then(
-      () => this.reply(m, control({ ok: true })),
-      (err: unknown) => (err instanceof Refused ? this.refuse(m, err.code, err.message) : this.reply(m, errorFrame('STORAGE', String((err as Error)?.message ?? err)))),
+      () => this.replier.reply(m, control({ ok: true })),
+      (err: unknown) => (err instanceof Refused ? this.replier.refuse(m, err.code, err.message) : this.replier.reply(m, errorFrame('STORAGE', String((err as Error)?.message ?? err)))),
     );
   }
 
@@ -127,14 +130,6 @@ export class ReplicaServer {
     return done;
   }
 
-  private refuse(m: TransportMessage, reason: string, message: string): void {
-    this.counters.rejected.set(reason, (this.counters.rejected.get(reason) ?? 0) + 1);
-    this.reply(m, errorFrame('BAD_FRAME', message));
-  }
-
-  private reply(m: TransportMessage, data: Uint8Array): void {
-    if (m.reply) this.transport.publish(m.reply, data);
-  }
 }
 
 /** Every record intact, or the frame is refused whole: a mirror never holds a damaged copy. */

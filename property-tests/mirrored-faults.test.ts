@@ -1,0 +1,111 @@
+// Mirrored queues under real faults: three server node processes on a nats-server of the test's own
+// hold a queue with two mirrors, while a producer process publishes with confirms (retrying a refused
+// publish under the same id) and a consumer process acks. A fast-check seed orders three faults: the
+// leader's node killed with SIGKILL (then started again), a node paused with SIGSTOP past its lease
+// (then SIGCONT: a paused leader was deposed meanwhile and must not confirm anything), and a node
+// restarted. After healing and draining: no confirmed message lost, and every repeated delivery
+// flagged redelivered. One schedule in CI (WARREN_RUNS=N for more).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Warren } from '../index.ts';
+import { until } from '../node/testing.ts';
+import { defaultLeadership } from '../replication/leadership.ts';
+import { NatsServer } from '../transport/nats-server.ts';
+import { ClusterHarness, type Worker, type WorkerOptions } from './cluster-harness.ts';
+import { propertyParams } from './params.ts';
+
+type Fault = 'kill-leader' | 'pause' | 'restart';
+const FAULTS: readonly Fault[] = ['kill-leader', 'pause', 'restart'];
+const NODES = ['n1', 'n2', 'n3'];
+const QUEUE = 'ha';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('mirrored queues under SIGKILL, SIGSTOP and restarts (3 node processes)', () => {
+  let server: NatsServer;
+  before(async () => { server = await NatsServer.start(); });
+  after(async () => { await server.stop(); });
+
+  it('loses no confirmed message, flags every repeated delivery, and a deposed leader confirms nothing', async () => {
+    const schedule = fc.record({
+      order: fc.shuffledSubarray([...FAULTS], { minLength: FAULTS.length, maxLength: FAULTS.length }),
+      targets: fc.array(fc.nat({ max: NODES.length - 1 }), { minLength: FAULTS.length, maxLength: FAULTS.length }),
+    });
+    const params = propertyParams<[{ order: Fault[]; targets: number[] }]>('mirrored faults', 1);
+    await fc.assert(fc.asyncProperty(schedule, async ({ order, targets }) => {
+      const c = await ClusterHarness.create(server.url);
+      const observer = await Warren.start({ nats: server.url, cluster: c.cluster, role: 'client', nodeId: 'observer' });
+      try {
+        const opts = (id: string): WorkerOptions => ({ role: 'serve', id, queue: '' });
+        const nodes = new Map<string, Worker>();
+        for (const id of NODES) nodes.set(id, await c.start(opts(id)));
+        await until(() => observer.stats().nodes.filter((n) => n.up && NODES.includes(n.nodeId)).length === NODES.length, 'three servers seen');
+        await observer.declareQueue(QUEUE, { mirrors: 2 });
+        const ha = async () => (await observer.clusterStats()).queues.find((q) => q.name === QUEUE);
+        const settled = async (what: string) => {
+          const end = Date.now() + 60_000;
+          for (;;) {
+            const q = await ha().catch(() => undefined);
+            if (q && q.mirrors.filter((m) => m.inSync).length === 2) return q;
+            if (Date.now() > end) throw new Error(`gave up waiting for: ${what}`);
+            await sleep(200);
+          }
+        };
+        await settled('the queue with both mirrors in sync');
+
+        const consumer = await c.start({ role: 'consume', id: 'consumer', queue: QUEUE, client: true, prefetch: 64 });
+        const producer = await c.start({ role: 'produce', id: 'producer', queue: QUEUE, client: true, count: 1_000_000, inFlight: 32, paceMs: 4, retryForMs: 120_000 });
+        const progress = async (n: number) => {
+          const target = producer.confirmed.length + n;
+          await until(() => producer.confirmed.length >= target, `${n} more confirms`, 90_000);
+        };
+
+        const faultAt: { fault: Fault; node: string; at: number }[] = [];
+        for (const [i, fault] of order.entries()) {
+          await progress(150);
+          const before = (await settled('the cluster healed'))!;
+          const node = fault === 'kill-leader' ? before.leader : NODES[targets[i]!]!;
+          faultAt.push({ fault, node, at: Date.now() });
+          if (fault === 'pause') {
+            nodes.get(node)!.signal('SIGSTOP');
+            await sleep(defaultLeadership.leaseMs * 2 + 1_000);
+            nodes.get(node)!.signal('SIGCONT');
+            if (node === before.leader) {
+              // Deposed while paused: it steps down, and the leader is another node at a later epoch.
+              const after = await settled('a new leader after the pause');
+              assert.notEqual(after.leader, node);
+              assert.ok(after.epoch > before.epoch);
+            }
+          } else {
+            await nodes.get(node)!.kill(fault === 'kill-leader' ? 'SIGKILL' : 'SIGTERM');
+            if (fault === 'kill-leader') await progress(50);
+            nodes.set(node, await c.start(opts(node)));
+          }
+        }
+        await progress(150);
+        await settled('the cluster healed at the end');
+        await producer.kill('SIGTERM').catch(() => {});
+        await until(() => producer.attempted !== undefined || producer.exited, 'the producer finished');
+        const confirmed = new Set(producer.confirmed);
+        const delivered = () => new Set(consumer.got.map((g) => g.id));
+        await until(() => [...confirmed].every((id) => delivered().has(id)), 'every confirmed message delivered', 120_000).catch(() => {});
+
+        const seen = new Set<string>();
+        const repeats = consumer.got.filter((g) => (seen.has(g.id) ? true : (seen.add(g.id), false)));
+        const lost = [...confirmed].filter((id) => !delivered().has(id));
+        const end = await ha().catch(() => undefined);
+        const failover = faultAt.map((f) => (producer.confirmedAt.find((t) => t > f.at) ?? Date.now()) - f.at);
+        console.log(`report mirrored: attempted=${producer.attempted} confirmed=${confirmed.size} refused=${producer.refused.length} ` +
+          `delivered=${delivered().size} lost=${lost.length} duplicate deliveries=${repeats.length} (unflagged: ${repeats.filter((g) => !g.redelivered).length}) ` +
+          `faults=${faultAt.map((f) => `${f.fault}@${f.node}`).join(',')} failover ms=${failover.join(',')} (max ${Math.max(...failover)}) ` +
+          `queue at the end: leader=${end?.leader} epoch=${end?.epoch} ready=${end?.ready} unacked=${end?.unacked} consumers=${end?.consumers} seed=${params.seed}`);
+        assert.deepEqual(lost, [], 'no confirmed message lost');
+        assert.deepEqual(repeats.filter((g) => !g.redelivered), [], 'every repeated delivery flagged redelivered');
+        assert.ok(confirmed.size > 0);
+      } finally {
+        await observer.stop();
+        await c.close();
+      }
+    }), { ...params, endOnFailure: true });
+  });
+});
