@@ -39,12 +39,13 @@ const program = new Command('bench')
   .addOption(new Option('--only <ids>', `systems to run: ${entries.map((e) => e.id).join(',')}`).argParser(list))
   .addOption(new Option('--workloads <ids>', 'workloads to run').argParser(list).default(['w1', 'w2', 'w3']))
   .addOption(new Option('--no-storage', 'skip the storage benchmark (bench/storage.ts)'))
+  .addOption(new Option('--no-failover', 'skip the failover benchmark of mirrored queues (bench/failover.ts)'))
   .addOption(new Option('--out <file>', 'report path').default(path.join(ROOT, 'BENCHMARKS.md')))
   .addOption(new Option('--chart <file>', 'W1 chart path').default(path.join(ROOT, 'bench', 'w1.svg')));
 
 interface Flags {
   n: number; w2N: number; w3Burst: number; w3Rate: number; rounds: number; w3Rounds: number;
-  only?: string[]; workloads: string[]; storage: boolean; out: string; chart: string;
+  only?: string[]; workloads: string[]; storage: boolean; failover: boolean; out: string; chart: string;
 }
 
 function isWorkload(w: string): w is WorkloadId {
@@ -77,6 +78,23 @@ async function storageSection(): Promise<StorageSection> {
         ["Warren FileStorage, fsync 'always', 256 appends in flight (group commit)", rec(r.fileStorage)],
         ['FileStorage / raw batch', `${r.ratio.toFixed(2)}×`],
         ...(await backlogRows()),
+      ],
+    };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message.split('\n')[0]! : String(err) };
+  }
+}
+
+/** Issue 5's availability figure: how long publishing stalls when a mirrored queue's leader fails. */
+async function failoverSection(): Promise<StorageSection> {
+  try {
+    const { runFailoverBench } = await import('./failover.ts');
+    const r = await runFailoverBench(1);
+    const ms = (v: readonly number[]) => `${v.map((x) => x.toLocaleString('en-US')).join(', ')} ms`;
+    return {
+      rows: [
+        ["leader's process killed (SIGKILL): longest gap between confirms", ms(r.SIGKILL)],
+        ["leader's process paused past its lease (SIGSTOP): longest gap between confirms", ms(r.SIGSTOP)],
       ],
     };
   } catch (err) {
@@ -155,12 +173,17 @@ async function main(): Promise<void> {
   const jobs = plan([...systems.keys()], chosen, roundsOf, params);
 
   const bar = new SingleBar({ format: '{bar} {value}/{total} runs | {task}', noTTYOutput: true, notTTYSchedule: 10_000, hideCursor: true }, Presets.shades_classic);
-  bar.start(jobs.length + (flags.storage ? 1 : 0), 0, { task: 'starting' });
+  bar.start(jobs.length + (flags.storage ? 1 : 0) + (flags.failover ? 1 : 0), 0, { task: 'starting' });
   const outcomes = await execute(jobs, systems, bar);
   let storage: StorageSection | undefined;
   if (flags.storage) {
     bar.update(jobs.length, { task: 'storage (bench/storage.ts)' });
     storage = await storageSection();
+  }
+  let failover: StorageSection | undefined;
+  if (flags.failover) {
+    bar.update(jobs.length + (flags.storage ? 1 : 0), { task: 'failover of a mirrored queue (bench/failover.ts)' });
+    failover = await failoverSection();
   }
   bar.update(bar.getTotal(), { task: 'done' });
   bar.stop();
@@ -171,7 +194,7 @@ async function main(): Promise<void> {
   await write(flags.out, report({
     startedAt: started, seconds, command: args.length ? `npm run bench -- ${args.join(' ')}` : 'npm run bench',
     params, rounds: roundsOf, workloads: chosen, machine: host, loadAtEnd: os.loadavg()[0] ?? Number.NaN,
-    systems: statuses, outcomes, ...(storage ? { storage } : {}),
+    systems: statuses, outcomes, ...(storage ? { storage } : {}), ...(failover ? { failover } : {}),
     chartLink: path.relative(path.dirname(flags.out), flags.chart).split(path.sep).join('/'),
   }));
   await write(flags.chart, w1Chart(statuses, outcomes, flags.rounds));

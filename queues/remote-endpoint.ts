@@ -36,6 +36,19 @@ interface Pending {
   readonly reject: (e: Error) => void;
 }
 
+/** How long a probe of a new leader waits: it is local work on the other side, no fsync. */
+const PROBE_TIMEOUT_MS = 250;
+
+/** A retryable failure: the request was waiting on a leader that was replaced. */
+class LeaderChanged extends Error {
+  static pending(): { promise: Promise<never>; fire: () => void } {
+    let fire!: () => void;
+    const promise = new Promise<never>((_, reject) => { fire = () => reject(new LeaderChanged('the queue has a new leader')); });
+    promise.catch(() => {});
+    return { promise, fire };
+  }
+}
+
 export class RemoteEndpoint implements QueueEndpoint {
   private readonly publisher = new Batcher<Pending>((items) => void this.sendPublishes(items));
   private readonly consumers = new Map<ConsumerTag, { subscriber: Subscriber; sub: Subscription }>();
@@ -44,6 +57,8 @@ export class RemoteEndpoint implements QueueEndpoint {
   private readonly tags = new DeliveryTags();
   /** The newest leader epoch seen (mirrored queues): deliveries of older ones are dropped. */
   private epoch = 0;
+  /** Rejected when the leader changes: requests waiting on a dead leader are sent again at once. */
+  private leaderChanged = LeaderChanged.pending();
 
   constructor(
     readonly name: QueueName,
@@ -83,7 +98,7 @@ export class RemoteEndpoint implements QueueEndpoint {
       type: 'settle', consumer, epoch, entries: part.map((s) => ({ seq: s.seq, outcome: s.outcome, delayMs: s.delayMs ?? 0 })),
     })));
     for (const frame of frames) {
-      const p = this.retrying(() => this.transport.request(this.subjects.settle(this.name), frame, { timeoutMs: this.opts.requestTimeoutMs }).then(controlOk))
+      const p = this.retrying(() => this.request(this.subjects.settle(this.name), frame).then(controlOk))
         .catch(() => {})
         .finally(() => this.settling.delete(p));
       this.settling.add(p);
@@ -113,12 +128,36 @@ export class RemoteEndpoint implements QueueEndpoint {
   failover(epoch: number): void {
     if (epoch <= this.epoch) return;
     this.epoch = epoch;
-    void this.resync();
+    void this.serving(epoch).then(() => {
+      if (this.epoch !== epoch) return;
+      const changed = this.leaderChanged;
+      this.leaderChanged = LeaderChanged.pending();
+      changed.fire();
+      return this.resync();
+    });
+  }
+
+  /**
+   * Waits until the leader of `epoch` answers on the queue's subjects. Sent earlier, a retry may reach
+   * only the old leader (a paused process keeps its subscriptions) and wait out a whole timeout.
+   */
+  private async serving(epoch: number): Promise<void> {
+    const deadline = Date.now() + this.opts.confirmDeadlineMs;
+    while (this.epoch === epoch && Date.now() < deadline) {
+      const reply = await this.transport.request(this.subjects.control(this.name), control({ op: 'stats' }), { timeoutMs: PROBE_TIMEOUT_MS }).then(controlOk, () => undefined);
+      if (Number(reply?.stats?.epoch ?? -1) >= epoch) return;
+      await new Promise((r) => setTimeout(r, PROBE_TIMEOUT_MS / 5));
+    }
+  }
+
+  /** One request, given up early if the leader changes meanwhile (the retry goes to the new one). */
+  private request(subject: string, data: Uint8Array): Promise<Uint8Array> {
+    return Promise.race([this.transport.request(subject, data, { timeoutMs: this.opts.requestTimeoutMs }), this.leaderChanged.promise]);
   }
 
   /** The queue's stats, as its leader sees them: one request, no retries (a reading, not a command). */
   async stats(): Promise<Record<string, unknown>> {
-    return controlOk(await this.transport.request(this.subjects.control(this.name), control({ op: 'stats' }), { timeoutMs: this.opts.requestTimeoutMs })).stats ?? {};
+    return controlOk(await this.request(this.subjects.control(this.name), control({ op: 'stats' }))).stats ?? {};
   }
 
   /** After a reconnect: every consumer reconciles what it holds, or subscribes again if the leader forgot it. */
@@ -137,7 +176,7 @@ export class RemoteEndpoint implements QueueEndpoint {
   private async sendChunk(part: readonly Pending[]): Promise<void> {
     const frame = encode({ type: 'publish', queue: this.name, entries: part.map((p): PublishEntry => ({ id: p.item.id, headers: p.item.headers, priority: p.item.priority, delayMs: p.item.delayMs ?? 0, body: p.item.body })) });
     try {
-      const ack = await this.retrying(async () => expectReply(await this.transport.request(this.subjects.publish(this.name), frame, { timeoutMs: this.opts.requestTimeoutMs }), 'publish-ack'));
+      const ack = await this.retrying(async () => expectReply(await this.request(this.subjects.publish(this.name), frame), 'publish-ack'));
       part.forEach((p, i) => {
         const e = ack.entries[i];
         if (e?.ok) p.resolve({ seq: asSeq(e.seq), duplicate: e.duplicate });
@@ -150,7 +189,7 @@ export class RemoteEndpoint implements QueueEndpoint {
   }
 
   private control(req: Parameters<typeof control>[0]) {
-    return this.retrying(async () => controlOk(await this.transport.request(this.subjects.control(this.name), control(req), { timeoutMs: this.opts.requestTimeoutMs })));
+    return this.retrying(async () => controlOk(await this.request(this.subjects.control(this.name), control(req))));
   }
 
   /** Retries what failed for the network's sake (timeouts, no leader yet) until the deadline; an answer that is an error is final. */

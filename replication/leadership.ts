@@ -19,7 +19,7 @@ export interface LeadershipOptions {
   readonly stallMs: number;
 }
 
-export const defaultLeadership: LeadershipOptions = { leaseMs: 3_000, stallMs: 10_000 };
+export const defaultLeadership: LeadershipOptions = { leaseMs: 2_000, stallMs: 10_000 };
 
 export interface MirrorStats {
   readonly nodeId: NodeId;

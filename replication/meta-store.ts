@@ -36,7 +36,7 @@ export interface MetaStore {
   create(queue: QueueName, meta: QueueMeta): Promise<Versioned>;
   /** Writes if the stored revision is still `revision`; throws CasConflict otherwise. */
   update(queue: QueueName, meta: QueueMeta, revision: number): Promise<Versioned>;
-  /** Every write, this node's included, as it becomes visible here; existing entries first. */
+  /** The latest state of every entry, then every write (this node's included) as it becomes visible here. */
   watch(listener: (queue: QueueName, v: Versioned) => void): () => void;
   close(): Promise<void>;
 }

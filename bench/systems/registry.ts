@@ -19,7 +19,7 @@ export const BASELINE: SystemId = 'rabbitmq-classic';
 export const entries: readonly Entry[] = [
   { id: 'warren-embedded', name: 'Warren embedded', load: async () => (await import('./warren-embedded.ts')).warrenEmbedded },
   { id: 'warren-nats', name: 'Warren over NATS (leader process + producer and consumer nodes)', load: async () => (await import('./warren-nats.ts')).warrenNats },
-  { id: 'warren-mirrored', name: 'Warren mirrored (3 replicas)', notBuilt: 'not built yet (issue 5: mirrored queues)' },
+  { id: 'warren-mirrored', name: 'Warren mirrored (3 replicas, minInSync 2)', load: async () => (await import('./warren-nats.ts')).warrenMirrored },
   { id: 'rabbitmq-classic', name: 'RabbitMQ classic durable queue', load: async () => (await import('./rabbitmq.ts')).rabbitmq('classic') },
   { id: 'rabbitmq-quorum', name: 'RabbitMQ quorum queue', load: async () => (await import('./rabbitmq.ts')).rabbitmq('quorum') },
   { id: 'jetstream', name: 'NATS JetStream (file storage)', load: async () => (await import('./jetstream.ts')).jetstream },

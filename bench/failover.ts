@@ -1,0 +1,90 @@
+// Failover benchmark of mirrored queues: three `warren node` processes hold a queue with two mirrors
+// while a client node publishes a steady stream with confirms; the leader's process is then killed
+// (SIGKILL) or paused past its lease (SIGSTOP). The figure is how long publishing stalled: the
+// longest gap between confirms after the fault. Run alone with `npx tsx bench/failover.ts`.
+import type { ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { connect } from 'nats';
+import { Warren } from '../index.ts';
+import { startNode } from './systems/warren-nats.ts';
+
+const NATS = 'nats://127.0.0.1:4222';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export type FaultKind = 'SIGKILL' | 'SIGSTOP';
+
+/** Milliseconds without a confirm after one fault of the leader. */
+export async function measureFailover(fault: FaultKind, trial: number): Promise<number> {
+  const cluster = `wbench_failover_${Date.now().toString(36)}_${trial}`;
+  const ids = ['n1', 'n2', 'n3'];
+  const dir = (id: string) => path.join(os.tmpdir(), `${cluster}-${id}`);
+  const nodes = new Map<string, ChildProcess>();
+  for (const id of ids) nodes.set(id, await startNode(cluster, id, dir(id)));
+  const client = await Warren.start({ nats: NATS, cluster, role: 'client', nodeId: 'client' });
+  const confirmedAt: number[] = [];
+  let running = true;
+  try {
+    await client.declareQueue('q', { mirrors: 2 });
+    const stats = async () => (await client.clusterStats()).queues.find((q) => q.name === 'q');
+    for (let i = 0; (await stats())?.mirrors.filter((m) => m.inSync).length !== 2; i++) {
+      if (i > 100) throw new Error('the mirrors did not get in sync');
+      await sleep(100);
+    }
+    // 32 publishers, each with one publish in flight, retrying a refused one under the same id.
+    let next = 0;
+    const publisher = async () => {
+      while (running) {
+        const id = `m${next++}`;
+        for (;;) {
+          try {
+            await client.publish({ queue: 'q' }, 'x'.repeat(1024), { id });
+            confirmedAt.push(Date.now());
+            break;
+          } catch {
+            if (!running) return;
+            await sleep(50);
+          }
+        }
+        await sleep(2);
+      }
+    };
+    const publishers = Array.from({ length: 32 }, publisher);
+    await sleep(2_000);
+    const leader = nodes.get((await stats())!.leader)!;
+    const at = Date.now();
+    leader.kill(fault);
+    await sleep(15_000);
+    if (fault === 'SIGSTOP') leader.kill('SIGCONT');
+    running = false;
+    await Promise.all(publishers);
+    const times = [at, ...confirmedAt.filter((t) => t > at)];
+    if (times.length === 1) throw new Error(`no confirm within 15 s of the ${fault}`);
+    return Math.max(...times.slice(1).map((t, i) => t - times[i]!));
+  } finally {
+    running = false;
+    await client.stop();
+    for (const n of nodes.values()) { n.kill('SIGCONT'); n.kill('SIGKILL'); }
+    for (const id of ids) await rm(dir(id), { recursive: true, force: true });
+    const nc = await connect({ servers: NATS });
+    const jsm = await nc.jetstreamManager();
+    for (const b of [`KV_warren_${cluster}`, `KV_warren_${cluster}_ha`]) await jsm.streams.delete(b).catch(() => false);
+    await nc.close();
+  }
+}
+
+/** Median stall per fault kind over `trials` trials. */
+export async function runFailoverBench(trials = 3): Promise<Record<FaultKind, number[]>> {
+  const out: Record<FaultKind, number[]> = { SIGKILL: [], SIGSTOP: [] };
+  for (let t = 0; t < trials; t++) {
+    for (const fault of ['SIGKILL', 'SIGSTOP'] as const) out[fault].push(await measureFailover(fault, t));
+  }
+  return out;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  console.log(JSON.stringify(await runFailoverBench(Number(process.argv[2] ?? 1))));
+  process.exit(0);
+}
