@@ -183,7 +183,7 @@ export class Warren {
       if ((o.minInSync ?? 1) > o.mirrors + 1) throw new InvalidArgument(`queue '${name}': minInSync ${o.minInSync} is more than its ${o.mirrors + 1} replicas`);
       // A dead-letter queue named by the user exists from the start, so it can be consumed at once;
       // the default one (<name>.dlq) appears with the first dead letter.
-      if (o.deadLetterQueue !== undefined) await this.deadLetterQueue(asQueue(o.deadLetterQueue), o.durable);
+      if (o.deadLetterQueue !== undefined) await this.deadLetterQueue(asQueue(o.deadLetterQueue), o);
       await this.declare(qname, o);
     });
   }
@@ -336,7 +336,11 @@ export class Warren {
   /** A mirrored queue's metadata, before its declaration: the nodes that see the declaration find it. */
   private async declareReplicas(name: QueueName, leader: NodeId, options: ResolvedQueueOptions): Promise<void> {
     const cluster = this.cluster!;
-    const replicas = chooseReplicas(leader, options.mirrors, cluster.membership.servers().map(asNodeId), (n) => this.catalog.queues().filter((q) => q.home === n).length);
+    const choose = () => chooseReplicas(leader, options.mirrors, cluster.membership.servers().map(asNodeId), (n) => this.catalog.queues().filter((q) => q.home === n).length);
+    // A node that has just started may not have heard from its peers yet: one heartbeat round more.
+    let replicas = choose();
+    if (!replicas) await cluster.membership.heardFromAll();
+    replicas ??= choose();
     if (!replicas) throw new NotConfirmed(`queue '${name}': ${options.mirrors} mirrors need ${options.mirrors + 1} server nodes up, ${cluster.membership.servers().length} are`);
     await cluster.meta.create(name, { leader, epoch: 0, replicas, inSync: [leader], minInSync: minInSyncOf(options) });
   }
@@ -407,7 +411,7 @@ export class Warren {
 
   /** Dead letters keep their id (so a retried move is deduplicated) and say where they came from. */
   private async deadLetter(from: QueueName, options: ResolvedQueueOptions, messages: Parameters<QueueEnv['deadLetter']>[0]): Promise<void> {
-    const dlq = await this.deadLetterQueue(asQueue(options.deadLetterQueue ?? `${from}.dlq`), options.durable);
+    const dlq = await this.deadLetterQueue(asQueue(options.deadLetterQueue ?? `${from}.dlq`), options);
     await Promise.all(messages.map(({ message: { meta, body }, reason, deliveryCount }) => dlq.publish({
       id: meta.id,
       priority: meta.priority,
@@ -417,9 +421,13 @@ export class Warren {
     }, () => undefined)));
   }
 
-  /** The dead-letter queue, declared with default options if it does not exist yet. */
-  private async deadLetterQueue(name: QueueName, durable: boolean): Promise<QueueEndpoint> {
-    if (!this.catalog.queue(name)) await this.declare(name, parse(queueSchema, { durable }, 'dead-letter queue'));
+  /**
+   * The dead-letter queue, declared if it does not exist yet: default options, but as durable and as
+   * mirrored as its source (a mirrored queue's dead letters must survive what the queue survives).
+   */
+  private async deadLetterQueue(name: QueueName, source: ResolvedQueueOptions): Promise<QueueEndpoint> {
+    const { durable, mirrors, minInSync } = source;
+    if (!this.catalog.queue(name)) await this.declare(name, parse(queueSchema, { durable, mirrors, ...(minInSync !== undefined ? { minInSync } : {}) }, 'dead-letter queue'));
     return this.endpoint(name);
   }
 

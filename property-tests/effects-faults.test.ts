@@ -43,8 +43,11 @@ describe('exactly-once effects under SIGKILL (PostgreSQL on 127.0.0.1:5432)', ()
     await pool.end();
   });
 
-  /** Publishes MESSAGES durable messages, then runs workers (one fault each, in order) until drained; returns effects per message. */
-  async function run(withExactlyOnce: boolean, faults: readonly { index: number; at: At }[]): Promise<number[]> {
+  /**
+   * Publishes MESSAGES durable messages, then runs workers (one fault each, in order) until drained;
+   * returns effects per message and the faults that fired (a kill).
+   */
+  async function run(withExactlyOnce: boolean, faults: readonly { index: number; at: At }[]): Promise<{ counts: number[]; fired: At[] }> {
     const id = `${suffix}_${round++}`;
     const effectTable = `warren_fx_${id}`;
     const inboxTable = `warren_ib_${id}`;
@@ -56,15 +59,16 @@ describe('exactly-once effects under SIGKILL (PostgreSQL on 127.0.0.1:5432)', ()
       for (let i = 0; i < MESSAGES; i++) await node.publish({ queue: 'jobs' }, String(i), { id: `job-${i}` });
       await node.stop();
       const pending = [...faults];
+      const fired: At[] = [];
       for (let attempt = 0; attempt < 20; attempt++) {
         const result = await worker({ dataDir, effectTable, inboxTable, exactlyOnce: withExactlyOnce, ...(pending[0] ? { fault: pending[0] } : {}) });
-        if (result === 'killed') { totals.kills++; pending.shift(); continue; }
+        if (result === 'killed') { totals.kills++; fired.push(pending.shift()!.at); continue; }
         // A fault aimed at a message already handled never fires: the worker drained the queue.
         break;
       }
       const { rows } = await pool.query<{ message: string; n: string }>(`SELECT message, count(*) AS n FROM ${effectTable} GROUP BY message`);
       const counts = Array.from({ length: MESSAGES }, (_, i) => Number(rows.find((r) => r.message === String(i))?.n ?? 0));
-      return counts;
+      return { counts, fired };
     } finally {
       await pool.query(`DROP TABLE IF EXISTS ${effectTable}`);
       await pool.query(`DROP TABLE IF EXISTS ${inboxTable}`);
@@ -76,16 +80,22 @@ describe('exactly-once effects under SIGKILL (PostgreSQL on 127.0.0.1:5432)', ()
     await fc.assert(fc.asyncProperty(schedule, async (faults) => {
       totals.schedules++;
       for (const f of faults) totals.faults[f.at]++;
-      const counts = await run(true, faults);
+      const { counts } = await run(true, faults);
       totals.lost += counts.filter((n) => n === 0).length;
       totals.duplicatesWith += counts.filter((n) => n > 1).length;
       assert.deepEqual(counts, Array(MESSAGES).fill(1), `effects per message for faults ${JSON.stringify(faults)}`);
     }), { ...propertyParams('exactly-once under SIGKILL', 100), includeErrorInReport: true });
   });
 
-  it('without exactlyOnce the same kind of schedule repeats effects (the mechanism matters)', async () => {
-    const counts = await run(false, [{ index: 1, at: 'after-commit' }, { index: 2, at: 'after-commit' }]);
-    totals.duplicatesWithout += counts.filter((n) => n > 1).length;
-    assert.deepEqual(counts, [1, 2, 2, 1]);
+  it('without exactlyOnce the same schedules repeat effects: every kill after an effect repeats one', async () => {
+    await fc.assert(fc.asyncProperty(schedule, async (faults) => {
+      const { counts, fired } = await run(false, faults);
+      totals.duplicatesWithout += counts.filter((n) => n > 1).length;
+      const afterEffect = fired.filter((at) => at !== 'before-effect').length;
+      assert.ok(counts.every((n) => n >= 1), 'nothing lost either way');
+      // At least: an ack not yet on disk at the kill can repeat one more.
+      assert.ok(counts.reduce((a, b) => a + b, 0) - MESSAGES >= afterEffect, `repeated effects ${JSON.stringify(counts)} for kills ${JSON.stringify(fired)}`);
+    }), { ...propertyParams('without exactlyOnce under SIGKILL', 20), includeErrorInReport: true });
+    assert.ok(totals.duplicatesWithout > 0, 'the mechanism matters');
   });
 });

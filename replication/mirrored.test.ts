@@ -65,6 +65,24 @@ describe('mirrored queues', () => {
     }
   });
 
+  it("a mirrored queue's dead letters go to a dead-letter queue mirrored as it is", async () => {
+    const nodes = [await start('d1'), await start('d2'), await start('d3')];
+    try {
+      await nodes[0]!.declareQueue('jobs', { mirrors: 2 });
+      const dead: string[] = [];
+      await nodes[1]!.consume('jobs', (m) => m.reject(), { ack: 'manual' });
+      await nodes[2]!.publish({ queue: 'jobs' }, 'poison');
+      await until(() => nodes.some((n) => n.stats().queues.some((q) => q.name === 'jobs.dlq')), 'the dead-letter queue opened');
+      await nodes[2]!.consume('jobs.dlq', (m) => { dead.push(m.text()); });
+      await until(() => dead.length === 1, 'the dead letter delivered', 30_000);
+      const dlq = nodes.flatMap((n) => n.stats().queues.filter((q) => q.name === 'jobs.dlq'))[0]!;
+      assert.equal(dlq.mirrors.length, 2);
+      assert.deepEqual(dead, ['poison']);
+    } finally {
+      for (const n of nodes) await n.stop();
+    }
+  });
+
   it('refuses mirrors without NATS, more mirrors than nodes, and minInSync above the replicas', async () => {
     const embedded = await Warren.start({ dataDir: ':memory:' });
     await assert.rejects(embedded.declareQueue('q', { mirrors: 1 }), { code: 'INVALID_ARGUMENT' });
