@@ -29,7 +29,7 @@ export const WARMUP_N = 1_000;
  * W3 keeps the issue's rate but not its 200,000 burst, which alone would take 100 s per system.
  */
 export const DEFAULTS = {
-  params: { n: 20_000, w2n: 5_000, w3Burst: 50_000, w3Rate: 2_000 } satisfies Params,
+  params: { n: 50_000, w2n: 5_000, w3Burst: 50_000, w3Rate: 2_000 } satisfies Params,
   rounds: 3,
   /** W3's drain time is set by the rate limit, so one long burst tells more than several short ones. */
   w3Rounds: 1,

@@ -9,6 +9,7 @@ import type { Delivery } from '../queues/queue-actor.ts';
 import type { Outcome, Settlement } from '../queues/queue-machine.ts';
 import type { ConsumerTag, QueueName, Seq } from './ids.ts';
 import { Message, type Settler } from './message.ts';
+import { RecentKeys } from './recent-keys.ts';
 
 /** How many finally settled seqs a consumer remembers, to drop late duplicate deliveries. */
 const FINISHED_MEMORY = 10_000;
@@ -29,7 +30,7 @@ export class Consumer implements Settler {
    * twice (a frame buffered across a reconnect, and its redelivery after the reconcile): the second
    * copy of a message already in hand, or already finally settled, is dropped, never handled again.
    */
-  private readonly finished = new Set<Seq>();
+  private readonly finished = new RecentKeys<Seq>(FINISHED_MEMORY);
   private signalled = false;
   private cancelling: Promise<void> | undefined;
 
@@ -80,7 +81,6 @@ export class Consumer implements Settler {
     this.outstanding.delete(seq);
     if (outcome !== 'requeue') {
       this.finished.add(seq);
-      if (this.finished.size > FINISHED_MEMORY) this.finished.delete(this.finished.values().next().value!);
     }
     this.settles.add({ seq, outcome, delayMs });
     return Promise.resolve();

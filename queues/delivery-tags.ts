@@ -3,6 +3,7 @@
 // seqs that a deposed leader may have used for other messages, so each (epoch, seq) gets a tag of its
 // own, and a settlement goes back with the epoch it was delivered in.
 import { asSeq, type Seq } from '../node/ids.ts';
+import { RecentKeys } from '../node/recent-keys.ts';
 
 /** Tags remembered: far more than any consumer holds at once (prefetch), for late duplicates too. */
 const REMEMBERED = 100_000;
@@ -16,6 +17,11 @@ export class DeliveryTags {
   private next = 1;
   private readonly byOrigin = new Map<string, Seq>();
   private readonly byTag = new Map<Seq, Origin>();
+  private readonly remembered = new RecentKeys<Seq>(REMEMBERED, (tag) => {
+    const origin = this.byTag.get(tag)!;
+    this.byTag.delete(tag);
+    this.byOrigin.delete(`${origin.epoch}:${origin.seq}`);
+  });
 
   /** The same (epoch, seq) gets the same tag while remembered: a duplicate delivery is seen as one. */
   tag(epoch: number, seq: Seq): Seq {
@@ -25,11 +31,7 @@ export class DeliveryTags {
     const tag = asSeq(this.next++);
     this.byOrigin.set(key, tag);
     this.byTag.set(tag, { epoch, seq });
-    if (this.byTag.size > REMEMBERED) {
-      const [oldest, origin] = this.byTag.entries().next().value!;
-      this.byTag.delete(oldest);
-      this.byOrigin.delete(`${origin.epoch}:${origin.seq}`);
-    }
+    this.remembered.add(tag);
     return tag;
   }
 

@@ -1,6 +1,7 @@
-// The leader's line to one mirror: ships every append in order, one frame in flight (what piles up
-// meanwhile goes in the next frame, so a slow mirror gets fewer, larger frames), and counts what the
-// mirror has acknowledged (written and fdatasync'd). A mirror that fails a frame, or does not answer,
+// The leader's line to one mirror: ships every append in order, a few frames in flight (what piles up
+// meanwhile goes in the next frame, so a slow mirror gets fewer, larger frames; the mirror's group
+// commit syncs frames that arrive together at once), and counts what the mirror has acknowledged
+// (written and fdatasync'd; answers come in frame order). A mirror that fails a frame, or does not answer,
 // is lagging: the leader takes it out of inSync before confirming without it, and the link starts over
 // with a new session: a snapshot of the live state, then the stream from the snapshot's lsn on. The
 // queue keeps serving meanwhile.
@@ -25,7 +26,9 @@ export interface LinkEvents {
   caughtUp(node: NodeId): void;
 }
 
-const FRAME_BYTES = 1024 * 1024;
+const FRAME_BYTES = 512 * 1024;
+/** Frames sent and not yet acknowledged, at most. */
+const PIPELINE = 4;
 const RETRY = { minMs: 100, maxMs: 2_000, jitter: 0.3 };
 
 export type LinkState = 'syncing' | 'streaming' | 'lagging';
@@ -42,6 +45,9 @@ export class MirrorLink {
   private generation = 0;
   private session = '';
   private next = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** A frame in flight failed: the run loop turns it into 'lagging'. */
+  private failed: unknown;
 
   constructor(
     readonly node: NodeId,
@@ -78,12 +84,15 @@ export class MirrorLink {
   private async run(): Promise<void> {
     while (!this.closed) {
       try {
+        if (this.failed !== undefined) throw this.failed;
         if (this.state === 'syncing') await this.sync();
         else if (this.state === 'lagging') await this.pause(backoffDelay(this.failures, RETRY)).then(() => { if (this.state === 'lagging') this.state = 'syncing'; });
         else if (this.outbox.length === 0) await this.idle();
         else await this.stream();
       } catch {
         if (this.closed) return;
+        this.failed = undefined;
+        this.generation++;
         this.failures++;
         this.state = 'lagging';
         this.outbox = [];
@@ -100,6 +109,7 @@ export class MirrorLink {
     const log = this.log();
     const snap = log.snapshot();
     this.outbox = this.outbox.filter((e) => e.lsn > snap.lsn);
+    await Promise.allSettled(this.inFlight);
     this.session = randomUUID();
     this.next = 0;
     await this.frame(true, []);
@@ -111,6 +121,7 @@ export class MirrorLink {
     this.progress();
   }
 
+  /** Sends the next frame of the stream; waits only when the pipeline is full. */
   private async stream(): Promise<void> {
     let bytes = 0;
     let take = 0;
@@ -121,10 +132,17 @@ export class MirrorLink {
     }
     const gen = this.generation;
     const batch = this.outbox.splice(0, take);
-    await this.frame(false, batch.flatMap((e) => e.records));
-    if (gen !== this.generation || this.state !== 'streaming') return;
-    this.acked = batch.at(-1)!.lsn;
-    this.progress();
+    const sent: Promise<void> = this.frame(false, batch.flatMap((e) => e.records)).then(() => {
+      if (gen !== this.generation || this.state !== 'streaming') return;
+      this.acked = Math.max(this.acked, batch.at(-1)!.lsn);
+      this.progress();
+    }, (err: unknown) => {
+      if (gen !== this.generation) return;
+      this.failed = err;
+      this.wake?.();
+    }).finally(() => this.inFlight.delete(sent));
+    this.inFlight.add(sent);
+    if (this.inFlight.size >= PIPELINE) await Promise.race(this.inFlight);
   }
 
   private progress(): void {
@@ -132,11 +150,11 @@ export class MirrorLink {
     if (this.outbox.length === 0 && this.acked === this.log().lsn) this.events.caughtUp(this.node);
   }
 
-  private async frame(reset: boolean, records: readonly LogRecord[]): Promise<void> {
+  /** Frames are numbered when sent, so that frames in flight keep their order. */
+  private frame(reset: boolean, records: readonly LogRecord[]): Promise<void> {
     const w = new FrameWriter();
     for (const r of records) w.add(r);
-    await this.send({ session: this.session, from: this.next, reset, records: w.bytes });
-    this.next++;
+    return this.send({ session: this.session, from: this.next++, reset, records: w.bytes });
   }
 
   private idle(): Promise<void> {

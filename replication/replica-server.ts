@@ -91,13 +91,16 @@ export class ReplicaServer {
       return this.replier.refuse(m, err instanceof FrameError ? err.reason : 'malformed', String((err as Error).message));
     }
     const r = this.replica(queue);
-    void this.enqueue(r, () => this.apply(queue, r, frame)).then(
+    // Frames are checked and appended one after another; their answers wait for the fdatasync, which
+    // frames that arrive together share (the log's group commit).
+    void this.enqueue(r, () => this.apply(queue, r, frame)).then(({ durable }) => durable).then(
       () => this.replier.reply(m, control({ ok: true })),
       (err: unknown) => (err instanceof Refused ? this.replier.refuse(m, err.code, err.message) : this.replier.reply(m, errorFrame('STORAGE', String((err as Error)?.message ?? err)))),
     );
   }
 
-  private async apply(queue: QueueName, r: Replica, f: ReplicateFrame): Promise<void> {
+  /** Checks the frame and starts its append; resolves with the append's durability (wrapped, not awaited). */
+  private async apply(queue: QueueName, r: Replica, f: ReplicateFrame): Promise<{ durable: Promise<void> }> {
     if (!this.isReplica(queue)) throw new Refused('not-a-replica', `this node holds no replica of queue '${queue}'`);
     if (r.leading) throw new Refused('leading', `this node leads queue '${queue}'`);
     if (f.epoch < r.epoch) throw new Refused('stale-epoch', `queue '${queue}': epoch ${f.epoch} is older than ${r.epoch}`);
@@ -114,8 +117,11 @@ export class ReplicaServer {
     } else if (!r.log || f.session !== r.session || f.from !== r.next) {
       throw new Refused('out-of-sync', `queue '${queue}': expected frame ${r.next} of session ${r.session || '(none)'}`);
     }
-    if (records.length > 0) await r.log!.append(records);
     r.next = f.from + 1;
+    const durable = records.length > 0 ? r.log!.append(records) : Promise.resolve();
+    // A failed append breaks the session: the next frame is refused, and the leader starts over.
+    durable.catch(() => { if (r.session === f.session) r.session = ''; });
+    return { durable };
   }
 
   private replica(queue: QueueName): Replica {
@@ -124,9 +130,9 @@ export class ReplicaServer {
     return r;
   }
 
-  private enqueue(r: Replica, work: () => Promise<void>): Promise<void> {
+  private enqueue<T>(r: Replica, work: () => Promise<T>): Promise<T> {
     const done = r.chain.then(work);
-    r.chain = done.catch(() => {});
+    r.chain = done.then(() => {}, () => {});
     return done;
   }
 
