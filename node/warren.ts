@@ -309,7 +309,7 @@ export class Warren {
     await new Promise((r) => setImmediate(r));
     this.cluster?.coordinator.stop();
     for (const server of this.cluster?.servers.values() ?? []) server.stop();
-    for (const q of this.queues.values()) q.leadership?.stop();
+    await Promise.all([...this.queues.values()].map((q) => q.leadership?.handOff()));
     await Promise.all([...this.queues.values()].map((q) => q.endpoint.close().catch(() => {})));
     await this.cluster?.replicas.stop();
     await this.cluster?.meta.close();

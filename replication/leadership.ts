@@ -37,6 +37,14 @@ export class Leadership {
   private renewTimer: NodeJS.Timeout | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
   private deposed = false;
+  /**
+   * Mirrors on their way into inSync (the CAS in flight): from the moment one is caught up, confirms
+   * wait for it too, or a record confirmed in that window could be missing from a mirror that is in
+   * sync once the CAS lands, and that may then take over.
+   */
+  private readonly joining = new Set<NodeId>();
+  /** Handing the lead over (graceful stop): nothing more is confirmed here. */
+  private leaving = false;
 
   constructor(
     readonly queue: QueueName,
@@ -97,6 +105,18 @@ export class Leadership {
     return [...this.links.values()].map((l) => ({ nodeId: l.node, inSync: this.current.meta.inSync.includes(l.node), lag: Math.max(0, lsn - l.acked) }));
   }
 
+  /**
+   * Graceful stop: nothing more is confirmed here, and an in-sync mirror is named leader, which claims
+   * the lead (epoch + 1) as soon as it sees that: a rolling restart costs no lease timeout.
+   */
+  async handOff(): Promise<void> {
+    this.leaving = true;
+    this.log?.refuseAll(new NotConfirmed(`queue '${this.queue}': its leader is stopping`));
+    const to = this.current.meta.inSync.find((n) => n !== this.self);
+    if (to) await this.write((m) => (m.inSync.includes(to) ? { ...m, leader: to } : m));
+    this.stop();
+  }
+
   stop(): void {
     clearInterval(this.renewTimer);
     clearInterval(this.checkTimer);
@@ -104,10 +124,10 @@ export class Leadership {
   }
 
   private gate(lsn: number, since: number): boolean | Error {
-    if (this.deposed) return new NotConfirmed(`queue '${this.queue}': this node is no longer its leader`);
+    if (this.deposed || this.leaving) return new NotConfirmed(`queue '${this.queue}': this node is no longer its leader`);
     const { inSync, minInSync } = this.current.meta;
     const held = Date.now() < this.leaseUntil && inSync.length >= minInSync
-      && inSync.every((n) => n === this.self || (this.links.get(n)?.acked ?? 0) >= lsn);
+      && [...inSync, ...this.joining].every((n) => n === this.self || (this.links.get(n)?.acked ?? 0) >= lsn);
     if (held) return true;
     if (Date.now() - since > this.opts.stallMs) {
       return new NotConfirmed(`queue '${this.queue}': fewer than ${minInSync} in-sync replicas held it within ${this.opts.stallMs} ms`);
@@ -129,11 +149,14 @@ export class Leadership {
 
   /** true once the metadata says what was asked. Queued behind earlier writes, so the last word wins. */
   private async changeInSync(node: NodeId, inSync: boolean): Promise<boolean> {
+    if (inSync) this.joining.add(node);
+    else this.joining.delete(node);
     const ok = await this.write((m) => {
       const has = m.inSync.includes(node);
       if (has === inSync) return m;
       return { ...m, inSync: inSync ? [...m.inSync, node] : m.inSync.filter((n) => n !== node) };
     });
+    if (inSync) this.joining.delete(node);
     this.log?.check();
     return ok && this.current.meta.inSync.includes(node) === inSync;
   }
