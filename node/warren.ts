@@ -367,7 +367,6 @@ export class Warren {
     cluster.servers.get(name)?.stop();
     cluster.servers.delete(name);
     this.queues.delete(name);
-    handle?.leadership?.stop();
     await handle?.endpoint.close().catch(() => {});
     handle?.endpoint.ref.stop();
     cluster.coordinator.released(name);

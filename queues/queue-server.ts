@@ -84,7 +84,7 @@ export class QueueServer {
       return this.replier.reply(m, control({ ok: true }));
     }
     this.endpoint.settle(consumer, frame.entries.map((e) => ({ seq: e.seq as Seq, outcome: e.outcome, ...(e.delayMs ? { delayMs: e.delayMs } : {}) })));
-    if (m.reply) this.transport.publish(m.reply, control({ ok: true }));
+    this.replier.reply(m, control({ ok: true }));
   }
 
   private async onControl(m: TransportMessage): Promise<void> {

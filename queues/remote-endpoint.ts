@@ -92,7 +92,10 @@ export class RemoteEndpoint implements QueueEndpoint {
     const byEpoch = new Map<number, Settlement[]>();
     for (const s of items) {
       const origin = this.tags.origin(s.seq);
-      if (origin) byEpoch.set(origin.epoch, [...(byEpoch.get(origin.epoch) ?? []), { ...s, seq: origin.seq }]);
+      if (!origin) continue;
+      let settled = byEpoch.get(origin.epoch);
+      if (!settled) byEpoch.set(origin.epoch, (settled = []));
+      settled.push({ ...s, seq: origin.seq });
     }
     const frames = [...byEpoch].flatMap(([epoch, settled]) => chunks(settled, () => 24).map((part) => encode({
       type: 'settle', consumer, epoch, entries: part.map((s) => ({ seq: s.seq, outcome: s.outcome, delayMs: s.delayMs ?? 0 })),
