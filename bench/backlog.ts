@@ -7,9 +7,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { entryPoint, loaderArgs } from './entry-point.ts';
 import { readRss } from './rss.ts';
 
-const CHILD = fileURLToPath(new URL('./backlog-child.ts', import.meta.url));
+const CHILD = entryPoint('./backlog-child.ts', import.meta.url);
 export const BACKLOG_HEAP_MB = 128;
 
 export interface PhaseResult {
@@ -32,7 +33,7 @@ export async function runBacklogBench(n = 1_000_000): Promise<PhaseResult[]> {
 
 function runPhase(phase: PhaseResult['phase'], dir: string, n: number): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`--max-old-space-size=${BACKLOG_HEAP_MB}`, '--import', 'tsx', CHILD, phase, dir, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [`--max-old-space-size=${BACKLOG_HEAP_MB}`, ...loaderArgs, CHILD, phase, dir, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let peak = 0;
     const sampler = setInterval(() => { peak = Math.max(peak, readRss(child.pid!) ?? 0); }, 50);
     let stdout = '';

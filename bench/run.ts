@@ -3,11 +3,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SingleBar, Presets } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { row, type Outcome } from './aggregate.ts';
 import { chart } from './chart.ts';
+import { ROOT } from './entry-point.ts';
 import { machine } from './machine.ts';
 import { rate } from './metrics.ts';
 import type { Job } from './protocol.ts';
@@ -18,7 +18,6 @@ import { withTimeout } from './timeout.ts';
 import type { System } from './types.ts';
 import { DEFAULTS, warmupName, workloads, type Params, type WorkloadId } from './workloads.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PROBE_TIMEOUT_MS = 10_000;
 
 const positive = (v: string): number => {

@@ -1,6 +1,7 @@
 // A queue's durable log: numbered segment files of framed records (record-codec.ts). Appends are
 // group-committed; recovery replays the segments in order and repairs what a crash tore; compaction
 // deletes old segments that no longer hold anything a restart would need.
+import { constants } from 'node:fs';
 import { open, readdir, rm, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -267,7 +268,7 @@ export class FileQueueLog implements QueueLog {
         if (sync) {
           clearTimeout(this.syncTimer); // this sync covers what the timer was for
           this.syncTimer = undefined;
-          await active.handle.datasync();
+          if (!this.dsync) await active.handle.datasync();
           await this.compact(active);
         } else {
           this.syncTimer ??= setTimeout(() => {
@@ -345,7 +346,7 @@ export class FileQueueLog implements QueueLog {
   }
 
   private async reopen(segment: Segment, size: number): Promise<Active> {
-    const handle = await open(this.pathOf(segment.no), 'r+');
+    const handle = await open(this.pathOf(segment.no), constants.O_RDWR | this.dsyncFlag);
     // What recovery read may sit only in the page cache (the process died, not the OS), and a tail
     // may just have been truncated: make both durable before compaction trusts them.
     await handle.datasync();
@@ -354,7 +355,7 @@ export class FileQueueLog implements QueueLog {
   }
 
   private async createSegment(no: number): Promise<Active> {
-    const handle = await open(this.pathOf(no), 'wx+');
+    const handle = await open(this.pathOf(no), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | this.dsyncFlag);
     await syncDir(this.dir); // the new file's name must be as durable as the records it is about to hold
     const segment = this.addSegment(no);
     segment.handle = Promise.resolve(handle);
@@ -376,6 +377,18 @@ export class FileQueueLog implements QueueLog {
 
   private pathOf(no: number): string {
     return join(this.dir, `${String(no).padStart(20, '0')}.seg`);
+  }
+
+  /**
+   * fsync 'always': segments are opened O_DSYNC, so that a group's write returns durable. One trip to
+   * the thread pool instead of two (write, then fdatasync), and no wait for the event loop in between.
+   */
+  private get dsync(): boolean {
+    return this.opts.fsync === 'always';
+  }
+
+  private get dsyncFlag(): number {
+    return this.dsync ? constants.O_DSYNC : 0;
   }
 
   private error(message: string, cause?: unknown): StorageError {

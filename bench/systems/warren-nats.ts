@@ -8,16 +8,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
 import { Warren, type Consumer } from '../../index.ts';
+import { drive } from '../drive.ts';
+import { entryPoint, loaderArgs } from '../entry-point.ts';
 import { queueNames } from '../topology.ts';
 import type { Delivery, ServerInfo, Session, System, Topology } from '../types.ts';
+import { warmup, warmupName } from '../workloads.ts';
 
 const NATS = 'nats://127.0.0.1:4222';
-const CLI = fileURLToPath(new URL('../../cli/warren.ts', import.meta.url));
+const CLI = entryPoint('../../cli/warren.ts', import.meta.url);
 const clusterOf = (name: string) => name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
 const dataDir = (name: string, node: string) => path.join(os.tmpdir(), `${name}-${node}`);
+/** Enough for the nodes' hot paths to be compiled by the optimizing JIT before the measured run. */
+const NODE_WARMUP_N = 10_000;
 const nodeIds = (mirrors: number) => ['leader', ...Array.from({ length: mirrors }, (_, i) => `mirror${i + 1}`)];
 
 async function deleteBuckets(name: string): Promise<void> {
@@ -33,7 +37,7 @@ async function deleteBuckets(name: string): Promise<void> {
 /** A `warren node` process; resolves once it says it is ready. */
 export function startNode(cluster: string, id: string, data: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const node = spawn(process.execPath, ['--import', 'tsx', CLI, 'node', '--nats', NATS, '--cluster', cluster, '--data', data, '--id', id], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const node = spawn(process.execPath, [...loaderArgs, CLI, 'node', '--nats', NATS, '--cluster', cluster, '--data', data, '--id', id], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     const timer = setTimeout(() => { node.kill('SIGKILL'); reject(new Error(`node ${id} did not start within 30 s`)); }, 30_000);
     node.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
@@ -67,22 +71,14 @@ export const warrenCluster = (mirrors: number): System => ({
     const common = { nats: NATS, cluster: clusterOf(name), role: 'client' as const };
     const producer = await Warren.start({ ...common, nodeId: 'producer' });
     const consumerNode = await Warren.start({ ...common, nodeId: 'consumer' });
-    const queues = queueNames(name, topology);
-    for (const q of queues) await producer.declareQueue(q, { mirrors });
-    if (topology.kind === 'fanout') {
-      await producer.declareExchange(name, { type: 'fanout' });
-      for (const q of queues) await producer.bindQueue(q, name, '');
-    }
-    const target = topology.kind === 'fanout' ? { exchange: name, routingKey: '' } : { queue: name };
-    const consumers: Consumer[] = [];
+    const clients = { producer, consumerNode };
+    await warmUp(clients, warmupName(name), topology, mirrors);
+    const session = await declare(clients, name, topology, mirrors);
     return {
-      publish: async (body) => { await producer.publish(target, body); },
-      async consume(index: number, prefetch: number, onMessage: (d: Delivery) => void): Promise<void> {
-        consumers.push(await consumerNode.consume(queues[index]!, (msg) => { onMessage({ body: msg.body, ack: () => msg.ack() }); }, { prefetch, ack: 'manual' }));
-      },
+      ...session,
       serverPid: () => servers[0]!.pid,
       async close(): Promise<void> {
-        for (const c of consumers) await c.cancel().catch(() => {});
+        await session.close();
         await producer.stop();
         await consumerNode.stop();
         await Promise.all(servers.map((s) => new Promise<void>((r) => { s.once('exit', () => r()); s.kill('SIGTERM'); })));
@@ -93,6 +89,47 @@ export const warrenCluster = (mirrors: number): System => ({
 
   remove: (name: string) => removeCluster(name, mirrors),
 });
+
+interface Clients {
+  readonly producer: Warren;
+  readonly consumerNode: Warren;
+}
+
+/** The topology's queues on the cluster, and a session on them; its close cancels its consumers only. */
+async function declare({ producer, consumerNode }: Clients, name: string, topology: Topology, mirrors: number): Promise<Omit<Session, 'serverPid'>> {
+  const queues = queueNames(name, topology);
+  for (const q of queues) await producer.declareQueue(q, { mirrors });
+  if (topology.kind === 'fanout') {
+    await producer.declareExchange(name, { type: 'fanout' });
+    for (const q of queues) await producer.bindQueue(q, name, '');
+  }
+  const target = topology.kind === 'fanout' ? { exchange: name, routingKey: '' } : { queue: name };
+  const consumers: Consumer[] = [];
+  return {
+    publish: async (body) => { await producer.publish(target, body); },
+    async consume(index: number, prefetch: number, onMessage: (d: Delivery) => void): Promise<void> {
+      consumers.push(await consumerNode.consume(queues[index]!, (msg) => { onMessage({ body: msg.body, ack: () => msg.ack() }); }, { prefetch, ack: 'manual' }));
+    },
+    async close(): Promise<void> {
+      for (const c of consumers) await c.cancel().catch(() => {});
+    },
+  };
+}
+
+/**
+ * The node processes start with every run, cold, where the peers are long-running brokers: the run's
+ * own warm-up (in the benchmark process) would warm the clients only. So the nodes get one of their own,
+ * on queues of their own, before the measured session is declared.
+ */
+async function warmUp(clients: Clients, name: string, topology: Topology, mirrors: number): Promise<void> {
+  const session = await declare(clients, name, topology, mirrors);
+  try {
+    const result = await drive({ ...session, serverPid: () => undefined }, { ...warmup(topology), n: NODE_WARMUP_N });
+    if (!result.complete) throw new Error(`the nodes' warm-up delivered ${result.distinct} of ${result.n * result.queues}`);
+  } finally {
+    await session.close();
+  }
+}
 
 async function removeCluster(name: string, mirrors: number): Promise<void> {
   for (const id of nodeIds(mirrors)) await rm(dataDir(name, id), { recursive: true, force: true });
