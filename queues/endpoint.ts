@@ -26,15 +26,18 @@ export interface QueueEndpoint {
 
 export class LocalEndpoint implements QueueEndpoint {
   /** Publishes of one event-loop turn reach the queue actor as one batch: one append, one sync. */
-  private readonly publisher = new Batcher<PendingPublish>((items) => {
-    if (this.ref.alive) return this.ref.tell({ type: 'publish', items });
-    for (const p of items) p.done(new Stopped(`queue '${this.name}'`));
-  });
+  private readonly publisher = new Batcher<PendingPublish>((items) => this.publishBatch(items));
 
   constructor(readonly name: QueueName, readonly ref: ActorRef<QueueMsg>) {}
 
   publish<R>(item: PublishRequest, result: (r: PublishResult) => R): Promise<R> {
     return new Promise((resolve, reject) => this.publisher.add({ ...item, done: (r) => (r instanceof Error ? reject(r) : resolve(result(r))) }));
+  }
+
+  /** A batch that is one already (a frame from a remote producer) goes to the queue actor as it is. */
+  publishBatch(items: readonly PendingPublish[]): void {
+    if (this.ref.alive) return this.ref.tell({ type: 'publish', items });
+    for (const p of items) p.done(new Stopped(`queue '${this.name}'`));
   }
 
   subscribe(consumer: ConsumerTag, subscriber: Subscriber): Promise<void> {

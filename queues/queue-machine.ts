@@ -4,7 +4,7 @@
 // the queue actor restarts it from the log.
 import { asSeq, type ConsumerTag, type MessageId, type QueueName, type Seq } from '../node/ids.ts';
 import type { Headers, LogRecord, MessageMeta, RecoveredQueue, RemoveReason } from '../storage/storage.ts';
-import Denque from 'denque';
+import { DedupWindow } from './dedup-window.ts';
 import { ReadySet, sortedIndex } from './ready-set.ts';
 
 export type OverflowPolicy = 'reject-publish' | 'drop-head' | 'dead-letter-head';
@@ -89,12 +89,6 @@ interface Entry {
   deliveries: number;
   holder: ConsumerTag | undefined}
 
-interface Remembered {
-  readonly id: MessageId;
-  readonly seq: Seq;
-  readonly at: number;
-}
-
 interface ConsumerState {
   readonly prefetch: number;
   readonly held: Set<Seq>;
@@ -131,9 +125,7 @@ export class QueueMachine {
   /** Subscription order: round-robin, and the single active consumer is the first. */
   private order: ConsumerTag[] = [];
   private cursor = 0;
-  private readonly dedup = new Map<MessageId, Remembered>();
-  /** Dedup entries oldest first, for eviction: deleting from a Map's front leaves holes that iteration pays for. */
-  private readonly dedupOrder = new Denque<Remembered>();
+  private readonly dedup: DedupWindow;
   private nextSeq: number;
   private effects: QueueEffect[] = [];
   private records: LogRecord[] = [];
@@ -145,7 +137,8 @@ export class QueueMachine {
 
   constructor(readonly config: QueueConfig, recovered?: RecoveredQueue, now = 0) {
     this.nextSeq = recovered?.nextSeq ?? 1;
-    for (const r of recovered?.recentIds ?? []) this.remember(r.id, r.seq, r.at);
+    this.dedup = new DedupWindow(config.dedupWindow.count, config.dedupWindow.ms);
+    for (const r of recovered?.recentIds ?? []) this.dedup.remember(r.id, r.seq, r.at);
     for (const m of recovered?.messages ?? []) {
       this.track(m.seq, m.priority, m.expiresAt, m.readyAt, m.deliveryCount);
       if (m.readyAt !== undefined && m.readyAt > now) this.insertDelayed(m.seq);
@@ -200,13 +193,13 @@ export class QueueMachine {
   }
 
   private publish(now: number, items: readonly PublishItem[]): void {
-    this.evictDedup(now);
+    this.dedup.evict(now);
     for (let ref = 0; ref < items.length; ref++) {
       const item = items[ref]!;
       const seen = this.dedup.get(item.id);
-      if (seen) {
+      if (seen !== undefined) {
         this.counters.duplicates++;
-        this.effects.push({ type: 'confirm', ref, seq: seen.seq, duplicate: true });
+        this.effects.push({ type: 'confirm', ref, seq: seen, duplicate: true });
         continue;
       }
       if (this.config.maxLength !== undefined && this.waiting() >= this.config.maxLength) {
@@ -225,12 +218,12 @@ export class QueueMachine {
       this.track(seq, meta.priority, meta.expiresAt, meta.readyAt, 0);
       if (meta.readyAt !== undefined) this.insertDelayed(seq);
       else this.ready.pushFresh(seq, meta.priority);
-      this.remember(item.id, seq, now);
+      this.dedup.remember(item.id, seq, now);
       this.counters.published++;
       this.records.push({ type: 'enqueue', meta, body: item.body });
       this.effects.push({ type: 'confirm', ref, seq, duplicate: false });
     }
-    this.evictDedup(now);
+    this.dedup.evict(now);
   }
 
   /** drop-head / dead-letter-head: frees one place by removing the next message in line. */
@@ -406,22 +399,6 @@ export class QueueMachine {
     const readyAt = (s: Seq) => this.entry(s).readyAt!;
     const before = (a: Seq, b: Seq) => readyAt(a) < readyAt(b) || (readyAt(a) === readyAt(b) && a < b);
     this.delayed.splice(sortedIndex(this.delayed, seq, before), 0, seq);
-  }
-
-  private remember(id: MessageId, seq: Seq, at: number): void {
-    const r: Remembered = { id, seq, at };
-    this.dedup.set(id, r);
-    this.dedupOrder.push(r);
-  }
-
-  private evictDedup(now: number): void {
-    const { count, ms } = this.config.dedupWindow;
-    for (let head = this.dedupOrder.peekFront(); head; head = this.dedupOrder.peekFront()) {
-      if (this.dedupOrder.length <= count && now - head.at < ms) break;
-      this.dedupOrder.shift();
-      // An id remembered again later keeps its newer entry.
-      if (this.dedup.get(head.id) === head) this.dedup.delete(head.id);
-    }
   }
 
   private waiting(): number {

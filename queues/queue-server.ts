@@ -9,7 +9,7 @@ import type { ClusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, encode, FrameError, type PublishAckEntry } from '../transport/frame.ts';
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
 import type { LocalEndpoint } from './endpoint.ts';
-import type { Delivery } from './queue-actor.ts';
+import type { Delivery, PendingPublish } from './queue-actor.ts';
 import { chunks, control, controlRequest, errorFrame, Replier } from './remote-protocol.ts';
 
 export interface ServerCounters {
@@ -39,7 +39,7 @@ export class QueueServer {
   start(): void {
     const q = this.endpoint.name;
     this.subs = [
-      this.transport.subscribe(this.subjects.publish(q), (m) => void this.onPublish(m)),
+      this.transport.subscribe(this.subjects.publish(q), (m) => this.onPublish(m)),
       this.transport.subscribe(this.subjects.settle(q), (m) => this.onSettle(m)),
       this.transport.subscribe(this.subjects.control(q), (m) => void this.onControl(m)),
     ];
@@ -57,21 +57,33 @@ export class QueueServer {
     for (const tag of tags ?? []) await this.endpoint.cancel(tag).catch(() => {});
   }
 
-  private async onPublish(m: TransportMessage): Promise<void> {
+  private onPublish(m: TransportMessage): void {
     const frame = this.accept(m, 'publish');
     if (!frame) return;
     if (frame.queue !== this.endpoint.name) return this.replier.refuse(m, 'wrong-queue', `this subject serves queue '${this.endpoint.name}', not '${frame.queue}'`);
-    const entries = await Promise.all(frame.entries.map((e): Promise<PublishAckEntry> => {
-      if (e.id.length === 0 || e.id.length > 256) return Promise.resolve({ ok: false, code: 'INVALID_ARGUMENT', message: 'message id must be 1 to 256 characters' });
-      if (e.body.length > MAX_BODY_BYTES) return Promise.resolve({ ok: false, code: 'INVALID_ARGUMENT', message: `body over ${MAX_BODY_BYTES} bytes` });
+    // The frame is the batch: its valid entries reach the queue actor as one message, and the reply
+    // leaves once every entry has its answer.
+    const entries: PublishAckEntry[] = new Array(frame.entries.length);
+    const items: PendingPublish[] = [];
+    let unanswered = frame.entries.length;
+    const answer = (i: number, entry: PublishAckEntry): void => {
+      entries[i] = entry;
+      if (--unanswered === 0 && m.reply) this.transport.publish(m.reply, encode({ type: 'publish-ack', entries }));
+    };
+    frame.entries.forEach((e, i) => {
+      if (e.id.length === 0 || e.id.length > 256) return answer(i, { ok: false, code: 'INVALID_ARGUMENT', message: 'message id must be 1 to 256 characters' });
+      if (e.body.length > MAX_BODY_BYTES) return answer(i, { ok: false, code: 'INVALID_ARGUMENT', message: `body over ${MAX_BODY_BYTES} bytes` });
       // The body is a view into the network buffer: keep a copy of its own.
       const body = e.body.slice();
-      return this.endpoint.publish(
-        { id: asMessageId(e.id), headers: e.headers, priority: e.priority, delayMs: e.delayMs || undefined, size: body.length, body },
-        (r): PublishAckEntry => ({ ok: true, seq: r.seq, duplicate: r.duplicate }),
-      ).catch((err: unknown): PublishAckEntry => ({ ok: false, code: err instanceof WarrenError ? err.code : 'NOT_CONFIRMED', message: String((err as Error)?.message ?? err) }));
-    }));
-    if (m.reply) this.transport.publish(m.reply, encode({ type: 'publish-ack', entries }));
+      items.push({
+        id: asMessageId(e.id), headers: e.headers, priority: e.priority, delayMs: e.delayMs || undefined, size: body.length, body,
+        done: (r) => answer(i, r instanceof Error
+          ? { ok: false, code: r instanceof WarrenError ? r.code : 'NOT_CONFIRMED', message: r.message }
+          : { ok: true, seq: r.seq, duplicate: r.duplicate }),
+      });
+    });
+    if (items.length) this.endpoint.publishBatch(items);
+    else if (frame.entries.length === 0 && m.reply) this.transport.publish(m.reply, encode({ type: 'publish-ack', entries }));
   }
 
   private onSettle(m: TransportMessage): void {
