@@ -1,10 +1,10 @@
 // Warren embedded: one node in the benchmark's own process, local transport, storage in a fresh
 // directory with the default fsync 'always' (a confirm means fdatasync'd). Only the public API.
-import { rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Warren, type Consumer } from '../../index.ts';
+import { ROOT } from '../entry-point.ts';
 import { queueNames } from '../topology.ts';
 import type { Delivery, ServerInfo, Session, System, Topology } from '../types.ts';
 
@@ -15,7 +15,7 @@ function dataDir(name: string): string {
 
 export const warrenEmbedded: System = {
   async probe(): Promise<ServerInfo> {
-    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     return {
       server: `Warren ${pkg.version} (embedded, in the benchmark process)`,
       durability: "fsync 'always': a confirm means the message was fdatasync'd (group commit)",
