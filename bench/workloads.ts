@@ -23,6 +23,8 @@ export const FANOUT_QUEUES = 4;
 const STALL_MS = 20_000;
 /** Messages of the unmeasured warm-up run before each measured one (JIT, connections, first files). */
 export const WARMUP_N = 1_000;
+/** Node processes started by a run (Warren over NATS) warm up on this many first: enough for the optimizing JIT. */
+export const NODE_WARMUP_N = 10_000;
 
 /**
  * What `npm run bench` runs without flags: sized to finish in under 10 minutes on a 2-core machine.

@@ -14,14 +14,12 @@ import { drive } from '../drive.ts';
 import { entryPoint, loaderArgs } from '../entry-point.ts';
 import { queueNames } from '../topology.ts';
 import type { Delivery, ServerInfo, Session, System, Topology } from '../types.ts';
-import { warmup, warmupName } from '../workloads.ts';
+import { NODE_WARMUP_N, warmup, warmupName } from '../workloads.ts';
 
 const NATS = 'nats://127.0.0.1:4222';
 const CLI = entryPoint('../../cli/warren.ts', import.meta.url);
 const clusterOf = (name: string) => name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
 const dataDir = (name: string, node: string) => path.join(os.tmpdir(), `${name}-${node}`);
-/** Enough for the nodes' hot paths to be compiled by the optimizing JIT before the measured run. */
-const NODE_WARMUP_N = 10_000;
 const nodeIds = (mirrors: number) => ['leader', ...Array.from({ length: mirrors }, (_, i) => `mirror${i + 1}`)];
 
 async function deleteBuckets(name: string): Promise<void> {
