@@ -220,7 +220,9 @@ function append(env: QueueEnv, state: QueueState, records: readonly LogRecord[])
       }
     }
   }
-  state.durable = env.log!.append(records);
+  // Settlements alone wait for the next message's write, unless deliveries wait for their commit.
+  const deferrable = !env.deliverAfterCommit && records.every((r) => r.type !== 'enqueue');
+  state.durable = env.log!.append(records, { deferrable });
   state.durable.catch((err: unknown) => env.onError(err instanceof Error ? err : new Error(String(err))));
 }
 

@@ -4,14 +4,13 @@
 import { constants } from 'node:fs';
 import { open, readdir, rm, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Seq } from '../node/ids.ts';
 import { StorageError } from '../node/errors.ts';
 import { readAll, syncDir, writeAll } from './durable-fs.ts';
 import { LiveIndex } from './live-index.ts';
 import { FrameWriter, readFrame, scanRecords } from './record-codec.ts';
 import { Replayer } from './replay.ts';
-import type { FsyncPolicy, LogRecord, QueueLog, RecoveredQueue, StoredMessage } from './storage.ts';
+import type { AppendOptions, FsyncPolicy, LogRecord, QueueLog, RecoveredQueue, StoredMessage } from './storage.ts';
 
 export interface FileLogOptions {
   readonly fsync: FsyncPolicy;
@@ -24,6 +23,8 @@ export interface FileLogOptions {
  * loss can lose what was confirmed in the last BATCH_SYNC_MS.
  */
 const BATCH_SYNC_MS = 50;
+/** How long a deferrable append may wait for an urgent one to carry it (AppendOptions). */
+const DEFER_MS = 5;
 const SEGMENT_FILE = /^(\d{20})\.seg$/;
 /** The most one read of neighbouring records takes in. */
 const MAX_READ_BYTES = 1024 * 1024;
@@ -61,6 +62,8 @@ class Group {
   readonly frames = new FrameWriter();
   readonly records: { readonly record: LogRecord; readonly length: number }[] = [];
   readonly waiters: Waiter[] = [];
+  /** Some append in the group may not be deferred (see AppendOptions): the group is written at once. */
+  urgent = false;
 
   add(records: readonly LogRecord[]): void {
     const bytes = this.frames.bytes.length;
@@ -78,6 +81,7 @@ class Group {
     this.frames.truncate(0);
     this.records.length = 0;
     this.waiters.length = 0;
+    this.urgent = false;
   }
 }
 
@@ -100,6 +104,7 @@ export class FileQueueLog implements QueueLog {
   private pending = new Group();
   private writing = new Group();
   private flushing = false;
+  private deferTimer: NodeJS.Timeout | undefined;
   private flushed: Promise<void> = Promise.resolve();
   private syncDue = false;
   private syncTimer: NodeJS.Timeout | undefined;
@@ -160,7 +165,7 @@ export class FileQueueLog implements QueueLog {
     return replayer.result(report);
   }
 
-  async append(records: readonly LogRecord[]): Promise<void> {
+  async append(records: readonly LogRecord[], options?: AppendOptions): Promise<void> {
     if (this.closing) throw this.error('the log is closed');
     if (!this.active) throw this.error('recover() must run before append()');
     if (this.failure) throw this.failure;
@@ -180,7 +185,8 @@ export class FileQueueLog implements QueueLog {
     const active = this.active;
     return new Promise((resolve, reject) => {
       this.pending.waiters.push({ resolve, reject });
-      this.kick(active);
+      if (options?.deferrable) this.deferTimer ??= setTimeout(() => this.hurry(active), DEFER_MS);
+      else this.hurry(active);
     });
   }
 
@@ -234,11 +240,17 @@ export class FileQueueLog implements QueueLog {
     const active = this.active;
     if (active) {
       this.syncDue = this.opts.fsync === 'batch'; // what was written gets its fdatasync now
-      this.kick(active);
+      this.hurry(active);
       await this.flushed;
     }
     await Promise.all([...this.segments.values()].map(closeSegment));
     this.onClose();
+  }
+
+  /** The pending group is to be written now. */
+  private hurry(active: Active): void {
+    this.pending.urgent = true;
+    this.kick(active);
   }
 
   private kick(active: Active): void {
@@ -250,13 +262,17 @@ export class FileQueueLog implements QueueLog {
   /** The group commit: everything appended since the last round shares one write and one fdatasync. */
   private async flush(active: Active): Promise<void> {
     for (;;) {
-      // Lets appends made in this turn join the group, e.g. those of callers whose append just resolved.
-      await nextTurn();
-      if (this.pending.waiters.length === 0 && !this.syncDue) {
+      // Lets the appends of this turn join the group (those of callers whose append just resolved,
+      // too), and no more: waiting for the next turn of the event loop instead started the write of a
+      // queue actor's append only after the rest of its turn (1 ms later on a W1 leader, measured).
+      await Promise.resolve();
+      if (!this.pending.urgent && !this.syncDue) {
         this.pending.frames.release();
         this.writing.frames.release();
         break;
       }
+      clearTimeout(this.deferTimer);
+      this.deferTimer = undefined;
       const group = this.pending;
       this.pending = this.writing;
       this.writing = group;

@@ -73,40 +73,41 @@ describe('FileStorage', () => {
   });
 
   it("group-commits: 256 appends in flight cost one write; 'always' writes O_DSYNC, 'batch' syncs later", async () => {
-    await withTempDir(async (dir) => {
-      const probe = await open(join(dir, 'probe'), 'w');
-      const handles = Object.getPrototypeOf(probe) as FileHandle;
-      await probe.close();
-      const { write, datasync } = handles;
-      const calls = { write: 0, datasync: 0 };
-      let written: number | undefined;
-      handles.write = function (this: FileHandle, ...args: Parameters<FileHandle['write']>) {
-        calls.write++;
-        written = this.fd;
-        return write.apply(this, args);
-      } as FileHandle['write'];
-      handles.datasync = function (this: FileHandle) {
-        calls.datasync++;
-        return datasync.call(this);
-      };
-      try {
-        for (const fsync of ['always', 'batch'] as const) {
-          const storage = await FileStorage.open(join(dir, fsync), { fsync });
-          const log = await storage.openQueue(QUEUE);
-          await log.recover();
-          Object.assign(calls, { write: 0, datasync: 0 });
-          await Promise.all(seqs(1, 256).map((seq) => log.append([enqueue(seq, 'x'.repeat(1024))])));
-          assert.deepEqual(calls, { write: 1, datasync: 0 }, fsync);
-          // The kernel's own account of the open file: O_DSYNC makes each write return durable.
-          const flags = parseInt(/^flags:\s+([0-7]+)$/m.exec(await readFile(`/proc/self/fdinfo/${written}`, 'utf8'))![1]!, 8);
-          assert.equal((flags & constants.O_DSYNC) !== 0, fsync === 'always', `${fsync}: O_DSYNC`);
-          await storage.close();
-          assert.equal(calls.datasync, fsync === 'always' ? 0 : 1, `${fsync}: synced by close at the latest`);
-        }
-      } finally {
-        Object.assign(handles, { write, datasync });
+    await withTempDir((dir) => countingFileCalls(dir, async (calls) => {
+      for (const fsync of ['always', 'batch'] as const) {
+        const storage = await FileStorage.open(join(dir, fsync), { fsync });
+        const log = await storage.openQueue(QUEUE);
+        await log.recover();
+        Object.assign(calls, { write: 0, datasync: 0 });
+        await Promise.all(seqs(1, 256).map((seq) => log.append([enqueue(seq, 'x'.repeat(1024))])));
+        assert.deepEqual({ write: calls.write, datasync: calls.datasync }, { write: 1, datasync: 0 }, fsync);
+        // The kernel's own account of the open file: O_DSYNC makes each write return durable.
+        const flags = parseInt(/^flags:\s+([0-7]+)$/m.exec(await readFile(`/proc/self/fdinfo/${calls.fd}`, 'utf8'))![1]!, 8);
+        assert.equal((flags & constants.O_DSYNC) !== 0, fsync === 'always', `${fsync}: O_DSYNC`);
+        await storage.close();
+        assert.equal(calls.datasync, fsync === 'always' ? 0 : 1, `${fsync}: synced by close at the latest`);
       }
-    });
+    }));
+  });
+
+  it('a deferrable append rides with the next one that is not, or is written on its own a little later', async () => {
+    await withTempDir((dir) => countingFileCalls(dir, async (calls) => {
+      const storage = await FileStorage.open(dir, { fsync: 'always' });
+      const log = await storage.openQueue(QUEUE);
+      await log.recover();
+      await log.append([enqueue(1), enqueue(2)]);
+      calls.write = 0;
+      const acked = log.append([{ type: 'remove', seqs: [asSeq(1)], reason: 'ack' }], { deferrable: true });
+      await Promise.all([acked, log.append([enqueue(3)])]);
+      assert.equal(calls.write, 1, 'one write for both');
+      await log.append([{ type: 'remove', seqs: [asSeq(2)], reason: 'ack' }], { deferrable: true });
+      assert.equal(calls.write, 2, 'alone, it is written all the same');
+      await storage.close();
+      const reopened = await FileStorage.open(dir, { fsync: 'always' });
+      const recovered = await (await reopened.openQueue(QUEUE)).recover();
+      assert.deepEqual([...recovered.messages].map((m) => m.seq), [3]);
+      await reopened.close();
+    }));
   });
 
   it('reads many messages at once, neighbours together, across segments and around gaps', async () => {
@@ -271,3 +272,26 @@ describe('FileStorage folder layout', () => {
     });
   });
 });
+
+/** Runs `body` while FileHandle's write and datasync are counted (and the last written fd noted). */
+async function countingFileCalls<T>(dir: string, body: (calls: { write: number; datasync: number; fd?: number }) => Promise<T>): Promise<T> {
+  const probe = await open(join(dir, 'probe'), 'w');
+  const handles = Object.getPrototypeOf(probe) as FileHandle;
+  await probe.close();
+  const { write, datasync } = handles;
+  const calls: { write: number; datasync: number; fd?: number } = { write: 0, datasync: 0 };
+  handles.write = function (this: FileHandle, ...args: Parameters<FileHandle['write']>) {
+    calls.write++;
+    calls.fd = this.fd;
+    return write.apply(this, args);
+  } as FileHandle['write'];
+  handles.datasync = function (this: FileHandle) {
+    calls.datasync++;
+    return datasync.call(this);
+  };
+  try {
+    return await body(calls);
+  } finally {
+    Object.assign(handles, { write, datasync });
+  }
+}

@@ -66,6 +66,15 @@ export interface RecoveredQueue {
   readonly report: RecoveryReport;
 }
 
+export interface AppendOptions {
+  /**
+   * Nothing waits on these records but the appends after them (settlements of a queue that delivers
+   * before its commit): they may wait a few milliseconds for an append that is not deferrable to carry
+   * them, so that a W1 window costs one write and one sync, not one per settlement.
+   */
+  readonly deferrable?: boolean;
+}
+
 export interface QueueLog {
   /** Reads back what the log holds. Called once, before the first append. */
   recover(): Promise<RecoveredQueue>;
@@ -74,7 +83,7 @@ export interface QueueLog {
    * ('always': fdatasync'd; 'batch': written, synced within a bounded interval). Appends are grouped:
    * records appended while a sync runs share the next sync.
    */
-  append(records: readonly LogRecord[]): Promise<void>;
+  append(records: readonly LogRecord[], options?: AppendOptions): Promise<void>;
   /**
    * Live messages as stored, in the order asked, for messages the queue did not keep in memory.
    * Asking for many at once lets the log read neighbours together.
