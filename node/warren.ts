@@ -395,6 +395,8 @@ export class Warren {
       deliverAfterCommit: leadership !== undefined,
       subscribers: new Map(),
       onError: (e) => this.fault('queue', e),
+      // Given up by its supervisor while the node runs on: another replica of a mirrored queue leads.
+      onStopped: () => { if (this.running && this.queues.get(name) === handle) handle.leadership?.stepDown(); },
     };
     const ref = this.system.spawn(this.queueSupervisor, `q-${name}`, queueBehavior(env));
     const handle: QueueHandle = { name, options, endpoint: new LocalEndpoint(name, ref), env, startedAt: Date.now(), ...(leadership ? { leadership } : {}) };

@@ -19,6 +19,10 @@ export interface WorkerOptions {
   readonly inFlight?: number;
   readonly retryForMs?: number;
   readonly paceMs?: number;
+  /** serve: declare `queue` mirrored this many times (this node leads it). */
+  readonly mirrors?: number;
+  /** Files this process writes stop growing at this size (ulimit -f): a full disk, for this node only. */
+  readonly fileLimitKiB?: number;
 }
 
 export class Worker {
@@ -73,9 +77,11 @@ export class ClusterHarness {
     return new ClusterHarness(nats, `t${process.pid}x${Math.floor(Math.random() * 1e9)}`, await mkdtemp(path.join(tmpdir(), 'warren-cluster-')));
   }
 
-  async start(o: WorkerOptions): Promise<Worker> {
-    const args = JSON.stringify({ ...o, nats: this.nats, cluster: this.cluster, data: path.join(this.dir, o.id) });
-    const w = new Worker(spawn(process.execPath, ['--import', 'tsx', 'property-tests/cluster-worker.ts', args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  async start({ fileLimitKiB, ...o }: WorkerOptions): Promise<Worker> {
+    const args = ['--import', 'tsx', 'property-tests/cluster-worker.ts', JSON.stringify({ ...o, nats: this.nats, cluster: this.cluster, data: path.join(this.dir, o.id) })];
+    // Node ignores SIGXFSZ, so a write past the limit fails with EFBIG, as on a full disk.
+    const [cmd, argv] = fileLimitKiB === undefined ? [process.execPath, args] : ['bash', ['-c', `ulimit -f ${fileLimitKiB} && exec "$0" "$@"`, process.execPath, ...args]];
+    const w = new Worker(spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
     this.workers.push(w);
     await until(() => w.ready || w.exited, `worker ${o.id} ready`, 30_000);
     if (!w.ready) throw new Error(`worker ${o.id} exited: ${w.stderr}`);

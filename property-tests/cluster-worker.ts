@@ -29,6 +29,8 @@ const opts = z.strictObject({
   retryForMs: z.number().int().nonnegative().default(0),
   /** produce: pause between publishes, for a steady stream that outlasts a test's faults. */
   paceMs: z.number().int().nonnegative().default(0),
+  /** serve: declare the queue with this many mirrors (this node leads it). */
+  mirrors: z.number().int().nonnegative().default(0),
 }).parse(JSON.parse(process.argv[2] ?? '{}'));
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -55,7 +57,7 @@ async function publish(id: string): Promise<void> {
 }
 
 if (opts.role === 'serve') {
-  if (opts.queue !== '') await node.declareQueue(opts.queue);
+  if (opts.queue !== '') await node.declareQueue(opts.queue, { mirrors: opts.mirrors });
   say('ready');
 } else if (opts.role === 'consume') {
   await node.consume(opts.queue, async (m) => {

@@ -20,6 +20,17 @@ const FAULTS: readonly Fault[] = ['kill-leader', 'pause', 'restart'];
 const NODES = ['n1', 'n2', 'n3'];
 const QUEUE = 'ha';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const haOf = async (observer: Warren) => (await observer.clusterStats()).queues.find((q) => q.name === QUEUE);
+/** The queue once both its mirrors are in sync. */
+async function settledOf(observer: Warren, what: string) {
+  const end = Date.now() + 60_000;
+  for (;;) {
+    const q = await haOf(observer).catch(() => undefined);
+    if (q && q.mirrors.filter((m) => m.inSync).length === 2) return q;
+    if (Date.now() > end) throw new Error(`gave up waiting for: ${what}`);
+    await sleep(200);
+  }
+}
 
 describe('mirrored queues under SIGKILL, SIGSTOP and restarts (3 node processes)', () => {
   let server: NatsServer;
@@ -41,16 +52,8 @@ describe('mirrored queues under SIGKILL, SIGSTOP and restarts (3 node processes)
         for (const id of NODES) nodes.set(id, await c.start(opts(id)));
         await until(() => observer.stats().nodes.filter((n) => n.up && NODES.includes(n.nodeId)).length === NODES.length, 'three servers seen');
         await observer.declareQueue(QUEUE, { mirrors: 2 });
-        const ha = async () => (await observer.clusterStats()).queues.find((q) => q.name === QUEUE);
-        const settled = async (what: string) => {
-          const end = Date.now() + 60_000;
-          for (;;) {
-            const q = await ha().catch(() => undefined);
-            if (q && q.mirrors.filter((m) => m.inSync).length === 2) return q;
-            if (Date.now() > end) throw new Error(`gave up waiting for: ${what}`);
-            await sleep(200);
-          }
-        };
+        const ha = () => haOf(observer);
+        const settled = (what: string) => settledOf(observer, what);
         await settled('the queue with both mirrors in sync');
 
         const consumer = await c.start({ role: 'consume', id: 'consumer', queue: QUEUE, client: true, prefetch: 64 });
@@ -113,5 +116,37 @@ describe('mirrored queues under SIGKILL, SIGSTOP and restarts (3 node processes)
         await c.close();
       }
     }), { ...params, endOnFailure: true });
+  });
+
+  it('a leader whose disk fills hands the queue to an in-sync mirror, and no confirmed message is lost', async () => {
+    const c = await ClusterHarness.create(server.url);
+    const observer = await Warren.start({ nats: server.url, cluster: c.cluster, role: 'client', nodeId: 'observer' });
+    try {
+      for (const id of ['n2', 'n3']) await c.start({ role: 'serve', id, queue: '' });
+      await until(() => observer.stats().nodes.filter((n) => n.up && ['n2', 'n3'].includes(n.nodeId)).length === 2, 'two servers seen');
+      // n1 declares the queue, so it leads it; its files stop growing at 256 KiB, a few thousand records.
+      const n1 = await c.start({ role: 'serve', id: 'n1', queue: QUEUE, mirrors: 2, fileLimitKiB: 256 });
+      const before = await settledOf(observer, 'the queue with both mirrors in sync');
+      assert.equal(before.leader, 'n1');
+
+      const consumer = await c.start({ role: 'consume', id: 'consumer', queue: QUEUE, client: true, prefetch: 64 });
+      const producer = await c.start({ role: 'produce', id: 'producer', queue: QUEUE, client: true, count: 6_000, inFlight: 32, retryForMs: 60_000 });
+      await until(() => producer.attempted !== undefined || producer.exited, 'the producer finished', 120_000);
+      const after = await haOf(observer);
+      const confirmed = new Set(producer.confirmed);
+      const delivered = () => new Set(consumer.got.map((g) => g.id));
+      await until(() => [...confirmed].every((id) => delivered().has(id)), 'every confirmed message delivered', 60_000).catch(() => {});
+      const lost = [...confirmed].filter((id) => !delivered().has(id));
+      console.log(`report disk full: confirmed=${confirmed.size} refused=${producer.refused.length} delivered=${delivered().size} lost=${lost.length} ` +
+        `leader ${before.leader}@${before.epoch} -> ${after?.leader}@${after?.epoch} n1 alive=${!n1.exited}`);
+      assert.equal(n1.exited, false, 'the node whose disk is full runs on');
+      assert.notEqual(after?.leader, 'n1', 'the lead moved off the node whose disk is full');
+      assert.ok(after!.epoch > before.epoch);
+      assert.equal(confirmed.size, 6_000, 'every publish confirmed, after retries across the hand-over');
+      assert.deepEqual(lost, [], 'no confirmed message lost');
+    } finally {
+      await observer.stop();
+      await c.close();
+    }
   });
 });

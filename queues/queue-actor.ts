@@ -64,6 +64,8 @@ export interface QueueEnv {
   recovery?: RecoveryReport;
   /** Storage and dead-letter failures, for stats and logs. */
   onError(error: Error): void;
+  /** The actor stopped for good: by its supervisor, after too many crashes, or with the node. */
+  onStopped?(): void;
 }
 
 interface QueueState {
@@ -134,6 +136,8 @@ export function queueBehavior(env: QueueEnv): Behavior<QueueState, QueueMsg> {
     },
 
     onCrash: crashHandler(oneForOne(), ({ message, error }) => failPending(message as QueueMsg, error)),
+
+    afterStop: () => env.onStopped?.(),
   };
 }
 

@@ -39,6 +39,8 @@ export class LeaderLog implements QueueLog {
     private readonly gate: Gate,
     /** Every append, as it happens: the links ship it. */
     private readonly ship: (lsn: number, records: readonly LogRecord[]) => void,
+    /** The local log failed: this node can store nothing more. */
+    private readonly failed: (error: Error) => void,
   ) {}
 
   async recover(): Promise<RecoveredQueue> {
@@ -54,7 +56,10 @@ export class LeaderLog implements QueueLog {
     return new Promise((resolve, reject) => {
       const w: Waiter = { lsn, since: Date.now(), local: false, resolve, reject };
       this.waiting.push(w);
-      this.inner.append(records).then(() => { w.local = true; this.check(); }, (err: unknown) => this.fail(w, err));
+      this.inner.append(records).then(() => { w.local = true; this.check(); }, (err: unknown) => {
+        this.fail(w, err);
+        this.failed(err instanceof Error ? err : new Error(String(err)));
+      });
     });
   }
 

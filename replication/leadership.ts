@@ -81,7 +81,7 @@ export class Leadership {
   wrap(inner: QueueLog): QueueLog {
     const first = this.log === undefined;
     this.log?.refuseAll(new NotConfirmed(`queue '${this.queue}': the queue restarted`));
-    this.log = new LeaderLog(inner, (lsn, since) => this.gate(lsn, since), (lsn, records) => this.ship(lsn, records));
+    this.log = new LeaderLog(inner, (lsn, since) => this.gate(lsn, since), (lsn, records) => this.ship(lsn, records), () => this.stepDown());
     if (first) {
       for (const link of this.links.values()) link.start();
       this.renewTimer = setInterval(() => this.renew(), this.opts.leaseMs / 4);
@@ -115,6 +115,16 @@ export class Leadership {
     const to = this.current.meta.inSync.find((n) => n !== this.self);
     if (to) await this.write((m) => (m.inSync.includes(to) ? { ...m, leader: to } : m));
     this.stop();
+  }
+
+  /**
+   * This node cannot go on leading (its disk fails, or its queue actor was given up by its supervisor):
+   * as a graceful stop, but while the node runs on. Without an in-sync mirror to hand over to, the lease
+   * lapses and the queue waits for this node, the only one holding all it confirmed.
+   */
+  stepDown(): void {
+    if (this.leaving || this.deposed) return;
+    void this.handOff().catch(() => this.stop());
   }
 
   stop(): void {
