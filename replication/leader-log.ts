@@ -5,8 +5,9 @@
 // that a mirror that must catch up gets a snapshot (live messages and the dedup window's ids) instead
 // of the whole history.
 import type { MessageId, Seq } from '../node/ids.ts';
+import { frameRecords } from '../storage/record-codec.ts';
 import { Replayer } from '../storage/replay.ts';
-import type { LogRecord, QueueLog, RecoveredMessage, RecoveredQueue, StoredMessage } from '../storage/storage.ts';
+import type { AppendOptions, LogRecord, QueueLog, RecoveredMessage, RecoveredQueue, StoredMessage } from '../storage/storage.ts';
 
 /** true: confirm; false: not yet; an Error: never (deposed, or too long without enough mirrors). */
 export type Gate = (lsn: number, waitingSince: number) => boolean | Error;
@@ -37,8 +38,8 @@ export class LeaderLog implements QueueLog {
   constructor(
     private readonly inner: QueueLog,
     private readonly gate: Gate,
-    /** Every append, as it happens: the links ship it. */
-    private readonly ship: (lsn: number, records: readonly LogRecord[]) => void,
+    /** Every append, as it happens, framed as the logs store it: the links ship these bytes. */
+    private readonly ship: (lsn: number, frames: Uint8Array) => void,
     /** The local log failed: this node can store nothing more. */
     private readonly failed: (error: Error) => void,
   ) {}
@@ -49,14 +50,16 @@ export class LeaderLog implements QueueLog {
     return recovered;
   }
 
-  append(records: readonly LogRecord[]): Promise<void> {
+  async append(records: readonly LogRecord[], options?: AppendOptions): Promise<void> {
+    // Framed once, for the local log and every mirror (first: a record that cannot be framed fails alone).
+    const framed = frameRecords(records);
     const lsn = ++this.lsn;
     for (const r of records) this.replayer.apply(r);
-    this.ship(lsn, records);
+    this.ship(lsn, framed.bytes);
     return new Promise((resolve, reject) => {
       const w: Waiter = { lsn, since: Date.now(), local: false, resolve, reject };
       this.waiting.push(w);
-      this.inner.append(records).then(() => { w.local = true; this.check(); }, (err: unknown) => {
+      this.inner.append(records, { ...options, framed }).then(() => { w.local = true; this.check(); }, (err: unknown) => {
         this.fail(w, err);
         this.failed(err instanceof Error ? err : new Error(String(err)));
       });

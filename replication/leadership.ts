@@ -8,7 +8,7 @@
 // is refused (NotConfirmed) and the node gives the queue up.
 import { NotConfirmed } from '../node/errors.ts';
 import type { NodeId, QueueName } from '../node/ids.ts';
-import type { LogRecord, QueueLog } from '../storage/storage.ts';
+import type { QueueLog } from '../storage/storage.ts';
 import { LeaderLog } from './leader-log.ts';
 import { CasConflict, type MetaStore, type QueueMeta, type Versioned } from './meta-store.ts';
 import { MirrorLink, type SendFrame } from './mirror-link.ts';
@@ -81,7 +81,7 @@ export class Leadership {
   wrap(inner: QueueLog): QueueLog {
     const first = this.log === undefined;
     this.log?.refuseAll(new NotConfirmed(`queue '${this.queue}': the queue restarted`));
-    this.log = new LeaderLog(inner, (lsn, since) => this.gate(lsn, since), (lsn, records) => this.ship(lsn, records), () => this.stepDown());
+    this.log = new LeaderLog(inner, (lsn, since) => this.gate(lsn, since), (lsn, frames) => this.ship(lsn, frames), () => this.stepDown());
     if (first) {
       for (const link of this.links.values()) link.start();
       this.renewTimer = setInterval(() => this.renew(), this.opts.leaseMs / 4);
@@ -145,8 +145,8 @@ export class Leadership {
     return false;
   }
 
-  private ship(lsn: number, records: readonly LogRecord[]): void {
-    for (const link of this.links.values()) link.push(lsn, records);
+  private ship(lsn: number, frames: Uint8Array): void {
+    for (const link of this.links.values()) link.push(lsn, frames);
   }
 
   private renew(): void {

@@ -7,8 +7,7 @@
 // queue keeps serving meanwhile.
 import { randomUUID } from 'node:crypto';
 import type { NodeId, QueueName } from '../node/ids.ts';
-import { FrameWriter } from '../storage/record-codec.ts';
-import type { LogRecord } from '../storage/storage.ts';
+import { frameRecords } from '../storage/record-codec.ts';
 import { backoffDelay } from '../supervision/backoff.ts';
 import type { LeaderLog } from './leader-log.ts';
 
@@ -27,6 +26,7 @@ export interface LinkEvents {
 }
 
 const FRAME_BYTES = 512 * 1024;
+const EMPTY = new Uint8Array(0);
 /** Frames sent and not yet acknowledged, at most. */
 const PIPELINE = 4;
 const RETRY = { minMs: 100, maxMs: 2_000, jitter: 0.3 };
@@ -37,7 +37,8 @@ export class MirrorLink {
   state: LinkState = 'syncing';
   /** The highest lsn the mirror holds durably. */
   acked = 0;
-  private outbox: { lsn: number; records: readonly LogRecord[] }[] = [];
+  /** Appends not sent yet, framed as the logs store them. */
+  private outbox: { lsn: number; frames: Uint8Array }[] = [];
   private wake: (() => void) | undefined;
   private closed = false;
   private failures = 0;
@@ -61,9 +62,9 @@ export class MirrorLink {
     void this.run();
   }
 
-  push(lsn: number, records: readonly LogRecord[]): void {
+  push(lsn: number, frames: Uint8Array): void {
     if (this.state === 'lagging') return;
-    this.outbox.push({ lsn, records });
+    this.outbox.push({ lsn, frames });
     this.wake?.();
   }
 
@@ -112,8 +113,8 @@ export class MirrorLink {
     await Promise.allSettled(this.inFlight);
     this.session = randomUUID();
     this.next = 0;
-    await this.frame(true, []);
-    for await (const records of log.records(snap)) await this.frame(false, records);
+    await this.frame(true, EMPTY);
+    for await (const records of log.records(snap)) await this.frame(false, frameRecords(records).bytes);
     if (gen !== this.generation || this.state !== 'syncing') return;
     this.state = 'streaming';
     this.failures = 0;
@@ -127,12 +128,13 @@ export class MirrorLink {
     let take = 0;
     for (const e of this.outbox) {
       if (take > 0 && bytes > FRAME_BYTES) break;
-      for (const r of e.records) bytes += r.type === 'enqueue' ? r.body.length + 64 : 16;
+      bytes += e.frames.length;
       take++;
     }
     const gen = this.generation;
     const batch = this.outbox.splice(0, take);
-    const sent: Promise<void> = this.frame(false, batch.flatMap((e) => e.records)).then(() => {
+    const frames = batch.length === 1 ? batch[0]!.frames : Buffer.concat(batch.map((e) => e.frames), bytes);
+    const sent: Promise<void> = this.frame(false, frames).then(() => {
       if (gen !== this.generation || this.state !== 'streaming') return;
       this.acked = Math.max(this.acked, batch.at(-1)!.lsn);
       this.progress();
@@ -151,10 +153,8 @@ export class MirrorLink {
   }
 
   /** Frames are numbered when sent, so that frames in flight keep their order. */
-  private frame(reset: boolean, records: readonly LogRecord[]): Promise<void> {
-    const w = new FrameWriter();
-    for (const r of records) w.add(r);
-    return this.send({ session: this.session, from: this.next++, reset, records: w.bytes });
+  private frame(reset: boolean, records: Uint8Array): Promise<void> {
+    return this.send({ session: this.session, from: this.next++, reset, records });
   }
 
   private idle(): Promise<void> {

@@ -8,7 +8,7 @@
 import { checkName } from '../node/options.ts';
 import { asQueue, type QueueName } from '../node/ids.ts';
 import { scanRecords } from '../storage/record-codec.ts';
-import type { LogRecord, QueueLog, Storage } from '../storage/storage.ts';
+import type { Framed, LogRecord, QueueLog, Storage } from '../storage/storage.ts';
 import { decode, FrameError, type ReplicateFrame } from '../transport/frame.ts';
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
 import { control, errorFrame, Replier } from '../queues/remote-protocol.ts';
@@ -104,7 +104,7 @@ export class ReplicaServer {
     if (!this.isReplica(queue)) throw new Refused('not-a-replica', `this node holds no replica of queue '${queue}'`);
     if (r.leading) throw new Refused('leading', `this node leads queue '${queue}'`);
     if (f.epoch < r.epoch) throw new Refused('stale-epoch', `queue '${queue}': epoch ${f.epoch} is older than ${r.epoch}`);
-    const records = parseRecords(f.records);
+    const { records, framed } = parseRecords(f.records);
     r.epoch = f.epoch;
     if (f.reset) {
       // A new session starts from nothing: the snapshot that follows is the whole live state.
@@ -118,7 +118,7 @@ export class ReplicaServer {
       throw new Refused('out-of-sync', `queue '${queue}': expected frame ${r.next} of session ${r.session || '(none)'}`);
     }
     r.next = f.from + 1;
-    const durable = records.length > 0 ? r.log!.append(records) : Promise.resolve();
+    const durable = records.length > 0 ? r.log!.append(records, { framed }) : Promise.resolve();
     // A failed append breaks the session: the next frame is refused, and the leader starts over.
     durable.catch(() => { if (r.session === f.session) r.session = ''; });
     return { durable };
@@ -138,12 +138,18 @@ export class ReplicaServer {
 
 }
 
-/** Every record intact, or the frame is refused whole: a mirror never holds a damaged copy. */
-function parseRecords(bytes: Uint8Array): LogRecord[] {
-  const out: LogRecord[] = [];
+/**
+ * Every record intact, or the frame is refused whole: a mirror never holds a damaged copy. The
+ * checked frames are what the log writes, as the leader framed them.
+ */
+function parseRecords(bytes: Uint8Array): { records: LogRecord[]; framed: Framed } {
+  const records: LogRecord[] = [];
+  const lengths: number[] = [];
+  // Any byte that is not part of a whole record (a gap, a torn end) comes as damage.
   for (const item of scanRecords(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))) {
     if (item.kind === 'damage') throw new Refused('damaged', `damaged records in a replicate frame: ${item.reason}`);
-    out.push(item.record);
+    records.push(item.record);
+    lengths.push(item.length);
   }
-  return out;
+  return { records, framed: { bytes, lengths } };
 }

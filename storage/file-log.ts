@@ -10,7 +10,7 @@ import { readAll, syncDir, writeAll } from './durable-fs.ts';
 import { LiveIndex } from './live-index.ts';
 import { FrameWriter, readFrame, scanRecords } from './record-codec.ts';
 import { Replayer } from './replay.ts';
-import type { AppendOptions, FsyncPolicy, LogRecord, QueueLog, RecoveredQueue, StoredMessage } from './storage.ts';
+import type { AppendOptions, Framed, FsyncPolicy, LogRecord, QueueLog, RecoveredQueue, StoredMessage } from './storage.ts';
 
 export interface FileLogOptions {
   readonly fsync: FsyncPolicy;
@@ -65,11 +65,17 @@ class Group {
   /** Some append in the group may not be deferred (see AppendOptions): the group is written at once. */
   urgent = false;
 
-  add(records: readonly LogRecord[]): void {
+  add(records: readonly LogRecord[], framed?: Framed): void {
     const bytes = this.frames.bytes.length;
     const count = this.records.length;
     try {
-      for (const record of records) this.records.push({ record, length: this.frames.add(record) });
+      if (framed) {
+        if (framed.lengths.length !== records.length) throw new Error(`${framed.lengths.length} frames for ${records.length} records`);
+        this.frames.addFramed(framed.bytes);
+        records.forEach((record, i) => this.records.push({ record, length: framed.lengths[i]! }));
+      } else {
+        for (const record of records) this.records.push({ record, length: this.frames.add(record) });
+      }
     } catch (err) {
       this.frames.truncate(bytes);
       this.records.length = count;
@@ -177,7 +183,7 @@ export class FileQueueLog implements QueueLog {
       last = r.meta.seq;
     }
     try {
-      this.pending.add(records);
+      this.pending.add(records, options?.framed);
     } catch (err) {
       throw this.error('a record cannot be framed', err);
     }

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { asQueue, asSeq } from '../node/ids.ts';
 import { StorageError } from '../node/errors.ts';
 import { FileStorage, queueFolder } from './file-storage.ts';
+import { frameRecords } from './record-codec.ts';
 import type { LogRecord, RecoveredQueue, RemoveReason, TopologySnapshot } from './storage.ts';
 import { QUEUE, appendAll, appendsArbitrary, bodiesBySeq, enqueue, fcParams, memoryRecovery, withTempDir } from './test-support.ts';
 
@@ -124,6 +125,27 @@ describe('FileStorage', () => {
       assert.deepEqual(together.map((m) => Buffer.from(m.body).toString()), asked.map((s) => `body ${s}`));
       await assert.rejects(log.read([asSeq(4), asSeq(5)]), StorageError, 'a removed one fails the read');
       await storage.close();
+    });
+  });
+
+  it('writes records framed elsewhere as they are (a mirror stores its leader\'s frames), and reads them back', async () => {
+    await withTempDir(async (dir) => {
+      const storage = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 600 });
+      const log = await storage.openQueue(QUEUE);
+      await log.recover();
+      const framedAppend = (records: LogRecord[]) => log.append(records, { framed: frameRecords(records) });
+      await framedAppend(seqs(1, 10).map((seq) => enqueue(seq, `body ${seq}`)));
+      await log.append(seqs(11, 20).map((seq) => enqueue(seq, `body ${seq}`)));
+      await framedAppend([{ type: 'remove', seqs: [asSeq(2), asSeq(12)], reason: 'ack' }]);
+      const records = [enqueue(21)];
+      await assert.rejects(log.append(records, { framed: { ...frameRecords(records), lengths: [] } }), StorageError, 'frames that do not match the records');
+      await framedAppend(records);
+      const live = seqs(1, 21).filter((s) => s !== 2 && s !== 12);
+      assert.deepEqual((await log.read(live)).map((m) => Buffer.from(m.body).toString()), live.map((s) => `body ${s}`));
+      await storage.close();
+      const again = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 600 });
+      assert.deepEqual([...(await (await again.openQueue(QUEUE)).recover()).messages].map((m) => m.seq), live);
+      await again.close();
     });
   });
 

@@ -12,7 +12,7 @@
 // ends the payload as raw bytes: it never goes through a text form.
 import { crc32 } from 'node:zlib';
 import { asMessageId, asSeq, type Seq } from '../node/ids.ts';
-import type { Headers, LogRecord, MessageMeta, RemoveReason } from './storage.ts';
+import type { Framed, Headers, LogRecord, MessageMeta, RemoveReason } from './storage.ts';
 
 /** 0xFE and 0xC1 never occur in UTF-8, so a text body never holds a false record start. */
 const MAGIC = Buffer.from([0xfe, 0x57, 0xc1, 0x4e]);
@@ -34,8 +34,13 @@ const NO_HEADERS: Headers = Object.freeze({});
  * per record and no second copy of the bodies before it is written.
  */
 export class FrameWriter {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer;
   private end = 0;
+
+  /** `capacity`: the bytes expected, when known, so that the buffer need not grow. */
+  constructor(capacity = 0) {
+    this.buf = Buffer.allocUnsafeSlow(capacity);
+  }
 
   /** The records framed so far, ready to be written. */
   get bytes(): Buffer {
@@ -94,6 +99,12 @@ export class FrameWriter {
     return at - start;
   }
 
+  /** Appends records that were framed elsewhere, as they are. */
+  addFramed(bytes: Uint8Array): void {
+    this.room(this.end, bytes.length).set(bytes, this.end);
+    this.end += bytes.length;
+  }
+
   /** The buffer, grown if needed so that `bytes` more fit from `at` on. */
   private room(at: number, bytes: number): Buffer {
     if (at + bytes > this.buf.length) {
@@ -103,6 +114,18 @@ export class FrameWriter {
     }
     return this.buf;
   }
+}
+
+/**
+ * Frames records once, into a buffer of their own, for everything that stores or ships them (a
+ * mirrored queue's leader writes the same bytes to its log and sends them to each mirror).
+ */
+export function frameRecords(records: readonly LogRecord[]): Framed {
+  let estimate = 0;
+  for (const r of records) estimate += r.type === 'enqueue' ? r.body.length + 128 + 3 * r.meta.id.length : 16 + 8 * r.seqs.length;
+  const w = new FrameWriter(estimate);
+  const lengths = records.map((r) => w.add(r));
+  return { bytes: w.bytes, lengths };
 }
 
 function writeText(b: Buffer, at: number, text: string): number {

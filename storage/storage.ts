@@ -73,6 +73,14 @@ export interface AppendOptions {
    * them, so that a W1 window costs one write and one sync, not one per settlement.
    */
   readonly deferrable?: boolean;
+  /** The records as frameRecords() framed them: a log that stores frames writes these bytes. */
+  readonly framed?: Framed;
+}
+
+/** Records in their on-disk form (record-codec), with each one's framed length, in order. */
+export interface Framed {
+  readonly bytes: Uint8Array;
+  readonly lengths: readonly number[];
 }
 
 export interface QueueLog {
