@@ -1,8 +1,8 @@
 // Warren over NATS: the queue's leader is a `warren node` process of its own; the producer and the
 // consumer are two more nodes (client role) in the benchmark process, so every message crosses NATS
 // twice (producer → leader → consumer), with confirms after fdatasync on the leader. Mirrored: two more
-// node processes hold the mirrors, and a confirm also waits for one of them (minInSync 2 of 3, as a
-// quorum queue). The NATS server is the machine's shared one on 127.0.0.1:4222; each run uses a
+// node processes hold the mirrors, and a confirm also waits for every mirror in sync (both, while they
+// keep up; minInSync 2 of 3: with one out of sync the queue goes on, with both it stops confirming). The NATS server is the machine's shared one on 127.0.0.1:4222; each run uses a
 // cluster name of its own and deletes its buckets afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
@@ -56,7 +56,7 @@ export const warrenCluster = (mirrors: number): System => ({
       fanout: 'a fanout exchange bound to 4 durable queues on the leader node',
     } : {
       server: `Warren over NATS ${version}, mirrored: ${mirrors + 1} node processes (leader + ${mirrors} mirrors); producer and consumer nodes in the benchmark process`,
-      durability: "fsync 'always': a confirm means fdatasync'd on the leader and on an in-sync mirror (minInSync 2), under the leader's lease",
+      durability: "fsync 'always': a confirm means fdatasync'd on the leader and on every in-sync mirror (both while they keep up; at least one: minInSync 2), under the leader's lease",
       fanout: `a fanout exchange bound to 4 mirrored queues (${mirrors + 1} replicas each)`,
     };
   },
