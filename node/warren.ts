@@ -165,10 +165,10 @@ export class Warren {
       transport.onStatus((st) => { if (st === 'reconnected') for (const r of cluster.remotes.values()) void r.resync(); });
       // A queue declared elsewhere with this node as its home opens here; mirrored queues open where
       // the coordinator says.
-      node.catalog.onChange((c) => { if (c.type === 'queue' && c.decl.home === nodeId && c.decl.options.mirrors === 0) void node.openQueue(c.decl.name, c.decl.options).catch((e) => node.fault('queue', e)); });
+      node.catalog.onChange((c) => { if (c.type === 'queue' && opensAt(c.decl, nodeId)) void node.openQueue(c.decl.name, c.decl.options).catch((e) => node.fault('queue', e)); });
       cluster.coordinator.start();
     }
-    for (const decl of node.catalog.queues()) if (decl.home === nodeId && decl.options.mirrors === 0) await node.openQueue(decl.name, decl.options);
+    for (const decl of node.catalog.queues()) if (opensAt(decl, nodeId)) await node.openQueue(decl.name, decl.options);
     return node;
   }
 
@@ -324,7 +324,7 @@ export class Warren {
   private async declare(name: QueueName, options: ResolvedQueueOptions): Promise<QueueHandle | undefined> {
     const decl = this.catalog.queue(name) ?? (await this.declareNew(name, options));
     if (JSON.stringify(decl.options) !== JSON.stringify(options)) throw new PreconditionFailed(`queue '${name}' exists with other options: ${JSON.stringify(decl.options)}`);
-    return decl.home === this.nodeId && options.mirrors === 0 ? this.openQueue(name, options) : undefined;
+    return opensAt(decl, this.nodeId) ? this.openQueue(name, options) : undefined;
   }
 
   private async declareNew(name: QueueName, options: ResolvedQueueOptions): Promise<QueueDecl> {
@@ -466,7 +466,7 @@ export class Warren {
     const qname = asQueue(checkName('queue', name));
     const decl = this.catalog.queue(qname);
     if (!decl) throw new QueueNotFound(name);
-    if (decl.home === this.nodeId && decl.options.mirrors === 0) return this.queues.get(qname)?.endpoint ?? this.unavailable(qname);
+    if (opensAt(decl, this.nodeId)) return this.queues.get(qname)?.endpoint ?? this.unavailable(qname);
     if (!this.cluster) throw new QueueNotFound(name);
     let remote = this.cluster.remotes.get(qname);
     if (!remote) this.cluster.remotes.set(qname, (remote = new RemoteEndpoint(qname, this.cluster.transport, this.cluster.subjects, this.nodeId)));
@@ -541,6 +541,11 @@ export class Warren {
 }
 
 /** By default a majority of the replicas, as a quorum queue: a minority can fail without a loss. */
+/** A queue without mirrors lives on its home node; a mirrored one opens where its current leader is. */
+function opensAt(decl: QueueDecl, node: NodeId): boolean {
+  return decl.home === node && decl.options.mirrors === 0;
+}
+
 function minInSyncOf(o: ResolvedQueueOptions): number {
   return o.minInSync ?? Math.floor((o.mirrors + 1) / 2) + 1;
 }
