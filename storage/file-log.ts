@@ -273,7 +273,8 @@ export class FileQueueLog implements QueueLog {
       // queue actor's append only after the rest of its turn (1 ms later on a W1 leader, measured).
       await Promise.resolve();
       if (!this.pending.urgent && !this.syncDue) {
-        this.pending.frames.release();
+        // Idle: the buffers go, but not the one holding deferred appends (their timer writes them).
+        if (this.pending.records.length === 0) this.pending.frames.release();
         this.writing.frames.release();
         break;
       }

@@ -111,6 +111,28 @@ describe('FileStorage', () => {
     }));
   });
 
+  it('a deferrable append made while a write is under way is written whole, however the group commit goes idle', async () => {
+    await withTempDir(async (dir) => {
+      const storage = await FileStorage.open(dir, { fsync: 'always' });
+      const log = await storage.openQueue(QUEUE);
+      await log.recover();
+      for (let seq = 1; seq <= 50; seq++) {
+        const stored = log.append([enqueue(seq)]);
+        // The enqueue's write has started: the settlement waits in the next group, deferred.
+        await new Promise((r) => setImmediate(r));
+        await Promise.all([stored, log.append([{ type: 'remove', seqs: [asSeq(seq)], reason: 'ack' }], { deferrable: true })]);
+      }
+      await log.append([enqueue(51)]);
+      assert.equal(Buffer.from((await log.read([asSeq(51)]))[0]!.body).toString(), 'body 51');
+      await storage.close();
+      const again = await FileStorage.open(dir, { fsync: 'always' });
+      const recovered = await (await again.openQueue(QUEUE)).recover();
+      assert.deepEqual(recovered.report, clean);
+      assert.deepEqual([...recovered.messages].map((m) => m.seq), [51]);
+      await again.close();
+    });
+  });
+
   it('reads many messages at once, neighbours together, across segments and around gaps', async () => {
     await withTempDir(async (dir) => {
       const storage = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 600 });

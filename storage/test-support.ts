@@ -17,10 +17,15 @@ export const fcParams = <T>(name: string, defaultRuns: number): fc.Parameters<T>
   includeErrorInReport: true,
 });
 
-/** One append call; `settle` awaits it (and those still in flight) before the next is made. */
+/**
+ * One append call; `settle` awaits it (and those still in flight) before the next is made. `later`:
+ * made a turn later (a write may be under way), and deferrable when it holds settlements only, as a
+ * plain queue's settlements are.
+ */
 export interface Append {
   readonly records: readonly LogRecord[];
   readonly settle: boolean;
+  readonly later?: boolean;
 }
 
 const time = fc.integer({ min: 0, max: 2 ** 45 });
@@ -47,6 +52,7 @@ const step = fc.record({
   /** Ends the current append after this record. */
   cut: fc.boolean(),
   settle: fc.boolean(),
+  later: fc.boolean(),
 });
 
 /**
@@ -58,7 +64,7 @@ export const appendsArbitrary = (maxRecords: number): fc.Arbitrary<Append[]> =>
     const appends: Append[] = [];
     let records: LogRecord[] = [];
     let seq = 0;
-    for (const { what, cut, settle } of steps) {
+    for (const { what, cut, settle, later } of steps) {
       if (what.kind === 'enqueue') {
         seq += what.gap;
         records.push(randomEnqueue(seq, what));
@@ -67,7 +73,7 @@ export const appendsArbitrary = (maxRecords: number): fc.Arbitrary<Append[]> =>
         records.push(what.kind === 'remove' ? { type: 'remove', seqs, reason: what.reason } : { type: 'delivered', seqs });
       }
       if (cut) {
-        appends.push({ records, settle });
+        appends.push({ records, settle, later });
         records = [];
       }
     }
@@ -100,7 +106,8 @@ export const enqueue = (seq: number, body = `body ${seq}`): LogRecord => ({
 export async function appendAll(log: QueueLog, appends: readonly Append[]): Promise<void> {
   let inFlight: Promise<void>[] = [];
   for (const a of appends) {
-    inFlight.push(log.append(a.records));
+    if (a.later) await new Promise((r) => setImmediate(r));
+    inFlight.push(log.append(a.records, { deferrable: a.later === true && a.records.every((r) => r.type !== 'enqueue') }));
     if (a.settle) {
       await Promise.all(inFlight);
       inFlight = [];
