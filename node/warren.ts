@@ -227,7 +227,7 @@ export class Warren {
       const { bytes, contentType } = encodeBody(body);
       if (bytes.length > MAX_BODY_BYTES) throw new InvalidArgument(`body of ${bytes.length} bytes is over the limit of ${MAX_BODY_BYTES}`);
       const headers = o.headers ? { [CONTENT_TYPE]: contentType, ...o.headers } : contentHeaders(contentType);
-      item = { id: asMessageId(o.id ?? randomUUID()), headers, priority: o.priority ?? 0, delayMs: o.delayMs, size: bytes.length, body: bytes };
+      item = { id: asMessageId(o.id ?? randomUUID()), headers, priority: o.priority ?? 0, delayMs: o.delayMs, size: bytes.length, body: bytes, fresh: o.id === undefined };
     } catch (e) {
       const missing = this.missing(e);
       if (missing) return this.catalog.refresh(...missing).then((found) => (found ? this.publish(target, body, options) : this.refuse(e)));

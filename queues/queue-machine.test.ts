@@ -20,8 +20,8 @@ class Queue {
     }, recovered);
   }
 
-  publish(ids: string[], opts: { priority?: number; delayMs?: number } = {}): Outcomes {
-    const items = ids.map((id) => ({ id: asMessageId(id), headers: {}, body: EMPTY, priority: opts.priority ?? 0, size: 1, ...(opts.delayMs ? { delayMs: opts.delayMs } : {}) }));
+  publish(ids: string[], opts: { priority?: number; delayMs?: number; fresh?: boolean } = {}): Outcomes {
+    const items = ids.map((id) => ({ id: asMessageId(id), headers: {}, body: EMPTY, priority: opts.priority ?? 0, size: 1, ...(opts.delayMs ? { delayMs: opts.delayMs } : {}), ...(opts.fresh ? { fresh: true } : {}) }));
     return outcomes(this.machine.handle({ type: 'publish', now: this.now, items }));
   }
 
@@ -328,6 +328,13 @@ describe('QueueMachine', () => {
       const q = new Queue({ dedupWindow: { count: 2, ms: 1_000 } });
       q.publish(['a', 'b', 'c']);
       assert.deepEqual(q.publish(['a', 'c']).confirmed, [{ seq: 4, duplicate: false }, { seq: 3, duplicate: true }]);
+    });
+
+    it('ids made for one local call take no room in the window', () => {
+      const q = new Queue({ dedupWindow: { count: 1, ms: 1_000 } });
+      q.publish(['a']);
+      assert.deepEqual(q.publish(['f1', 'f2'], { fresh: true }).confirmed, [{ seq: 2, duplicate: false }, { seq: 3, duplicate: false }]);
+      assert.deepEqual(q.publish(['a']).confirmed, [{ seq: 1, duplicate: true }], 'still in the window');
     });
   });
 });

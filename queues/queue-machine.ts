@@ -30,6 +30,12 @@ export interface PublishItem {
   readonly priority: number;
   readonly size: number;
   readonly delayMs?: number;
+  /**
+   * The id was made for this one call, in this process, which no retry resends (a local publish
+   * without an id): it cannot be a duplicate, and the dedup window need not keep it. Ids that
+   * cross NATS are always kept: a client resends them when a confirm is lost.
+   */
+  readonly fresh?: boolean;
 }
 
 export type Outcome = 'ack' | 'requeue' | 'dead-letter';
@@ -196,7 +202,7 @@ export class QueueMachine {
     this.dedup.evict(now);
     for (let ref = 0; ref < items.length; ref++) {
       const item = items[ref]!;
-      const seen = this.dedup.get(item.id);
+      const seen = item.fresh ? undefined : this.dedup.get(item.id);
       if (seen !== undefined) {
         this.counters.duplicates++;
         this.effects.push({ type: 'confirm', ref, seq: seen, duplicate: true });
@@ -218,7 +224,7 @@ export class QueueMachine {
       this.track(seq, meta.priority, meta.expiresAt, meta.readyAt, 0);
       if (meta.readyAt !== undefined) this.insertDelayed(seq);
       else this.ready.pushFresh(seq, meta.priority);
-      this.dedup.remember(item.id, seq, now);
+      if (!item.fresh) this.dedup.remember(item.id, seq, now);
       this.counters.published++;
       this.records.push({ type: 'enqueue', meta, body: item.body });
       this.effects.push({ type: 'confirm', ref, seq, duplicate: false });
