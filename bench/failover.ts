@@ -56,7 +56,8 @@ export async function measureFailover(fault: FaultKind, trial: number): Promise<
     const leader = nodes.get((await stats())!.leader)!;
     const at = Date.now();
     leader.kill(fault);
-    await sleep(15_000);
+    // Until confirms have flowed again for 3 s (15 s at most): the stall is behind.
+    while (Date.now() - at < 15_000 && flowingFor(confirmedAt, at) < 3_000) await sleep(250);
     if (fault === 'SIGSTOP') leader.kill('SIGCONT');
     running = false;
     await Promise.all(publishers);
@@ -73,6 +74,14 @@ export async function measureFailover(fault: FaultKind, trial: number): Promise<
     for (const b of [`KV_warren_${cluster}`, `KV_warren_${cluster}_ha`]) await jsm.streams.delete(b).catch(() => false);
     await nc.close();
   }
+}
+
+/** How long confirms after `at` have come without a gap of a second, until now (0: they have not). */
+function flowingFor(times: readonly number[], at: number): number {
+  let i = times.length - 1;
+  if (i < 0 || times[i]! <= at || Date.now() - times[i]! > 1_000) return 0;
+  while (i > 0 && times[i - 1]! > at && times[i]! - times[i - 1]! < 1_000) i--;
+  return Date.now() - times[i]!;
 }
 
 /** Median stall per fault kind over `trials` trials. */

@@ -165,7 +165,7 @@ export function report(input: ReportInput): string {
   if (input.storage) out.push('## Storage (bench/storage.ts)', '', storageSection(input.storage), '');
   if (input.failover) {
     out.push('## Failover of a mirrored queue (bench/failover.ts)', '',
-      "Three node processes hold a queue with two mirrors (minInSync 2); a client node publishes 1 KiB messages with confirms from 32 concurrent publishers, retrying a refused publish under the same id. Then the leader's process is killed or paused for 15 s. The figure is how long publishing stalled: lease expiry (2 s), the takeover by CAS, the new leader's recovery, and the first mirror's catch-up. One trial each here; `npx tsx bench/failover.ts 5` runs more.", '',
+      "Three node processes hold a queue with two mirrors (minInSync 2); a client node publishes 1 KiB messages with confirms from 32 concurrent publishers, retrying a refused publish under the same id. Then the leader's process is killed, or paused (SIGSTOP) until confirms have flowed again for 3 s (15 s at most; the lease is 2 s). The figure is how long publishing stalled: lease expiry (2 s), the takeover by CAS, the new leader's recovery, and the first mirror's catch-up. One trial each here; `npx tsx bench/failover.ts 5` runs more.", '',
       storageSection(input.failover), '');
   }
   out.push(
