@@ -20,7 +20,7 @@ async function run(job: Job): Promise<Reply> {
   if (!load) return { ok: false, error: `${job.system} cannot run` };
   const system = await load();
   const workload = workloads[job.workload];
-  const warm = await once(system, warmupName(job.name), workload.topology, warmup(workload.topology));
+  const warm = await once(system, warmupName(job.name), workload.topology, warmup(workload.topology, system.warmupN));
   if (!warm.complete) return { ok: false, error: `warm-up incomplete: ${warm.distinct} of ${warm.n * warm.queues} delivered` };
   const { options, cleanup } = workload.drive(job.params);
   try {

@@ -38,4 +38,9 @@ export interface System {
   open(name: string, topology: Topology): Promise<Session>;
   /** Deletes what `open(name, topology)` may have created; safe to call when nothing was. */
   remove(name: string, topology: Topology): Promise<void>;
+  /**
+   * Messages of the run's warm-up, when the system's engine itself runs in the benchmark process
+   * (Warren embedded) and is as cold as a node process would be; a broker is long-running.
+   */
+  readonly warmupN?: number;
 }

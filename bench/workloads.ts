@@ -52,8 +52,8 @@ export interface Workload {
 const plain = (n: number, queues: number): DriveOptions => ({ n, queues, prefetch: PREFETCH, maxInFlight: MAX_IN_FLIGHT, stallMs: STALL_MS });
 
 /** The warm-up: the workload's topology, no rate limit, a few messages. */
-export function warmup(topology: Topology): DriveOptions {
-  return plain(WARMUP_N, topology.kind === 'queue' ? 1 : topology.queues);
+export function warmup(topology: Topology, n = WARMUP_N): DriveOptions {
+  return plain(n, topology.kind === 'queue' ? 1 : topology.queues);
 }
 
 /** The warm-up runs on its own queues, named after the measured run's. */
