@@ -540,12 +540,12 @@ export class Warren {
   }
 }
 
-/** By default a majority of the replicas, as a quorum queue: a minority can fail without a loss. */
 /** A queue without mirrors lives on its home node; a mirrored one opens where its current leader is. */
 function opensAt(decl: QueueDecl, node: NodeId): boolean {
   return decl.home === node && decl.options.mirrors === 0;
 }
 
+/** By default a majority of the replicas, as a quorum queue: a minority can fail without a loss. */
 function minInSyncOf(o: ResolvedQueueOptions): number {
   return o.minInSync ?? Math.floor((o.mirrors + 1) / 2) + 1;
 }

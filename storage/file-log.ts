@@ -70,7 +70,10 @@ class Group {
     const count = this.records.length;
     try {
       if (framed) {
-        if (framed.lengths.length !== records.length) throw new Error(`${framed.lengths.length} frames for ${records.length} records`);
+        const total = framed.lengths.reduce((sum, n) => sum + n, 0);
+        if (framed.lengths.length !== records.length || total !== framed.bytes.length) {
+          throw new Error(`${framed.lengths.length} frames of ${total} bytes for ${records.length} records in ${framed.bytes.length} bytes`);
+        }
         this.frames.addFramed(framed.bytes);
         records.forEach((record, i) => this.records.push({ record, length: framed.lengths[i]! }));
       } else {

@@ -161,6 +161,7 @@ describe('FileStorage', () => {
       await framedAppend([{ type: 'remove', seqs: [asSeq(2), asSeq(12)], reason: 'ack' }]);
       const records = [enqueue(21)];
       await assert.rejects(log.append(records, { framed: { ...frameRecords(records), lengths: [] } }), StorageError, 'frames that do not match the records');
+      await assert.rejects(log.append(records, { framed: { ...frameRecords(records), lengths: [1] } }), StorageError, 'lengths that do not add up to the bytes');
       await framedAppend(records);
       const live = seqs(1, 21).filter((s) => s !== 2 && s !== 12);
       assert.deepEqual((await log.read(live)).map((m) => Buffer.from(m.body).toString()), live.map((s) => `body ${s}`));
