@@ -21,6 +21,15 @@ const NODES = ['n1', 'n2', 'n3'];
 const QUEUE = 'ha';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const haOf = async (observer: Warren) => (await observer.clusterStats()).queues.find((q) => q.name === QUEUE);
+/** Waits (up to `ms`) for the consumer to get every message the producer saw confirmed; what it still misses is lost. */
+async function drained(producer: Worker, consumer: Worker, ms: number) {
+  const confirmed = new Set(producer.confirmed);
+  const delivered = () => new Set(consumer.got.map((g) => g.id));
+  await until(() => [...confirmed].every((id) => delivered().has(id)), 'every confirmed message delivered', ms).catch(() => {});
+  const got = delivered();
+  return { confirmed, delivered: got, lost: [...confirmed].filter((id) => !got.has(id)) };
+}
+
 /** The queue once both its mirrors are in sync. */
 async function settledOf(observer: Warren, what: string) {
   const end = Date.now() + 60_000;
@@ -89,13 +98,10 @@ describe('mirrored queues under SIGKILL, SIGSTOP and restarts (3 node processes)
         await settled('the cluster healed at the end');
         await producer.kill('SIGTERM').catch(() => {});
         await until(() => producer.attempted !== undefined || producer.exited, 'the producer finished');
-        const confirmed = new Set(producer.confirmed);
-        const delivered = () => new Set(consumer.got.map((g) => g.id));
-        await until(() => [...confirmed].every((id) => delivered().has(id)), 'every confirmed message delivered', 120_000).catch(() => {});
+        const { confirmed, delivered, lost } = await drained(producer, consumer, 120_000);
 
         const seen = new Set<string>();
         const repeats = consumer.got.filter((g) => (seen.has(g.id) ? true : (seen.add(g.id), false)));
-        const lost = [...confirmed].filter((id) => !delivered().has(id));
         const end = await ha().catch(() => undefined);
         // A fault's failover time: the longest stretch without a confirm after it, until the next fault.
         const failover = faultAt.map((f, i) => {
@@ -104,7 +110,7 @@ describe('mirrored queues under SIGKILL, SIGSTOP and restarts (3 node processes)
           return Math.max(...times.slice(1).map((t, i) => t - times[i]!), 0);
         });
         console.log(`report mirrored: attempted=${producer.attempted} confirmed=${confirmed.size} refused=${producer.refused.length} ` +
-          `delivered=${delivered().size} lost=${lost.length} duplicate deliveries=${repeats.length} (unflagged: ${repeats.filter((g) => !g.redelivered).length}) ` +
+          `delivered=${delivered.size} lost=${lost.length} duplicate deliveries=${repeats.length} (unflagged: ${repeats.filter((g) => !g.redelivered).length}) ` +
           `faults=${faultAt.map((f) => `${f.fault}@${f.node}`).join(',')} failover ms=${failover.join(',')} (max ${Math.max(...failover)}) ` +
           `queue at the end: leader=${end?.leader} epoch=${end?.epoch} ready=${end?.ready} unacked=${end?.unacked} consumers=${end?.consumers} seed=${params.seed}`);
         assert.deepEqual(lost, [], 'no confirmed message lost');
@@ -133,11 +139,8 @@ describe('mirrored queues under SIGKILL, SIGSTOP and restarts (3 node processes)
       const producer = await c.start({ role: 'produce', id: 'producer', queue: QUEUE, client: true, count: 6_000, inFlight: 32, retryForMs: 60_000 });
       await until(() => producer.attempted !== undefined || producer.exited, 'the producer finished', 120_000);
       const after = await haOf(observer);
-      const confirmed = new Set(producer.confirmed);
-      const delivered = () => new Set(consumer.got.map((g) => g.id));
-      await until(() => [...confirmed].every((id) => delivered().has(id)), 'every confirmed message delivered', 60_000).catch(() => {});
-      const lost = [...confirmed].filter((id) => !delivered().has(id));
-      console.log(`report disk full: confirmed=${confirmed.size} refused=${producer.refused.length} delivered=${delivered().size} lost=${lost.length} ` +
+      const { confirmed, delivered, lost } = await drained(producer, consumer, 60_000);
+      console.log(`report disk full: confirmed=${confirmed.size} refused=${producer.refused.length} delivered=${delivered.size} lost=${lost.length} ` +
         `leader ${before.leader}@${before.epoch} -> ${after?.leader}@${after?.epoch} n1 alive=${!n1.exited}`);
       assert.equal(n1.exited, false, 'the node whose disk is full runs on');
       assert.notEqual(after?.leader, 'n1', 'the lead moved off the node whose disk is full');
