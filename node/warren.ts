@@ -309,6 +309,7 @@ export class Warren {
     await new Promise((r) => setImmediate(r));
     this.cluster?.coordinator.stop();
     for (const server of this.cluster?.servers.values() ?? []) server.stop();
+    for (const remote of this.cluster?.remotes.values() ?? []) remote.close();
     await Promise.all([...this.queues.values()].map((q) => q.leadership?.handOff()));
     await Promise.all([...this.queues.values()].map((q) => q.endpoint.close().catch(() => {})));
     await this.cluster?.replicas.stop();
@@ -351,6 +352,7 @@ export class Warren {
     if (!this.running) return;
     await cluster.replicas.lead(name);
     if (!this.catalog.queue(name)) await this.catalog.refresh('queue', name);
+    if (!this.running) return;
     const decl = this.catalog.queue(name);
     if (!decl) throw new QueueNotFound(name);
     const leadership: Leadership = new Leadership(name, this.nodeId, cluster.meta, won, (node) => async (frame) => {
@@ -358,6 +360,8 @@ export class Warren {
       controlOk(await cluster.transport.request(cluster.subjects.replicate(node), bytes, { timeoutMs: REPLICATE_TIMEOUT_MS }));
     }, () => void this.giveUp(name));
     await this.openQueue(name, decl.options, leadership);
+    // The node began to stop meanwhile, after it handed its queues over: this one is not led either.
+    if (!this.running) leadership.stop();
   }
 
   /** Deposed: the queue closes here (what waited is refused), and this node's copy follows the new leader. */

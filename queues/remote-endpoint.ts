@@ -4,7 +4,7 @@
 // retried the same way (settling twice is a no-op). After a reconnect each consumer tells the leader
 // what it holds, so deliveries lost in transit go back in line.
 import { Batcher } from '../actors/batcher.ts';
-import { NotConfirmed, WarrenError, type ErrorCode } from '../node/errors.ts';
+import { NotConfirmed, Stopped, WarrenError, type ErrorCode } from '../node/errors.ts';
 import { asMessageId, asSeq, type ConsumerTag, type QueueName, type Seq } from '../node/ids.ts';
 import { backoffDelay, type BackoffOptions } from '../supervision/backoff.ts';
 import type { ClusterSubjects } from '../transport/cluster-subjects.ts';
@@ -59,6 +59,8 @@ export class RemoteEndpoint implements QueueEndpoint {
   private epoch = 0;
   /** Rejected when the leader changes: requests waiting on a dead leader are sent again at once. */
   private leaderChanged = LeaderChanged.pending();
+  /** The node stopped: nothing is sent, retried or probed any more. */
+  private closed = false;
 
   constructor(
     readonly name: QueueName,
@@ -146,7 +148,7 @@ export class RemoteEndpoint implements QueueEndpoint {
    */
   private async serving(epoch: number): Promise<void> {
     const deadline = Date.now() + this.opts.confirmDeadlineMs;
-    while (this.epoch === epoch && Date.now() < deadline) {
+    while (this.epoch === epoch && !this.closed && Date.now() < deadline) {
       const reply = await this.transport.request(this.subjects.control(this.name), control({ op: 'stats' }), { timeoutMs: PROBE_TIMEOUT_MS }).then(controlOk, () => undefined);
       if (Number(reply?.stats?.epoch ?? -1) >= epoch) return;
       await new Promise((r) => setTimeout(r, PROBE_TIMEOUT_MS / 5));
@@ -195,10 +197,16 @@ export class RemoteEndpoint implements QueueEndpoint {
     return this.retrying(async () => controlOk(await this.request(this.subjects.control(this.name), control(req))));
   }
 
+  /** The node stops: what fails from now on is not retried (Stopped), and a new leader is not probed for. */
+  close(): void {
+    this.closed = true;
+  }
+
   /** Retries what failed for the network's sake (timeouts, no leader yet) until the deadline; an answer that is an error is final. */
   private async retrying<T>(attempt: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.opts.confirmDeadlineMs;
     for (let n = 1; ; n++) {
+      if (this.closed) throw new Stopped(`the way to queue '${this.name}'`);
       try {
         return await attempt();
       } catch (err) {
