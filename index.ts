@@ -11,7 +11,7 @@ export type { Stats, QueueStats, NodeInfo, MirrorInfo } from './node/stats.ts';
 export type { Directive } from './supervision/strategy.ts';
 export {
   WarrenError, QueueNotFound, ExchangeNotFound, InvalidName, InvalidArgument, PreconditionFailed,
-  Overflow, NotConfirmed, MailboxFull, Stopped, StorageError,
+  Overflow, NotConfirmed, MailboxFull, Stopped, StorageError, DiskFailure,
 } from './node/errors.ts';
 export type { ErrorCode } from './node/errors.ts';
 export { exactlyOnce } from './effects/exactly-once.ts';

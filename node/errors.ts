@@ -55,3 +55,5 @@ export class Stopped extends WarrenError {
 export class StorageError extends WarrenError {
   constructor(message: string, options?: { cause?: unknown }) { super('STORAGE', message, options); }
 }
+/** A write or an fdatasync failed (a full or failing disk): the log takes no more appends. */
+export class DiskFailure extends StorageError {}

@@ -4,6 +4,7 @@
 // that the mirror links ship and acknowledge. It also keeps a compact replay of the live state, so
 // that a mirror that must catch up gets a snapshot (live messages and the dedup window's ids) instead
 // of the whole history.
+import { DiskFailure } from '../node/errors.ts';
 import type { MessageId, Seq } from '../node/ids.ts';
 import { frameRecords } from '../storage/record-codec.ts';
 import { Replayer } from '../storage/replay.ts';
@@ -40,8 +41,8 @@ export class LeaderLog implements QueueLog {
     private readonly gate: Gate,
     /** Every append, as it happens, framed as the logs store it: the links ship these bytes. */
     private readonly ship: (lsn: number, frames: Uint8Array) => void,
-    /** The local log failed: this node can store nothing more. */
-    private readonly failed: (error: Error) => void,
+    /** The local disk failed: this node can store nothing more. */
+    private readonly failed: (error: DiskFailure) => void,
   ) {}
 
   async recover(): Promise<RecoveredQueue> {
@@ -61,7 +62,8 @@ export class LeaderLog implements QueueLog {
       this.waiting.push(w);
       this.inner.append(records, { ...options, framed }).then(() => { w.local = true; this.check(); }, (err: unknown) => {
         this.fail(w, err);
-        this.failed(err instanceof Error ? err : new Error(String(err)));
+        // A misused log (a bug) fails that append alone; a failed disk, every append from now on.
+        if (err instanceof DiskFailure) this.failed(err);
       });
     });
   }

@@ -5,7 +5,7 @@ import { constants } from 'node:fs';
 import { open, readdir, rm, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Seq } from '../node/ids.ts';
-import { StorageError } from '../node/errors.ts';
+import { DiskFailure, StorageError } from '../node/errors.ts';
 import { readAll, syncDir, writeAll } from './durable-fs.ts';
 import { LiveIndex } from './live-index.ts';
 import { FrameWriter, readFrame, scanRecords } from './record-codec.ts';
@@ -117,7 +117,7 @@ export class FileQueueLog implements QueueLog {
   private flushed: Promise<void> = Promise.resolve();
   private syncDue = false;
   private syncTimer: NodeJS.Timeout | undefined;
-  private failure: StorageError | undefined;
+  private failure: DiskFailure | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -306,7 +306,7 @@ export class FileQueueLog implements QueueLog {
         for (const w of group.waiters) w.resolve();
       } catch (err) {
         // After a failed write or fdatasync the file's state is unknown (and a retried fsync may lie).
-        this.failure ??= this.error('a write or sync failed; the log takes no more appends', err);
+        this.failure ??= new DiskFailure(`queue '${this.name}': a write or sync failed; the log takes no more appends`, { cause: err });
         for (const w of group.waiters) w.reject(this.failure);
       }
       group.clear();
