@@ -52,9 +52,10 @@ export interface QueueEnv {
   /** Messages kept in memory up to this many body bytes; the rest are read back from the log. */
   readonly bodyBudget: number;
   /**
-   * Deliveries and confirms wait until what they rest on is committed (mirrored queues: held by enough
-   * mirrors, under a valid lease), so that whatever a consumer saw survives a failover, and a delivery
-   * the new leader repeats is flagged redelivered. Other queues deliver at once, before the fsync.
+   * Deliveries wait until the messages they carry are committed (mirrored queues: held by enough
+   * mirrors, under a valid lease), so that a consumer never sees a message a failover could lose. Not
+   * their 'delivered' records: a new leader counts what it takes over as possibly delivered (see
+   * RecoveredQueue.uncertainBelow). Other queues deliver at once, before the fsync.
    */
   readonly deliverAfterCommit?: boolean;
   readonly subscribers: Map<ConsumerTag, Subscriber>;
@@ -75,12 +76,14 @@ interface QueueState {
   cachedBytes: number;
   /** Settles when everything appended so far is durable. */
   durable: Promise<void>;
+  /** Settles when every message appended so far is durable (committed, for a mirrored queue). */
+  enqueued: Promise<void>;
   timer?: { at: number; handle: NodeJS.Timeout };
 }
 
 export function queueBehavior(env: QueueEnv): Behavior<QueueState, QueueMsg> {
   return {
-    init: () => ({ cache: new Map(), cachedBytes: 0, durable: Promise.resolve() }),
+    init: () => ({ cache: new Map(), cachedBytes: 0, durable: Promise.resolve(), enqueued: Promise.resolve() }),
 
     async receive(state, msg, ctx) {
       if (msg.type === 'close') {
@@ -173,7 +176,7 @@ async function run(env: QueueEnv, state: QueueState, self: Self, effects: readon
         pending[e.ref]!.done(new Overflow(env.config.name, env.config.maxLength ?? 0));
         break;
       case 'deliver': {
-        const committed = state.durable;
+        const committed = state.enqueued;
         const stored = await messagesOf(env, state, e.messages);
         const deliver = () => env.subscribers.get(e.consumer)?.deliver(e.messages.map((m, i) => {
           const { meta, body } = stored[i]!;
@@ -213,7 +216,9 @@ async function run(env: QueueEnv, state: QueueState, self: Self, effects: readon
 }
 
 function append(env: QueueEnv, state: QueueState, records: readonly LogRecord[]): void {
+  let enqueues = false;
   for (const r of records) {
+    enqueues ||= r.type === 'enqueue';
     if (r.type === 'enqueue' && state.cachedBytes + r.body.length <= env.bodyBudget) {
       state.cache.set(r.meta.seq, r);
       state.cachedBytes += r.body.length;
@@ -225,8 +230,10 @@ function append(env: QueueEnv, state: QueueState, records: readonly LogRecord[])
     }
   }
   // Settlements alone wait for the next message's write, unless deliveries wait for their commit.
-  const deferrable = !env.deliverAfterCommit && records.every((r) => r.type !== 'enqueue');
+  const deferrable = !env.deliverAfterCommit && !enqueues;
   state.durable = env.log!.append(records, { deferrable });
+  // Appends commit in order: the last one with messages covers every message before it.
+  if (enqueues) state.enqueued = state.durable;
   state.durable.catch((err: unknown) => env.onError(err instanceof Error ? err : new Error(String(err))));
 }
 

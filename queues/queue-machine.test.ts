@@ -191,6 +191,17 @@ describe('QueueMachine', () => {
     });
   });
 
+    it('what a new leader takes over counts as possibly delivered: flagged redelivered, and toward maxDeliveries', () => {
+      const report = { droppedRecords: 0, droppedBytes: 0, problems: [] };
+      const messages = [1, 2].map((seq) => ({ seq: asSeq(seq), priority: 0, deliveryCount: 0 }));
+      const q = new Queue({ maxDeliveries: 2 }, { messages, recentIds: [], nextSeq: asSeq(3), report, uncertainBelow: asSeq(3) });
+      assert.deepEqual(q.subscribe('c1', 1).delivered, { c1: [[1, 2]] });
+      assert.deepEqual(q.settle('c1', [1], 'requeue').deadLettered, [[1, 'delivery-limit', 2]]);
+      q.settle('c1', [2], 'ack');
+      assert.deepEqual(q.publish(['new']).delivered, { c1: [[3, 1]] });
+      assert.equal(q.machine.counters.redelivered, 2);
+    });
+
   describe('message TTL', () => {
     it('without a deadLetterQueue, expired messages are removed', () => {
       const q = new Queue({ messageTtlMs: 100 });

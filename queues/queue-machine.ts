@@ -133,6 +133,8 @@ export class QueueMachine {
   private cursor = 0;
   private readonly dedup: DedupWindow;
   private nextSeq: number;
+  /** See RecoveredQueue.uncertainBelow. */
+  private readonly uncertainBelow: Seq;
   private effects: QueueEffect[] = [];
   private records: LogRecord[] = [];
   private deadLetters: DeadLettered[] = [];
@@ -143,6 +145,7 @@ export class QueueMachine {
 
   constructor(readonly config: QueueConfig, recovered?: RecoveredQueue, now = 0) {
     this.nextSeq = recovered?.nextSeq ?? 1;
+    this.uncertainBelow = recovered?.uncertainBelow ?? (0 as Seq);
     this.dedup = new DedupWindow(config.dedupWindow.count, config.dedupWindow.ms);
     for (const r of recovered?.recentIds ?? []) this.dedup.remember(r.id, r.seq, r.at);
     for (const m of recovered?.messages ?? []) {
@@ -296,7 +299,7 @@ export class QueueMachine {
     const c = e.holder && this.consumers.get(e.holder);
     c && c.held.delete(seq);
     e.holder = undefined;
-    if (e.deliveries >= this.config.maxDeliveries) return this.deadLetter(seq, 'delivery-limit');
+    if (this.deliveriesOf(seq, e) >= this.config.maxDeliveries) return this.deadLetter(seq, 'delivery-limit');
     if (delayMs > 0) {
       e.readyAt = now + delayMs;
       this.insertDelayed(seq);
@@ -355,12 +358,13 @@ export class QueueMachine {
       e.deliveries++;
       e.holder = consumer;
       this.consumers.get(consumer)!.held.add(seq);
+      const deliveryCount = this.deliveriesOf(seq, e);
       this.counters.delivered++;
-      if (e.deliveries > 1) this.counters.redelivered++;
+      if (deliveryCount > 1) this.counters.redelivered++;
       delivered.push(seq);
       let batch = batches.get(consumer);
       if (!batch) batches.set(consumer, (batch = []));
-      batch.push({ seq, deliveryCount: e.deliveries });
+      batch.push({ seq, deliveryCount });
     }
     if (delivered.length) this.records.push({ type: 'delivered', seqs: delivered });
     for (const [consumer, messages] of batches) this.effects.push({ type: 'deliver', consumer, messages });
@@ -390,7 +394,7 @@ export class QueueMachine {
     const e = this.entry(seq);
     this.entries.delete(seq);
     this.counters.deadLettered++;
-    this.deadLetters.push({ seq, reason, deliveryCount: e.deliveries });
+    this.deadLetters.push({ seq, reason, deliveryCount: this.deliveriesOf(seq, e) });
   }
 
   private remove(seq: Seq, reason: RemoveReason): void {
@@ -412,6 +416,11 @@ export class QueueMachine {
   }
 
   /** Keeps an entry for the message unless it is plain (or `always`, for one about to be delivered). */
+  /** The deliveries recorded, and one more for a message that may have been delivered unrecorded. */
+  private deliveriesOf(seq: Seq, e: Readonly<Entry>): number {
+    return seq < this.uncertainBelow ? e.deliveries + 1 : e.deliveries;
+  }
+
   private track(seq: Seq, priority: number, expiresAt: number | undefined, readyAt: number | undefined, deliveries: number, always = false): Entry {
     const e: Entry = { priority, expiresAt, readyAt, deliveries, holder: undefined };
     if (always || priority !== 0 || expiresAt !== undefined || readyAt !== undefined || deliveries !== 0) this.entries.set(seq, e);

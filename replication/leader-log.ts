@@ -48,7 +48,8 @@ export class LeaderLog implements QueueLog {
   async recover(): Promise<RecoveredQueue> {
     const recovered = await this.inner.recover();
     seed(this.replayer, recovered);
-    return recovered;
+    // The last leader (this node, before a restart, or another) may have delivered any of them.
+    return { ...recovered, uncertainBelow: recovered.nextSeq };
   }
 
   async append(records: readonly LogRecord[], options?: AppendOptions): Promise<void> {

@@ -64,6 +64,12 @@ export interface RecoveredQueue {
   /** The next free seq (1 for an empty log). */
   readonly nextSeq: Seq;
   readonly report: RecoveryReport;
+  /**
+   * Messages below this seq may have been delivered with no 'delivered' record to show for it (a
+   * mirrored queue's leader delivers once a message is committed, not its delivery): their next
+   * delivery counts one more, so that it is flagged redelivered.
+   */
+  readonly uncertainBelow?: Seq;
 }
 
 export interface AppendOptions {
