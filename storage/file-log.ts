@@ -2,7 +2,7 @@
 // group-committed; recovery replays the segments in order and repairs what a crash tore; compaction
 // deletes old segments that no longer hold anything a restart would need.
 import { constants } from 'node:fs';
-import { open, readdir, rm, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rm, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Seq } from '../node/ids.ts';
 import { DiskFailure, StorageError } from '../node/errors.ts';
@@ -26,6 +26,12 @@ const BATCH_SYNC_MS = 50;
 /** How long a deferrable append may wait for an urgent one to carry it (AppendOptions). */
 const DEFER_MS = 5;
 const SEGMENT_FILE = /^(\d{20})\.seg$/;
+/**
+ * Left by a clean close, taken away by the next recovery. Without it, the process stopped with the log
+ * open: deliveries go out before their 'delivered' records are written, so any message may have been
+ * delivered with no record of it (RecoveredQueue.uncertainBelow).
+ */
+const CLEAN_FILE = 'closed-cleanly';
 /** The most one read of neighbouring records takes in. */
 const MAX_READ_BYTES = 1024 * 1024;
 
@@ -131,7 +137,11 @@ export class FileQueueLog implements QueueLog {
     if (this.active || this.closing) throw this.error('recover() runs once, before anything else');
     const report = { droppedRecords: 0, droppedBytes: 0, problems: [] as string[] };
     const replayer = new Replayer();
-    const nos = (await readdir(this.dir))
+    const files = await readdir(this.dir);
+    const clean = files.includes(CLEAN_FILE);
+    // Gone for good before anything is delivered: a crash from now on is not a clean close.
+    if (clean) await rm(join(this.dir, CLEAN_FILE)).then(() => syncDir(this.dir));
+    const nos = files
       .flatMap((file) => SEGMENT_FILE.exec(file)?.[1] ?? [])
       .map(Number)
       .sort((a, b) => a - b);
@@ -171,7 +181,8 @@ export class FileQueueLog implements QueueLog {
     }
     this.active = last ? await this.reopen(last.segment, last.size) : await this.createSegment(1);
     await this.compact(this.active);
-    return replayer.result(report);
+    const recovered = replayer.result(report);
+    return clean ? recovered : { ...recovered, uncertainBelow: recovered.nextSeq };
   }
 
   async append(records: readonly LogRecord[], options?: AppendOptions): Promise<void> {
@@ -253,6 +264,9 @@ export class FileQueueLog implements QueueLog {
       await this.flushed;
     }
     await Promise.all([...this.segments.values()].map(closeSegment));
+    // Only a log that recovered and wrote all it was given. Without the mark, the next recovery merely
+    // flags more messages redelivered than it must.
+    if (active && !this.failure) await writeFile(join(this.dir, CLEAN_FILE), '').catch(() => {});
     this.onClose();
   }
 

@@ -1,6 +1,7 @@
 // Crash test: a child process appends with fsync 'always' and prints every confirmed seq; it is
 // SIGKILLed at a random moment, twice on the same log. Every confirmed seq must then be recovered
-// exactly once and in order, and nothing may appear that was never appended.
+// exactly once and in order, and nothing may appear that was never appended. A log left open by a
+// killed process says so (its messages may have been delivered unrecorded).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -66,5 +67,21 @@ describe('FileStorage crash safety', () => {
       });
     });
     await fc.assert(run, fcParams('confirmed appends survive SIGKILL', 4));
+  });
+
+  it('flags what it recovers as possibly delivered after SIGKILL, and not after a clean close', async () => {
+    await withTempDir(async (dir) => {
+      await runChild(dir, 10);
+      const reopen = async () => {
+        const storage = await FileStorage.open(dir, { fsync: 'always' });
+        const recovered = await (await storage.openQueue(QUEUE)).recover();
+        await storage.close();
+        return recovered;
+      };
+      const killed = await reopen();
+      assert.ok(killed.nextSeq > 10);
+      assert.equal(killed.uncertainBelow, killed.nextSeq, 'a killed process may have delivered any of its messages');
+      assert.equal((await reopen()).uncertainBelow, undefined, 'closed cleanly');
+    });
   });
 });
