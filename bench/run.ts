@@ -33,7 +33,8 @@ const program = new Command('bench')
   .addOption(new Option('--w2-n <n>', 'W2 messages (each delivered to 4 queues)').env('BENCH_W2_N').argParser(positive).default(DEFAULTS.params.w2n))
   .addOption(new Option('--w3-burst <n>', 'W3 burst size (the issue says 200000)').env('BENCH_W3_BURST').argParser(positive).default(DEFAULTS.params.w3Burst))
   .addOption(new Option('--w3-rate <n>', 'W3 consumer limit, msgs/s').env('BENCH_W3_RATE').argParser(positive).default(DEFAULTS.params.w3Rate))
-  .addOption(new Option('--rounds <n>', 'rounds of W1 and W2; figures are medians over them').env('BENCH_ROUNDS').argParser(positive).default(DEFAULTS.rounds))
+  .addOption(new Option('--rounds <n>', 'rounds of W1; figures are medians over them').env('BENCH_ROUNDS').argParser(positive).default(DEFAULTS.rounds))
+  .addOption(new Option('--w2-rounds <n>', 'rounds of W2').env('BENCH_W2_ROUNDS').argParser(positive).default(DEFAULTS.w2Rounds))
   .addOption(new Option('--w3-rounds <n>', 'rounds of W3').env('BENCH_W3_ROUNDS').argParser(positive).default(DEFAULTS.w3Rounds))
   .addOption(new Option('--only <ids>', `systems to run: ${entries.map((e) => e.id).join(',')}`).argParser(list))
   .addOption(new Option('--workloads <ids>', 'workloads to run').argParser(list).default(['w1', 'w2', 'w3']))
@@ -43,7 +44,7 @@ const program = new Command('bench')
   .addOption(new Option('--chart <file>', 'W1 chart path').default(path.join(ROOT, 'bench', 'w1.svg')));
 
 interface Flags {
-  n: number; w2N: number; w3Burst: number; w3Rate: number; rounds: number; w3Rounds: number;
+  n: number; w2N: number; w3Burst: number; w3Rate: number; rounds: number; w2Rounds: number; w3Rounds: number;
   only?: string[]; workloads: string[]; storage: boolean; failover: boolean; out: string; chart: string;
 }
 
@@ -163,7 +164,7 @@ async function main(): Promise<void> {
   const chosen = flags.workloads.filter(isWorkload);
   if (chosen.length !== flags.workloads.length) throw new InvalidArgumentError(`--workloads: one of ${Object.keys(workloads).join(', ')}`);
   const params: Params = { n: flags.n, w2n: flags.w2N, w3Burst: flags.w3Burst, w3Rate: flags.w3Rate };
-  const roundsOf: Record<WorkloadId, number> = { w1: flags.rounds, w2: flags.rounds, w3: flags.w3Rounds };
+  const roundsOf: Record<WorkloadId, number> = { w1: flags.rounds, w2: flags.w2Rounds, w3: flags.w3Rounds };
   const started = new Date();
   const host = machine();
 

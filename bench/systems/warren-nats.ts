@@ -64,8 +64,14 @@ export const warrenCluster = (mirrors: number): System => ({
   async open(name: string, topology: Topology): Promise<Session> {
     const ids = nodeIds(mirrors);
     for (const id of ids) await rm(dataDir(name, id), { recursive: true, force: true });
-    const servers: ChildProcess[] = [];
-    for (const id of ids) servers.push(await startNode(clusterOf(name), id, dataDir(name, id)));
+    // Started together; if one fails, the others are stopped too.
+    const started = await Promise.allSettled(ids.map((id) => startNode(clusterOf(name), id, dataDir(name, id))));
+    const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) {
+      for (const s of servers) s.kill('SIGKILL');
+      throw failed.reason;
+    }
     const common = { nats: NATS, cluster: clusterOf(name), role: 'client' as const };
     const producer = await Warren.start({ ...common, nodeId: 'producer' });
     const consumerNode = await Warren.start({ ...common, nodeId: 'consumer' });
