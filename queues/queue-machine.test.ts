@@ -189,7 +189,6 @@ describe('QueueMachine', () => {
       q.publish(['bad']);
       assert.deepEqual(q.settle('c1', [1], 'dead-letter').deadLettered, [[1, 'rejected', 1]]);
     });
-  });
 
     it('what a new leader takes over counts as possibly delivered: flagged redelivered, and toward maxDeliveries', () => {
       const report = { droppedRecords: 0, droppedBytes: 0, problems: [] };
@@ -201,6 +200,7 @@ describe('QueueMachine', () => {
       assert.deepEqual(q.publish(['new']).delivered, { c1: [[3, 1]] });
       assert.equal(q.machine.counters.redelivered, 2);
     });
+  });
 
   describe('message TTL', () => {
     it('without a deadLetterQueue, expired messages are removed', () => {

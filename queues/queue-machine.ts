@@ -415,12 +415,12 @@ export class QueueMachine {
     return this.ready.size + this.delayed.length;
   }
 
-  /** Keeps an entry for the message unless it is plain (or `always`, for one about to be delivered). */
   /** The deliveries recorded, and one more for a message that may have been delivered unrecorded. */
   private deliveriesOf(seq: Seq, e: Readonly<Entry>): number {
     return seq < this.uncertainBelow ? e.deliveries + 1 : e.deliveries;
   }
 
+  /** Keeps an entry for the message unless it is plain (or `always`, for one about to be delivered). */
   private track(seq: Seq, priority: number, expiresAt: number | undefined, readyAt: number | undefined, deliveries: number, always = false): Entry {
     const e: Entry = { priority, expiresAt, readyAt, deliveries, holder: undefined };
     if (always || priority !== 0 || expiresAt !== undefined || readyAt !== undefined || deliveries !== 0) this.entries.set(seq, e);
