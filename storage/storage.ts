@@ -66,8 +66,9 @@ export interface RecoveredQueue {
   readonly report: RecoveryReport;
   /**
    * Messages below this seq may have been delivered with no 'delivered' record to show for it (a
-   * mirrored queue's leader delivers once a message is committed, not its delivery): their next
-   * delivery counts one more, so that it is flagged redelivered.
+   * mirrored queue's leader delivers once a message is committed, not its delivery; a plain queue
+   * delivers before the write, and its log was not closed cleanly): their next delivery counts one
+   * more, so that it is flagged redelivered.
    */
   readonly uncertainBelow?: Seq;
 }
