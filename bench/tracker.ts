@@ -28,7 +28,8 @@ export class Tracker {
   private acked = 0;
   private firstPublishAt = Number.NaN;
   private lastAckAt = Number.NaN;
-  private lastProgressAt = now();
+  /** Signs of life so far: counted, not timed (a clock read per event cost more than the count). */
+  private events = 0;
   private ended = false;
   private finish: (() => void) | undefined;
 
@@ -45,7 +46,7 @@ export class Tracker {
 
   /** Any sign of life (a confirm, a delivery, an ack) postpones the stall deadline. */
   progress(): void {
-    this.lastProgressAt = now();
+    this.events++;
   }
 
   /** True when this is the first delivery of the message on this queue (only those are counted). */
@@ -70,7 +71,7 @@ export class Tracker {
   /** The ack of a first delivery went through. */
   ackedOne(): void {
     this.lastAckAt = now();
-    this.progress();
+    this.events++;
     if (++this.acked === this.n * this.queues) this.end();
   }
 
@@ -78,8 +79,15 @@ export class Tracker {
   done(stallMs: number): Promise<void> {
     if (this.ended) return Promise.resolve();
     return new Promise((resolve) => {
+      let seen = this.events;
+      let lastChangeAt = now();
       const timer = setInterval(() => {
-        if (now() - this.lastProgressAt > stallMs) this.end();
+        if (this.events !== seen) {
+          seen = this.events;
+          lastChangeAt = now();
+        } else if (now() - lastChangeAt > stallMs) {
+          this.end();
+        }
       }, Math.min(1000, stallMs));
       this.finish = () => {
         clearInterval(timer);
