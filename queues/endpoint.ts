@@ -31,7 +31,10 @@ export class LocalEndpoint implements QueueEndpoint {
   constructor(readonly name: QueueName, readonly ref: ActorRef<QueueMsg>) {}
 
   publish<R>(item: PublishRequest, result: (r: PublishResult) => R): Promise<R> {
-    return new Promise((resolve, reject) => this.publisher.add({ ...item, done: (r) => (r instanceof Error ? reject(r) : resolve(result(r))) }));
+    return new Promise((resolve, reject) => this.publisher.add({
+      // Spelled out rather than spread: one object shape on the hot path, built without a copy loop.
+      id: item.id, body: item.body, headers: item.headers, priority: item.priority, size: item.size, delayMs: item.delayMs, fresh: item.fresh,
+      done: (r) => (r instanceof Error ? reject(r) : resolve(result(r))) }));
   }
 
   /** A batch that is one already (a frame from a remote producer) goes to the queue actor as it is. */

@@ -65,8 +65,7 @@ export class FrameWriter {
     switch (r.type) {
       case 'enqueue': {
         const { meta, body } = r;
-        const json = JSON.stringify(meta.headers);
-        const headers = json === '{}' ? '' : json;
+        const headers = headersText(meta.headers);
         // UTF-8 takes at most 3 bytes per UTF-16 unit: room enough before the exact lengths are known.
         const b = this.room(at, 2 + 8 * 5 + 4 + 3 * meta.id.length + 4 + 3 * headers.length + body.length);
         at = b.writeUInt8(ENQUEUE, at);
@@ -126,6 +125,19 @@ export function frameRecords(records: readonly LogRecord[]): Framed {
   const w = new FrameWriter(estimate);
   const lengths = records.map((r) => w.add(r));
   return { bytes: w.bytes, lengths };
+}
+
+/** The last frozen headers object framed, and its text: most messages share one (see the frame codec). */
+let lastHeaders: Headers | undefined;
+let lastHeadersText = '';
+
+function headersText(h: Headers): string {
+  if (h === lastHeaders) return lastHeadersText;
+  const json = JSON.stringify(h);
+  const text = json === '{}' ? '' : json;
+  // Only a frozen object cannot change behind the memo's back.
+  if (Object.isFrozen(h)) [lastHeaders, lastHeadersText] = [h, text];
+  return text;
 }
 
 function writeText(b: Buffer, at: number, text: string): number {

@@ -59,8 +59,11 @@ const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Writes into one growing buffer: no per-field allocations beyond the output. */
 class Writer {
-  private buf = Buffer.allocUnsafe(4096);
+  private buf: Buffer;
   private at = 0;
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
   private room(n: number) {
     if (this.at + n <= this.buf.length) return;
     const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
@@ -90,6 +93,8 @@ class Writer {
 
 class Reader {
   private at = 0;
+  /** The last headers decoded, and their bytes: the entries of a frame mostly carry the same ones. */
+  private last: { readonly bytes: Uint8Array; readonly headers: Headers } | undefined;
   private readonly view: DataView;
   private readonly buf: Uint8Array;
   constructor(bytes: Uint8Array) {
@@ -113,11 +118,21 @@ class Reader {
       throw new FrameError('malformed', 'a string is not UTF-8');
     }
   }
+  /**
+   * Frozen, and one object for a run of equal header bytes: the encoding is self-delimiting, so bytes
+   * equal to the last headers' decode to the same headers, with no string decoding.
+   */
   headers(): Headers {
+    const start = this.at;
+    if (this.last && startsWith(this.buf, start, this.last.bytes)) {
+      this.at += this.last.bytes.length;
+      return this.last.headers;
+    }
     const n = this.u16();
     const h: Record<string, string> = {};
     for (let i = 0; i < n; i++) h[this.str()] = this.str();
-    return h;
+    this.last = { bytes: this.buf.subarray(start, this.at), headers: Object.freeze(h) };
+    return this.last.headers;
   }
   /** A count of entries, each at least `minBytes` long: a count the bytes cannot hold is refused before anything is allocated. */
   count(minBytes: number) {
@@ -134,8 +149,30 @@ class Reader {
   }
 }
 
+function startsWith(buf: Uint8Array, at: number, prefix: Uint8Array): boolean {
+  if (at + prefix.length > buf.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (buf[at + i] !== prefix[i]) return false;
+  return true;
+}
+
+/** About the bytes a frame takes, so that a frame of bodies is written without growing its buffer. */
+function expectedBytes(frame: Frame): number {
+  switch (frame.type) {
+    case 'publish':
+    case 'deliver': {
+      let n = 256;
+      for (const e of frame.entries) n += e.body.length + 128;
+      return n;
+    }
+    case 'replicate':
+      return frame.records.length + 256;
+    default:
+      return 4096;
+  }
+}
+
 export function encode(frame: Frame): Uint8Array {
-  const w = new Writer();
+  const w = new Writer(expectedBytes(frame));
   w.u16(MAGIC);
   w.u8(FRAME_VERSION);
   w.u8(TYPES.indexOf(frame.type));
