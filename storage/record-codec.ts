@@ -35,11 +35,14 @@ const NO_HEADERS: Headers = Object.freeze({});
  */
 export class FrameWriter {
   private buf: Buffer;
+  /** Numbers go in through a DataView: the optimizing compiler turns its calls into plain stores. */
+  private view: DataView;
   private end = 0;
 
   /** `capacity`: the bytes expected, when known, so that the buffer need not grow. */
   constructor(capacity = 0) {
     this.buf = Buffer.allocUnsafeSlow(capacity);
+    this.view = viewOf(this.buf);
   }
 
   /** The records framed so far, ready to be written. */
@@ -55,6 +58,7 @@ export class FrameWriter {
   /** Lets the buffer go: an idle queue keeps none, and many queues may be idle. */
   release(): void {
     this.buf = Buffer.alloc(0);
+    this.view = viewOf(this.buf);
     this.end = 0;
   }
 
@@ -68,15 +72,17 @@ export class FrameWriter {
         const headers = headersText(meta.headers);
         // UTF-8 takes at most 3 bytes per UTF-16 unit: room enough before the exact lengths are known.
         const b = this.room(at, 2 + 8 * 5 + 4 + 3 * meta.id.length + 4 + 3 * headers.length + body.length);
-        at = b.writeUInt8(ENQUEUE, at);
-        at = b.writeUInt8((meta.expiresAt === undefined ? 0 : HAS_EXPIRES) | (meta.readyAt === undefined ? 0 : HAS_READY), at);
-        at = b.writeDoubleLE(meta.seq, at);
-        at = b.writeDoubleLE(meta.enqueuedAt, at);
-        at = b.writeDoubleLE(meta.priority, at);
-        if (meta.expiresAt !== undefined) at = b.writeDoubleLE(meta.expiresAt, at);
-        if (meta.readyAt !== undefined) at = b.writeDoubleLE(meta.readyAt, at);
-        at = writeText(b, at, meta.id);
-        at = writeText(b, at, headers);
+        const v = this.view;
+        b[at++] = ENQUEUE;
+        b[at++] = (meta.expiresAt === undefined ? 0 : HAS_EXPIRES) | (meta.readyAt === undefined ? 0 : HAS_READY);
+        v.setFloat64(at, meta.seq, true);
+        v.setFloat64(at + 8, meta.enqueuedAt, true);
+        v.setFloat64(at + 16, meta.priority, true);
+        at += 24;
+        if (meta.expiresAt !== undefined) { v.setFloat64(at, meta.expiresAt, true); at += 8; }
+        if (meta.readyAt !== undefined) { v.setFloat64(at, meta.readyAt, true); at += 8; }
+        at = writeText(b, v, at, meta.id);
+        at = writeText(b, v, at, headers);
         b.set(body, at);
         at += body.length;
         break;
@@ -84,16 +90,17 @@ export class FrameWriter {
       case 'delivered':
       case 'remove': {
         const b = this.room(at, 2 + 8 * r.seqs.length);
-        at = b.writeUInt8(r.type === 'remove' ? REMOVE : DELIVERED, at);
-        if (r.type === 'remove') at = b.writeUInt8(REASONS.indexOf(r.reason), at);
-        for (const seq of r.seqs) at = b.writeDoubleLE(seq, at);
+        const v = this.view;
+        b[at++] = r.type === 'remove' ? REMOVE : DELIVERED;
+        if (r.type === 'remove') b[at++] = reasonCode(r.reason);
+        for (const seq of r.seqs) { v.setFloat64(at, seq, true); at += 8; }
         break;
       }
     }
-    const b = this.buf;
-    MAGIC.copy(b, start);
-    b.writeUInt32LE(at - start - FRAME_BYTES, start + 8);
-    b.writeUInt32LE(crc32(b.subarray(start + 8, at)), start + 4);
+    const v = this.view;
+    v.setUint32(start, MAGIC_U32, true);
+    v.setUint32(start + 8, at - start - FRAME_BYTES, true);
+    v.setUint32(start + 4, crc32(this.buf.subarray(start + 8, at)), true);
     this.end = at;
     return at - start;
   }
@@ -110,6 +117,7 @@ export class FrameWriter {
       const grown = Buffer.allocUnsafeSlow(Math.max(MIN_BUFFER, 2 * this.buf.length, at + bytes));
       this.buf.copy(grown, 0, 0, this.end);
       this.buf = grown;
+      this.view = viewOf(grown);
     }
     return this.buf;
   }
@@ -128,22 +136,39 @@ export function frameRecords(records: readonly LogRecord[]): Framed {
 }
 
 /** The last frozen headers object framed, and its text: most messages share one (see the frame codec). */
-let lastHeaders: Headers | undefined;
-let lastHeadersText = '';
+let lastFramed: { readonly headers: Headers; readonly text: string } | undefined;
 
-function headersText(h: Headers): string {
-  if (h === lastHeaders) return lastHeadersText;
-  const json = JSON.stringify(h);
+function headersText(headers: Headers): string {
+  if (lastFramed?.headers === headers) return lastFramed.text;
+  const json = JSON.stringify(headers);
   const text = json === '{}' ? '' : json;
   // Only a frozen object cannot change behind the memo's back.
-  if (Object.isFrozen(h)) [lastHeaders, lastHeadersText] = [h, text];
+  if (Object.isFrozen(headers)) lastFramed = { headers, text };
   return text;
 }
 
-function writeText(b: Buffer, at: number, text: string): number {
-  const n = b.write(text, at + 4);
-  b.writeUInt32LE(n, at);
-  return at + 4 + n;
+function reasonCode(reason: RemoveReason): number {
+  const code = REASONS.indexOf(reason);
+  if (code < 0) throw new RangeError(`unknown remove reason '${String(reason)}'`);
+  return code;
+}
+
+function viewOf(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** A u32 byte length, then the UTF-8; ASCII (ids, most headers) is stored a byte per unit, with no call out. */
+function writeText(b: Buffer, v: DataView, at: number, text: string): number {
+  const from = at + 4;
+  let i = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) break;
+    b[from + i] = c;
+  }
+  const n = i === text.length ? i : b.write(text, from);
+  v.setUint32(at, n, true);
+  return from + n;
 }
 
 export type Frame =
@@ -212,9 +237,12 @@ class Cursor {
     return b;
   }
   text(): string {
+    return this.textBytes().toString('utf8');
+  }
+  textBytes(): Buffer {
     const n = this.p.readUInt32LE(this.at);
     this.at += 4;
-    return this.bytes(n).toString('utf8');
+    return this.bytes(n);
   }
   rest(): Buffer {
     return this.bytes(this.p.length - this.at);
@@ -244,6 +272,19 @@ function decodePayload(c: Cursor): LogRecord {
   }
 }
 
+/** The last headers parsed, and their bytes: a scan of a segment or a replicate frame meets the same ones in a row. */
+let lastParsed: { readonly bytes: Buffer; readonly headers: Headers } | undefined;
+
+/** Checksummed, and written by FrameWriter from a Headers value. Frozen: equal bytes share one object. */
+function parseHeaders(bytes: Buffer): Headers {
+  if (bytes.length === 0) return NO_HEADERS;
+  if (lastParsed?.bytes.equals(bytes)) return lastParsed.headers;
+  const headers = Object.freeze(JSON.parse(bytes.toString('utf8')) as Headers);
+  // A copy: the bytes are a view into a segment or a frame that must not be kept alive.
+  lastParsed = { bytes: Buffer.from(bytes), headers };
+  return headers;
+}
+
 function decodeEnqueue(c: Cursor): LogRecord {
   const flags = c.u8();
   const seq = asSeq(c.f64());
@@ -252,9 +293,7 @@ function decodeEnqueue(c: Cursor): LogRecord {
   const expiresAt = flags & HAS_EXPIRES ? c.f64() : undefined;
   const readyAt = flags & HAS_READY ? c.f64() : undefined;
   const id = asMessageId(c.text());
-  const json = c.text();
-  // Checksummed, and written by FrameWriter from a Headers value.
-  const headers = json === '' ? NO_HEADERS : (JSON.parse(json) as Headers);
+  const headers = parseHeaders(c.textBytes());
   const body = c.rest();
   const meta: MessageMeta = {
     seq, id, headers, priority, enqueuedAt, size: body.length,
