@@ -163,15 +163,13 @@ async function open(env: QueueEnv, state: QueueState): Promise<QueueMachine> {
 type Self = (msg: QueueMsg) => void;
 
 async function run(env: QueueEnv, state: QueueState, self: Self, effects: readonly QueueEffect[], pending: readonly PendingPublish[] = []): Promise<void> {
-  const confirms: Extract<QueueEffect, { type: 'confirm' }>[] = [];
+  // The appends, then the confirms' wait, then the rest. Where confirms and deliveries both wait for
+  // the commit (mirrored queues), the confirms go first: a producer's next publish is not held up
+  // behind the encoding and sending of a window of deliveries.
+  for (const e of effects) if (e.type === 'append') append(env, state, e.records);
+  confirmWhenDurable(env, state, effects, pending);
   for (const e of effects) {
     switch (e.type) {
-      case 'append':
-        append(env, state, e.records);
-        break;
-      case 'confirm':
-        confirms.push(e);
-        break;
       case 'refuse':
         pending[e.ref]!.done(new Overflow(env.config.name, env.config.maxLength ?? 0));
         break;
@@ -196,23 +194,28 @@ async function run(env: QueueEnv, state: QueueState, self: Self, effects: readon
         );
         break;
       }
+      case 'append':
+      case 'confirm':
       case 'stale':
         break;
     }
   }
-  // One wait for the whole batch: every confirm waits for everything appended so far to be durable.
-  if (confirms.length) {
-    // A duplicate appends nothing, yet its confirm must pass the commit gate too: a deposed leader
-    // must not confirm a retry of a message that its successor may not hold. An empty append is the barrier.
-    if (env.deliverAfterCommit && confirms.some((c) => c.duplicate)) append(env, state, []);
-    state.durable.then(
-      () => { for (const c of confirms) pending[c.ref]!.done(c); },
-      (err: unknown) => {
-        const e = new NotConfirmed(`queue '${env.config.name}': not stored`, { cause: err });
-        for (const c of confirms) pending[c.ref]!.done(e);
-      },
-    );
-  }
+}
+
+/** One wait for the whole batch: every confirm waits for everything appended so far to be durable. */
+function confirmWhenDurable(env: QueueEnv, state: QueueState, effects: readonly QueueEffect[], pending: readonly PendingPublish[]): void {
+  const confirms = effects.filter((e): e is Extract<QueueEffect, { type: 'confirm' }> => e.type === 'confirm');
+  if (confirms.length === 0) return;
+  // A duplicate appends nothing, yet its confirm must pass the commit gate too: a deposed leader
+  // must not confirm a retry of a message that its successor may not hold. An empty append is the barrier.
+  if (env.deliverAfterCommit && confirms.some((c) => c.duplicate)) append(env, state, []);
+  state.durable.then(
+    () => { for (const c of confirms) pending[c.ref]!.done(c); },
+    (err: unknown) => {
+      const e = new NotConfirmed(`queue '${env.config.name}': not stored`, { cause: err });
+      for (const c of confirms) pending[c.ref]!.done(e);
+    },
+  );
 }
 
 function append(env: QueueEnv, state: QueueState, records: readonly LogRecord[]): void {
