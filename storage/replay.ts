@@ -4,6 +4,7 @@
 // keeps that state compact: a plain live message (priority 0, no expiry, no delay, never delivered,
 // by far the common case in a backlog) costs one byte, not an object.
 import { asSeq, type MessageId, type Seq } from '../node/ids.ts';
+import { IdRing } from './id-ring.ts';
 import type { LogRecord, MessageMeta, RecoveredMessage, RecoveredQueue, RecoveryReport } from './storage.ts';
 
 /** Recent ids kept for the producer-dedup window; the queue's default window is this size. */
@@ -17,9 +18,8 @@ export class Replayer {
   private base: number | undefined;
   /** Live messages that are not plain. */
   private readonly others = new Map<Seq, LiveMessage>();
-  /** The last RECENT_IDS enqueues, as a ring: cheap to keep up to date on every append. */
-  private readonly recent: { id: MessageId; seq: Seq; at: number }[] = [];
-  private recentNext = 0;
+  /** The last RECENT_IDS enqueues: cheap to keep up to date on every append (a mirrored leader does). */
+  private readonly recent = new IdRing();
   private maxSeq = 0;
 
   apply(r: LogRecord): void {
@@ -29,8 +29,8 @@ export class Replayer {
         this.base ??= meta.seq;
         if (meta.priority === 0 && meta.expiresAt === undefined && meta.readyAt === undefined) this.setPlain(meta.seq, 1);
         else this.others.set(meta.seq, liveOf(meta));
-        this.recent[this.recentNext] = { id: meta.id, seq: meta.seq, at: meta.enqueuedAt };
-        this.recentNext = (this.recentNext + 1) % RECENT_IDS;
+        this.recent.push(meta.id, meta.seq, meta.enqueuedAt);
+        if (this.recent.size > RECENT_IDS) this.recent.shift();
         if (meta.seq > this.maxSeq) this.maxSeq = meta.seq;
         break;
       }
@@ -58,7 +58,7 @@ export class Replayer {
   }
 
   result(report: RecoveryReport): RecoveredQueue {
-    const recentIds = [...this.recent.slice(this.recentNext), ...this.recent.slice(0, this.recentNext)];
+    const recentIds = [...this.recent.entries<MessageId>()].map(({ id, seq, at }) => ({ id, seq: asSeq(seq), at }));
     return { messages: { [Symbol.iterator]: () => this.live() }, recentIds, nextSeq: asSeq(this.maxSeq + 1), report };
   }
 
