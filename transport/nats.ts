@@ -28,6 +28,8 @@ export class NatsTransport implements Transport {
       waitOnFirstConnect: true,
       pingInterval: 2_000,
       maxPingOut: 3,
+      // No stack captured for every request (frames go as requests): Warren's own errors say what timed out.
+      noAsyncTraces: true,
     });
     return new NatsTransport(nc);
   }
