@@ -4,7 +4,7 @@ import { drive, type DriveOptions, type DriveResult } from './drive.ts';
 import { isJob, type Job, type Reply } from './protocol.ts';
 import { entry } from './systems/registry.ts';
 import type { System, Topology } from './types.ts';
-import { warmup, warmupName, workloads } from './workloads.ts';
+import { engineWarmupN, warmup, warmupName, WARMUP_N, workloads } from './workloads.ts';
 
 async function once(system: System, name: string, topology: Topology, options: DriveOptions): Promise<DriveResult> {
   const session = await system.open(name, topology);
@@ -20,8 +20,11 @@ async function run(job: Job): Promise<Reply> {
   if (!load) return { ok: false, error: `${job.system} cannot run` };
   const system = await load();
   const workload = workloads[job.workload];
-  const warm = await once(system, warmupName(job.name), workload.topology, warmup(workload.topology, system.warmupN));
-  if (!warm.complete) return { ok: false, error: `warm-up incomplete: ${warm.distinct} of ${warm.n * warm.queues} delivered` };
+  if (system.warmup !== 'session') {
+    const n = system.warmup === 'engine' ? engineWarmupN(workload.topology) : WARMUP_N;
+    const warm = await once(system, warmupName(job.name), workload.topology, warmup(workload.topology, n));
+    if (!warm.complete) return { ok: false, error: `warm-up incomplete: ${warm.distinct} of ${warm.n * warm.queues} delivered` };
+  }
   const { options, cleanup } = workload.drive(job.params);
   try {
     return { ok: true, result: await once(system, job.name, workload.topology, options) };

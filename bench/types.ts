@@ -39,8 +39,11 @@ export interface System {
   /** Deletes what `open(name, topology)` may have created; safe to call when nothing was. */
   remove(name: string, topology: Topology): Promise<void>;
   /**
-   * Messages of the run's warm-up, when the system's engine itself runs in the benchmark process
-   * (Warren embedded) and is as cold as a node process would be; a broker is long-running.
+   * How a run warms the system up before it measures. 'clients' (the default, a long-running broker:
+   * only the benchmark's side is cold): an unmeasured run of a few messages on queues of its own.
+   * 'engine' (Warren embedded, whose engine starts with the run's process): that run, as long as
+   * engineWarmupN. 'session' (Warren over NATS): open() warms up the node processes it starts, and the
+   * benchmark's clients with them.
    */
-  readonly warmupN?: number;
+  readonly warmup?: 'clients' | 'engine' | 'session';
 }

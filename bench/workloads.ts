@@ -23,8 +23,18 @@ export const FANOUT_QUEUES = 4;
 const STALL_MS = 20_000;
 /** Messages of the unmeasured warm-up run before each measured one (JIT, connections, first files). */
 export const WARMUP_N = 1_000;
-/** Node processes started by a run (Warren over NATS) warm up on this many first: enough for the optimizing JIT. */
-export const NODE_WARMUP_N = 10_000;
+/**
+ * Enqueues a Warren engine that starts with the run (its node processes, or embedded, the run's own
+ * process) warms up on first: enough confirm windows of 256 for V8's optimizing tiers to reach the code
+ * that runs once a window, too. At 10,000 a W1 run over NATS still had a cold start (its first fifth:
+ * p99 18–26 ms against 13–15 ms after; 36,000–38,000 msgs/s against 46,000–48,000 at 40,000).
+ */
+export const ENGINE_WARMUP_ENQUEUES = 40_000;
+
+/** The messages of that warm-up: a fan-out publish is an enqueue on every queue. */
+export function engineWarmupN(topology: Topology): number {
+  return ENGINE_WARMUP_ENQUEUES / (topology.kind === 'queue' ? 1 : topology.queues);
+}
 
 /**
  * What `npm run bench` runs without flags: sized to finish in under 10 minutes on a 2-core machine.
@@ -53,8 +63,8 @@ export interface Workload {
 
 const plain = (n: number, queues: number): DriveOptions => ({ n, queues, prefetch: PREFETCH, maxInFlight: MAX_IN_FLIGHT, stallMs: STALL_MS });
 
-/** The warm-up: the workload's topology, no rate limit, a few messages. */
-export function warmup(topology: Topology, n = WARMUP_N): DriveOptions {
+/** A warm-up of `n` messages: the workload's topology, no rate limit. */
+export function warmup(topology: Topology, n: number): DriveOptions {
   return plain(n, topology.kind === 'queue' ? 1 : topology.queues);
 }
 

@@ -7,7 +7,6 @@ import { Warren, type Consumer } from '../../index.ts';
 import { ROOT } from '../entry-point.ts';
 import { queueNames } from '../topology.ts';
 import type { Delivery, ServerInfo, Session, System, Topology } from '../types.ts';
-import { NODE_WARMUP_N } from '../workloads.ts';
 
 /** Derived from the run's name so that `remove` finds what an aborted run left behind. */
 function dataDir(name: string): string {
@@ -16,7 +15,7 @@ function dataDir(name: string): string {
 
 export const warrenEmbedded: System = {
   // Warren starts with the run's process: it is warmed as the Warren node processes are.
-  warmupN: NODE_WARMUP_N,
+  warmup: 'engine',
 
   async probe(): Promise<ServerInfo> {
     const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };

@@ -14,7 +14,7 @@ import { drive } from '../drive.ts';
 import { entryPoint, loaderArgs } from '../entry-point.ts';
 import { queueNames } from '../topology.ts';
 import type { Delivery, ServerInfo, Session, System, Topology } from '../types.ts';
-import { NODE_WARMUP_N, warmup, warmupName } from '../workloads.ts';
+import { engineWarmupN, warmup, warmupName } from '../workloads.ts';
 
 const NATS = 'nats://127.0.0.1:4222';
 const CLI = entryPoint('../../cli/warren.ts', import.meta.url);
@@ -46,6 +46,8 @@ export function startNode(cluster: string, id: string, data: string): Promise<Ch
 
 /** Warren over NATS with `mirrors` mirrors per queue (0: a leader alone). */
 export const warrenCluster = (mirrors: number): System => ({
+  warmup: 'session',
+
   async probe(): Promise<ServerInfo> {
     const nc = await connect({ servers: NATS, timeout: 2_000 });
     const version = nc.info?.version ?? '?';
@@ -103,6 +105,7 @@ interface Clients {
 async function declare({ producer, consumerNode }: Clients, name: string, topology: Topology, mirrors: number): Promise<Omit<Session, 'serverPid'>> {
   const queues = queueNames(name, topology);
   for (const q of queues) await producer.declareQueue(q, { mirrors });
+  if (mirrors > 0) await allInSync(producer, queues, mirrors);
   if (topology.kind === 'fanout') {
     await producer.declareExchange(name, { type: 'fanout' });
     for (const q of queues) await producer.bindQueue(q, name, '');
@@ -121,6 +124,20 @@ async function declare({ producer, consumerNode }: Clients, name: string, topolo
 }
 
 /**
+ * A mirrored queue starts with its leader alone in sync; its mirrors join once they hold its (empty)
+ * state. A run measures the queue once they have, as a RabbitMQ quorum queue is measured once declared.
+ */
+async function allInSync(node: Warren, queues: readonly string[], mirrors: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const stats = (await node.clusterStats()).queues.filter((q) => queues.includes(q.name));
+    if (stats.length === queues.length && stats.every((q) => q.mirrors.filter((m) => m.inSync).length === mirrors)) return;
+    if (Date.now() > deadline) throw new Error(`mirrors of ${queues.join(', ')} not in sync within 15 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
  * The node processes start with every run, cold, where the peers are long-running brokers: the run's
  * own warm-up (in the benchmark process) would warm the clients only. So the nodes get one of their own,
  * on queues of their own, before the measured session is declared.
@@ -128,7 +145,7 @@ async function declare({ producer, consumerNode }: Clients, name: string, topolo
 async function warmUp(clients: Clients, name: string, topology: Topology, mirrors: number): Promise<void> {
   const session = await declare(clients, name, topology, mirrors);
   try {
-    const result = await drive({ ...session, serverPid: () => undefined }, { ...warmup(topology), n: NODE_WARMUP_N });
+    const result = await drive({ ...session, serverPid: () => undefined }, warmup(topology, engineWarmupN(topology)));
     if (!result.complete) throw new Error(`the nodes' warm-up delivered ${result.distinct} of ${result.n * result.queues}`);
   } finally {
     await session.close();
