@@ -20,9 +20,9 @@ import { Coordinator } from '../replication/coordinator.ts';
 import { KvMetaStore } from '../replication/kv-meta-store.ts';
 import { defaultLeadership, Leadership } from '../replication/leadership.ts';
 import type { Versioned } from '../replication/meta-store.ts';
+import { FrameSender } from '../replication/frame-sender.ts';
 import { ReplicaServer } from '../replication/replica-server.ts';
-import { encode } from '../transport/frame.ts';
-import { controlOk } from '../queues/remote-protocol.ts';
+import { ReplyInbox } from '../transport/reply-inbox.ts';
 import type { QueueConfig } from '../queues/queue-machine.ts';
 import { MemoryStorage } from '../storage/memory-store.ts';
 import { openStorage } from '../storage/open.ts';
@@ -96,6 +96,8 @@ interface Cluster {
   readonly meta: KvMetaStore;
   readonly coordinator: Coordinator;
   readonly replicas: ReplicaServer;
+  /** Mirrors' answers to frames sent to two of them at once. */
+  readonly answers: ReplyInbox;
 }
 
 /** How long a leader waits for a mirror's answer to one frame before it counts the mirror as lagging. */
@@ -154,7 +156,8 @@ export class Warren {
           changed: (q, v) => self.metaChanged(q, v),
           lead: (q, v) => self.lead(q, v),
         }, defaultLeadership.leaseMs, role === 'server'),
-        replicas: new ReplicaServer(transport, subjects.replicate(nodeId), storage, counters, (q) => self.cluster!.coordinator.meta(q)?.meta.replicas.includes(nodeId) ?? false),
+        replicas: new ReplicaServer(transport, subjects, nodeId, storage, counters, (q) => self.cluster!.coordinator.meta(q)?.meta.replicas.includes(nodeId) ?? false),
+        answers: new ReplyInbox(transport),
       };
       node = self = new Warren(nodeId, storage, await KvCatalog.open(transport.connection, name), cluster);
       if (role === 'server') cluster.replicas.start();
@@ -313,6 +316,7 @@ export class Warren {
     await Promise.all([...this.queues.values()].map((q) => q.leadership?.handOff()));
     await Promise.all([...this.queues.values()].map((q) => q.endpoint.close().catch(() => {})));
     await this.cluster?.replicas.stop();
+    this.cluster?.answers.close();
     await this.cluster?.meta.close();
     this.system.stop();
     await this.cluster?.membership.stop();
@@ -355,10 +359,8 @@ export class Warren {
     if (!this.running) return;
     const decl = this.catalog.queue(name);
     if (!decl) throw new QueueNotFound(name);
-    const leadership: Leadership = new Leadership(name, this.nodeId, cluster.meta, won, (node) => async (frame) => {
-      const bytes = encode({ type: 'replicate', queue: name, epoch: leadership.epoch, ...frame });
-      controlOk(await cluster.transport.request(cluster.subjects.replicate(node), bytes, { timeoutMs: REPLICATE_TIMEOUT_MS }));
-    }, () => void this.giveUp(name));
+    const sender = new FrameSender(cluster.transport, cluster.subjects, cluster.answers, name, () => leadership.epoch, REPLICATE_TIMEOUT_MS);
+    const leadership: Leadership = new Leadership(name, this.nodeId, cluster.meta, won, (node) => sender.to(node), () => void this.giveUp(name));
     await this.openQueue(name, decl.options, leadership);
     // The node began to stop meanwhile, after it handed its queues over: this one is not led either.
     if (!this.running) leadership.stop();

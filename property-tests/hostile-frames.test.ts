@@ -32,7 +32,7 @@ describe('hostile input on a node\'s subjects', () => {
     await node.declareQueue('q');
     const foreign = await NatsTransport.connect({ servers: server.url });
     const s = clusterSubjects('hostile');
-    const subjects = [s.publish('q'), s.settle('q'), s.control('q'), s.publish('nope'), s.deliver('target-x'), s.replicate('target')];
+    const subjects = [s.publish('q'), s.settle('q'), s.control('q'), s.publish('nope'), s.deliver('target-x'), s.replicate('target'), s.replicatePair('target', 'other')];
     const valid: fc.Arbitrary<Frame> = fc.oneof(
       fc.record({ type: fc.constant('publish' as const), queue: fc.constantFrom('q', 'other', ''), entries: fc.array(fc.record({ id: fc.string({ maxLength: 300 }), headers: fc.constant({}), priority: fc.nat({ max: 255 }), delayMs: fc.nat({ max: 10 }), body: fc.uint8Array({ maxLength: 32 }) }), { maxLength: 3 }) }),
       fc.record({ type: fc.constant('settle' as const), consumer: fc.string({ maxLength: 20 }), epoch: fc.nat({ max: 3 }), entries: fc.array(fc.record({ seq: fc.nat(), outcome: fc.constantFrom('ack' as const, 'requeue' as const, 'dead-letter' as const), delayMs: fc.nat({ max: 10 }) }), { maxLength: 3 }) }),
@@ -42,12 +42,17 @@ describe('hostile input on a node\'s subjects', () => {
       type: fc.constant('replicate' as const), queue: fc.constantFrom('q', 'other', '', '..'), epoch: fc.nat({ max: 3 }), session: fc.string({ maxLength: 8 }),
       from: fc.nat({ max: 3 }), reset: fc.boolean(), records: fc.uint8Array({ maxLength: 64 }),
     });
-    const mutate = fc.tuple(fc.oneof(valid, replicate), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { maxLength: 3 })).map(([f, flips]) => {
+    const replicatePair: fc.Arbitrary<Frame> = fc.record({
+      type: fc.constant('replicate-pair' as const), queue: fc.constantFrom('q', 'other', '', '..'), epoch: fc.nat({ max: 3 }),
+      to: fc.array(fc.record({ node: fc.constantFrom('target', 'other', ''), session: fc.string({ maxLength: 8 }), from: fc.nat({ max: 3 }), reply: fc.constantFrom('_INBOX.hostile.1', 'hostile.q.q.pub', '', 'two words', 'a.*', 'a..b', 'x\r\nPUB y 1') }), { maxLength: 3 }),
+      records: fc.uint8Array({ maxLength: 64 }),
+    });
+    const mutate = fc.tuple(fc.oneof(valid, replicate, replicatePair), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { maxLength: 3 })).map(([f, flips]) => {
       const b = Buffer.from(encode(f));
       for (const [at, xor] of flips) b[at % b.length]! ^= xor;
       return b;
     });
-    const bytes = fc.oneof(fc.uint8Array({ maxLength: 100 }), valid.map(encode), replicate.map(encode), mutate);
+    const bytes = fc.oneof(fc.uint8Array({ maxLength: 100 }), valid.map(encode), replicate.map(encode), replicatePair.map(encode), mutate);
     const replies: string[] = [];
     await fc.assert(fc.asyncProperty(fc.constantFrom(...subjects), bytes, fc.boolean(), async (subject, data, asRequest) => {
       if (!asRequest) return foreign.publish(subject, data);

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Warren, type Message } from '../index.ts';
 import { until } from '../node/testing.ts';
+import { clusterSubjects } from '../transport/cluster-subjects.ts';
+import { NatsTransport } from '../transport/nats.ts';
 import { NatsServer } from '../transport/nats-server.ts';
 
 describe('mirrored queues', () => {
@@ -33,7 +35,14 @@ describe('mirrored queues', () => {
       assert.equal(first.epoch, 1);
       assert.deepEqual(first.mirrors.map((m) => m.nodeId).sort(), ['b', 'c']);
 
+      // Both mirrors stream the same appends: the leader sends each once, as a frame for the pair.
+      const tap = await NatsTransport.connect({ servers: server.url });
+      let pairFrames = 0;
+      tap.subscribe(clusterSubjects(cluster).replicatePair('b', 'c'), () => { pairFrames++; });
+      await tap.flush();
       for (let i = 0; i < 100; i++) await client.publish({ queue: 'orders' }, `m${i}`, { id: `id-${i}` });
+      assert.ok(pairFrames > 0, 'records went to both mirrors in one frame');
+      await tap.close();
       const got: Message[] = [];
       const consumer = await client.consume('orders', (m) => { got.push(m); if (Number(m.text().slice(1)) % 2 === 0) return m.ack(); return undefined; }, { ack: 'manual', prefetch: 100 });
       await until(() => got.length === 100, 'first delivery of all 100');

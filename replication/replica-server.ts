@@ -1,6 +1,7 @@
-// The mirror side, one per node: takes replicate frames addressed to this node, for any mirrored
-// queue it holds a replica of, and appends their records to its own copy of the queue's log (the same
-// log format and files as a leader's, so that promotion is just opening the queue). A frame is
+// The mirror side, one per node: takes replicate frames addressed to this node (alone, or with one
+// other mirror in a replicate-pair frame), for any mirrored queue it holds a replica of, and appends
+// their records to its own copy of the queue's log (the same log format and files as a leader's, so
+// that promotion is just opening the queue). A frame is
 // answered only once its records are fdatasync'd: that answer is what lets the leader confirm.
 // Refused, with an error answer and a count: a stale epoch (a deposed leader: fencing), a frame out of
 // its session's order (the leader starts over with a snapshot), damaged records, a queue this node
@@ -9,6 +10,7 @@ import { checkName } from '../node/options.ts';
 import { asQueue, type QueueName } from '../node/ids.ts';
 import { scanRecords } from '../storage/record-codec.ts';
 import type { Framed, LogRecord, QueueLog, Storage } from '../storage/storage.ts';
+import { isPublishable, type ClusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, FrameError, type ReplicateFrame } from '../transport/frame.ts';
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
 import { control, errorFrame, Replier } from '../queues/remote-protocol.ts';
@@ -34,12 +36,13 @@ class Refused extends Error {
 
 export class ReplicaServer {
   private readonly replier: Replier;
-  private sub: Subscription | undefined;
+  private subs: Subscription[] = [];
   private readonly replicas = new Map<QueueName, Replica>();
 
   constructor(
     private readonly transport: Transport,
-    private readonly subject: string,
+    private readonly subjects: ClusterSubjects,
+    private readonly self: string,
     private readonly storage: Storage,
     counters: ServerCounters,
     /** Whether the metadata names this node a replica of the queue: no other frame touches storage. */
@@ -49,7 +52,7 @@ export class ReplicaServer {
   }
 
   start(): void {
-    this.sub = this.transport.subscribe(this.subject, (m) => this.onFrame(m));
+    this.subs = [this.subjects.replicate(this.self), ...this.subjects.replicatePairsOf(this.self)].map((s) => this.transport.subscribe(s, (m) => this.onFrame(m)));
   }
 
   /** The metadata shows an epoch: frames of older ones are refused from now on. */
@@ -75,18 +78,30 @@ export class ReplicaServer {
   }
 
   async stop(): Promise<void> {
-    this.sub?.unsubscribe();
+    for (const s of this.subs) s.unsubscribe();
+    this.subs = [];
     await Promise.all([...this.replicas.values()].map((r) => this.enqueue(r, async () => { await r.log?.close(); r.log = undefined; })));
   }
 
-  private onFrame(m: TransportMessage): void {
+  private onFrame(received: TransportMessage): void {
     let frame: ReplicateFrame;
     let queue: QueueName;
+    let m = received;
     try {
       const f = decode(m.data);
-      if (f.type !== 'replicate') throw new FrameError('type', `expected a replicate frame, got ${f.type}`);
-      frame = f;
-      queue = asQueue(checkName('queue', f.queue));
+      if (f.type === 'replicate-pair') {
+        // This node's place in the pair: its session, and where its answer goes.
+        const mine = f.to.find((t) => t.node === this.self);
+        if (!mine) throw new FrameError('malformed', 'a replicate-pair frame not addressed to this node');
+        if (!isPublishable(mine.reply)) throw new FrameError('malformed', 'a replicate-pair frame with a reply-to that is not a subject');
+        m = { ...received, reply: mine.reply };
+        frame = { type: 'replicate', queue: f.queue, epoch: f.epoch, session: mine.session, from: mine.from, reset: false, records: f.records };
+      } else if (f.type === 'replicate') {
+        frame = f;
+      } else {
+        throw new FrameError('type', `expected a replicate frame, got ${f.type}`);
+      }
+      queue = asQueue(checkName('queue', frame.queue));
     } catch (err) {
       return this.replier.refuse(m, err instanceof FrameError ? err.reason : 'malformed', String((err as Error).message));
     }
@@ -96,7 +111,9 @@ export class ReplicaServer {
     void this.enqueue(r, () => this.apply(queue, r, frame)).then(({ durable }) => durable).then(
       () => this.replier.reply(m, control({ ok: true })),
       (err: unknown) => (err instanceof Refused ? this.replier.refuse(m, err.code, err.message) : this.replier.reply(m, errorFrame('STORAGE', String((err as Error)?.message ?? err)))),
-    );
+    ).catch(() => {
+      // The answer could not go out (the connection is closing): the leader's wait for it times out.
+    });
   }
 
   /** Checks the frame and starts its append; resolves with the append's durability (wrapped, not awaited). */

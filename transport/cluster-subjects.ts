@@ -12,6 +12,18 @@ export interface ClusterSubjects {
   deliver(consumer: string): string;
   /** REPLICATE frames to one node, for every mirrored queue it holds a replica of. */
   replicate(node: string): string;
+  /** REPLICATE-PAIR frames to two nodes at once (in either order: the subject sorts them). */
+  replicatePair(a: string, b: string): string;
+  /** What a node subscribes to for the pairs it is in. */
+  replicatePairsOf(node: string): readonly string[];
+}
+
+/** A subject one may publish to: dot-separated tokens, no wildcard, no space or control character. */
+const PUBLISHABLE = /^[^\s.*>\x00-\x1f\x7f]+(\.[^\s.*>\x00-\x1f\x7f]+)*$/;
+
+/** For subjects that arrive inside frames (a reply-to): one that is not publishable would break the connection's protocol. */
+export function isPublishable(subject: string): boolean {
+  return subject.length <= 256 && PUBLISHABLE.test(subject);
 }
 
 export function clusterSubjects(cluster: string): ClusterSubjects {
@@ -23,5 +35,7 @@ export function clusterSubjects(cluster: string): ClusterSubjects {
     control: (queue) => `${q(queue)}.ctl`,
     deliver: (consumer) => `${cluster}.c.${consumer}`,
     replicate: (node) => `${cluster}.r.${node}`,
+    replicatePair: (a, b) => (a < b ? `${cluster}.r2.${a}.${b}` : `${cluster}.r2.${b}.${a}`),
+    replicatePairsOf: (node) => [`${cluster}.r2.${node}.*`, `${cluster}.r2.*.${node}`],
   };
 }

@@ -23,6 +23,10 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({ type: fc.constant('control' as const), json: fc.json() }),
   fc.record({ type: fc.constant('error' as const), code: fc.string(), message: fc.string() }),
   fc.record({ type: fc.constant('replicate' as const), queue: fc.string(), epoch: count, session: fc.string(), from: count, reset: fc.boolean(), records: body }),
+  fc.record({
+    type: fc.constant('replicate-pair' as const), queue: fc.string(), epoch: count,
+    to: fc.array(fc.record({ node: fc.string(), session: fc.string(), from: count, reply: fc.string() }), { maxLength: 3 }), records: body,
+  }),
 );
 
 /** Bodies decode as views of the frame: compare them as plain arrays. */

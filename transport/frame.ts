@@ -33,6 +33,18 @@ export interface ReplicateFrame {
   readonly records: Uint8Array;
 }
 
+/**
+ * One replicate frame for two mirrors at once (both streaming the same records): each finds its own
+ * place in its own session, and where its answer goes. The leader writes the records once.
+ */
+export interface ReplicatePairFrame {
+  readonly type: 'replicate-pair';
+  readonly queue: string;
+  readonly epoch: number;
+  readonly to: readonly { readonly node: string; readonly session: string; readonly from: number; readonly reply: string }[];
+  readonly records: Uint8Array;
+}
+
 // Deliveries and settlements carry the leader's epoch (0 for a queue without mirrors): a settlement
 // made for a deposed leader's delivery is ignored by its successor (fencing).
 export type Frame =
@@ -42,9 +54,10 @@ export type Frame =
   | { readonly type: 'settle'; readonly consumer: string; readonly epoch: number; readonly entries: readonly SettleEntry[] }
   | { readonly type: 'control'; readonly json: string }
   | { readonly type: 'error'; readonly code: string; readonly message: string }
-  | ReplicateFrame;
+  | ReplicateFrame
+  | ReplicatePairFrame;
 
-const TYPES = ['publish', 'publish-ack', 'deliver', 'settle', 'control', 'error', 'replicate'] as const;
+const TYPES = ['publish', 'publish-ack', 'deliver', 'settle', 'control', 'error', 'replicate', 'replicate-pair'] as const;
 
 export type FrameErrorReason = 'magic' | 'version' | 'truncated' | 'oversized' | 'type' | 'malformed';
 
@@ -165,7 +178,8 @@ function expectedBytes(frame: Frame): number {
       return n;
     }
     case 'replicate':
-      return frame.records.length + 256;
+    case 'replicate-pair':
+      return frame.records.length + 512;
     default:
       return 4096;
   }
@@ -213,6 +227,13 @@ export function encode(frame: Frame): Uint8Array {
       w.str(frame.session);
       w.f64(frame.from);
       w.u8(frame.reset ? 1 : 0);
+      w.bytes(frame.records);
+      break;
+    case 'replicate-pair':
+      w.str(frame.queue);
+      w.u32(frame.epoch);
+      w.u32(frame.to.length);
+      for (const t of frame.to) { w.str(t.node); w.str(t.session); w.f64(t.from); w.str(t.reply); }
       w.bytes(frame.records);
       break;
   }
@@ -277,6 +298,14 @@ export function decode(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES): Frame {
     case 'replicate':
       frame = { type, queue: r.str(), epoch: r.u32(), session: r.str(), from: r.finite(r.f64(), 'from'), reset: r.u8() === 1, records: r.bytes() };
       break;
+    case 'replicate-pair': {
+      const queue = r.str();
+      const epoch = r.u32();
+      const to: { node: string; session: string; from: number; reply: string }[] = [];
+      for (let n = r.count(20); n > 0; n--) to.push({ node: r.str(), session: r.str(), from: r.finite(r.f64(), 'from'), reply: r.str() });
+      frame = { type, queue, epoch, to, records: r.bytes() };
+      break;
+    }
     default:
       throw new FrameError('type', 'unknown frame type');
   }
