@@ -56,19 +56,20 @@ export class DedupWindow {
   }
 
   private find(id: MessageId, hash: number): number | undefined {
-    for (let cell = hash & this.mask; ; cell = (cell + 1) & this.mask) {
-      const v = this.index[cell]!;
-      if (v === 0) return undefined;
-      if (this.ring.hash(v - 1) === hash && this.ring.idEquals(v - 1, id)) return cell;
-    }
+    return this.probe(hash, (slot) => this.ring.hash(slot) === hash && this.ring.idEquals(slot, id));
   }
 
   /** The cell that points at a ring slot; undefined when the slot is not indexed (its id was remembered again). */
   private cellOf(slot: number): number | undefined {
-    for (let cell = this.ring.hash(slot) & this.mask; ; cell = (cell + 1) & this.mask) {
+    return this.probe(this.ring.hash(slot), (s) => s === slot);
+  }
+
+  /** The first cell of `hash`'s probe run whose entry `match` accepts; undefined at the run's end. */
+  private probe(hash: number, match: (slot: number) => boolean): number | undefined {
+    for (let cell = hash & this.mask; ; cell = (cell + 1) & this.mask) {
       const v = this.index[cell]!;
       if (v === 0) return undefined;
-      if (v === slot + 1) return cell;
+      if (match(v - 1)) return cell;
     }
   }
 
@@ -105,11 +106,7 @@ export class DedupWindow {
   /** The cell of an indexed entry with the same id as `slot`'s. */
   private twinOf(slot: number): number | undefined {
     const hash = this.ring.hash(slot);
-    for (let cell = hash & this.mask; ; cell = (cell + 1) & this.mask) {
-      const v = this.index[cell]!;
-      if (v === 0) return undefined;
-      if (this.ring.hash(v - 1) === hash && this.ring.sameId(v - 1, slot)) return cell;
-    }
+    return this.probe(hash, (s) => this.ring.hash(s) === hash && this.ring.sameId(s, slot));
   }
 }
 

@@ -19,7 +19,7 @@ test('one (epoch, seq) keeps one tag; a new epoch tags above every earlier tag',
   assert.deepEqual(tags.origin(a), { epoch: 1, seq: 5 });
 });
 
-test('a tag never issued, or of an older epoch than seen, is refused', () => {
+test('a tag above every one issued is unknown, and tagging an epoch older than the newest is refused', () => {
   const tags = new DeliveryTags();
   assert.equal(tags.origin(asSeq(1)), undefined);
   const t = tags.tag(3, asSeq(10));

@@ -44,7 +44,11 @@ export class DeliveryTags {
     return asSeq(tag);
   }
 
-  /** undefined for a tag never issued, or one of an epoch long gone. */
+  /**
+   * undefined for a tag above every one issued, or of an epoch long gone. A tag within an epoch's range
+   * names that epoch's seq, issued or not: a leader counts a settlement of a seq the consumer does not
+   * hold as stale, and the consumer settles only what it was delivered.
+   */
   origin(tag: Seq): Origin | undefined {
     for (let i = this.epochs.length - 1; i >= 0; i--) {
       const e = this.epochs[i]!;

@@ -43,28 +43,42 @@ export class FrameSender {
   private flush(): void {
     const batch = this.outgoing;
     this.outgoing = [];
+    // Pairs only between links with one frame each in this turn: a link's frames must reach its mirror
+    // in the order they were made, and a pair frame could overtake a single one sent after it.
+    const frames = new Map<NodeId, number>();
+    for (const o of batch) frames.set(o.node, (frames.get(o.node) ?? 0) + 1);
+    const pairable = (o: Outgoing) => !o.frame.reset && frames.get(o.node) === 1;
     const paired = new Set<Outgoing>();
     for (const a of batch) {
       if (paired.has(a)) continue;
-      const b = a.frame.reset ? undefined : batch.find((o) => o !== a && !paired.has(o) && o.node !== a.node && !o.frame.reset && o.frame.records === a.frame.records);
+      const b = pairable(a) ? batch.find((o) => o !== a && !paired.has(o) && pairable(o) && o.frame.records === a.frame.records) : undefined;
       if (b) {
         paired.add(a).add(b);
         this.sendPair(a, b);
       } else {
-        this.settle([a], this.transport.request(this.subjects.replicate(a.node), this.encodeFor(a.frame), { timeoutMs: this.timeoutMs }));
+        // Through a promise: whatever fails on the way, synchronously or not, fails this send alone.
+        this.settle(a, Promise.resolve().then(() => this.transport.request(this.subjects.replicate(a.node), this.encodeFor(a.frame), { timeoutMs: this.timeoutMs })));
       }
     }
   }
 
   private sendPair(a: Outgoing, b: Outgoing): void {
-    const [ra, rb] = [this.inbox.expect(this.timeoutMs), this.inbox.expect(this.timeoutMs)];
-    const to = [[a, ra], [b, rb]] as const;
-    this.transport.publish(this.subjects.replicatePair(a.node, b.node), encode({
-      type: 'replicate-pair', queue: this.queue, epoch: this.epoch(), records: a.frame.records,
-      to: to.map(([o, r]) => ({ node: o.node, session: o.frame.session, from: o.frame.from, reply: r.subject })),
-    }));
-    this.settle([a], ra.answer);
-    this.settle([b], rb.answer);
+    const replies: { readonly subject: string; readonly answer: Promise<Uint8Array> }[] = [];
+    try {
+      for (let i = 0; i < 2; i++) replies.push(this.inbox.expect(this.timeoutMs));
+      this.transport.publish(this.subjects.replicatePair(a.node, b.node), encode({
+        type: 'replicate-pair', queue: this.queue, epoch: this.epoch(), records: a.frame.records,
+        to: [a, b].map((o, i) => ({ node: o.node, session: o.frame.session, from: o.frame.from, reply: replies[i]!.subject })),
+      }));
+    } catch (err) {
+      // A frame that cannot go out (over the server's max payload, a closing connection): both links lag.
+      for (const r of replies) r.answer.catch(() => {});
+      a.reject(err);
+      b.reject(err);
+      return;
+    }
+    this.settle(a, replies[0]!.answer);
+    this.settle(b, replies[1]!.answer);
   }
 
   private encodeFor(frame: Frame): Uint8Array {
@@ -72,10 +86,7 @@ export class FrameSender {
   }
 
   /** The mirror's answer settles the link's send: ok, or an error answer or a timeout (the link lags). */
-  private settle(outgoing: readonly Outgoing[], answer: Promise<Uint8Array>): void {
-    answer.then(controlOk).then(
-      () => { for (const o of outgoing) o.resolve(); },
-      (err: unknown) => { for (const o of outgoing) o.reject(err); },
-    );
+  private settle(o: Outgoing, answer: Promise<Uint8Array>): void {
+    answer.then(controlOk).then(() => o.resolve(), (err: unknown) => o.reject(err));
   }
 }

@@ -10,7 +10,7 @@ import { checkName } from '../node/options.ts';
 import { asQueue, type QueueName } from '../node/ids.ts';
 import { scanRecords } from '../storage/record-codec.ts';
 import type { Framed, LogRecord, QueueLog, Storage } from '../storage/storage.ts';
-import { isPublishable, type ClusterSubjects } from '../transport/cluster-subjects.ts';
+import { isReplyInbox, type ClusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, FrameError, type ReplicateFrame } from '../transport/frame.ts';
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
 import { control, errorFrame, Replier } from '../queues/remote-protocol.ts';
@@ -93,7 +93,7 @@ export class ReplicaServer {
         // This node's place in the pair: its session, and where its answer goes.
         const mine = f.to.find((t) => t.node === this.self);
         if (!mine) throw new FrameError('malformed', 'a replicate-pair frame not addressed to this node');
-        if (!isPublishable(mine.reply)) throw new FrameError('malformed', 'a replicate-pair frame with a reply-to that is not a subject');
+        if (!isReplyInbox(mine.reply)) throw new FrameError('malformed', 'a replicate-pair frame whose reply-to is not an inbox subject');
         m = { ...received, reply: mine.reply };
         frame = { type: 'replicate', queue: f.queue, epoch: f.epoch, session: mine.session, from: mine.from, reset: false, records: f.records };
       } else if (f.type === 'replicate') {

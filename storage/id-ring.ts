@@ -9,7 +9,9 @@ export interface RecentId<I extends string = string> {
   readonly at: number;
 }
 
-const FIRST_CAPACITY = 1024;
+/** Small: an idle queue keeps one ring, and there may be many idle queues. Growth doubles. */
+const FIRST_CAPACITY = 16;
+const MIN_BYTES = 512;
 
 export class IdRing {
   /** Entries live at (n & mask) for head <= n < tail; capacity is a power of two. */
@@ -23,7 +25,7 @@ export class IdRing {
   /** The id's length in characters; negative when stored two bytes a character. */
   private lengths = new Int32Array(FIRST_CAPACITY);
   /** The ids' bytes: the live ones are one run, from the oldest entry's start to `end`. */
-  private bytes = new Uint8Array(FIRST_CAPACITY * 32);
+  private bytes = new Uint8Array(MIN_BYTES);
   private end = 0;
 
   get size(): number {
@@ -121,13 +123,15 @@ export class IdRing {
 
   /**
    * Room for `n` more bytes after `end`: the live run moves to the front, into a buffer twice its size
-   * if it fills three quarters of this one (so the buffer stays under twice what is live).
+   * if it fills three quarters of this one or less than an eighth (the buffer follows the window).
    */
   private reserve(n: number): void {
     if (this.end + n <= this.bytes.length) return;
     const from = this.size > 0 ? this.starts[this.head & this.mask]! : this.end;
     const live = this.end - from;
-    const bytes = live + n > (3 * this.bytes.length) / 4 ? new Uint8Array(2 * (live + n)) : this.bytes;
+    const need = live + n;
+    const resize = need > (3 * this.bytes.length) / 4 || (need < this.bytes.length / 8 && this.bytes.length > MIN_BYTES);
+    const bytes = resize ? new Uint8Array(Math.max(MIN_BYTES, 2 * need)) : this.bytes;
     if (bytes === this.bytes) bytes.copyWithin(0, from, this.end);
     else bytes.set(this.bytes.subarray(from, this.end));
     this.bytes = bytes;

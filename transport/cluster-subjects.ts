@@ -21,9 +21,12 @@ export interface ClusterSubjects {
 /** A subject one may publish to: dot-separated tokens, no wildcard, no space or control character. */
 const PUBLISHABLE = /^[^\s.*>\x00-\x1f\x7f]+(\.[^\s.*>\x00-\x1f\x7f]+)*$/;
 
-/** For subjects that arrive inside frames (a reply-to): one that is not publishable would break the connection's protocol. */
-export function isPublishable(subject: string): boolean {
-  return subject.length <= 256 && PUBLISHABLE.test(subject);
+/**
+ * For a reply-to that arrives inside a frame: an inbox subject only (a node's answer must not land on
+ * any subject a frame names), and publishable (one that is not would break the connection's protocol).
+ */
+export function isReplyInbox(subject: string): boolean {
+  return subject.startsWith('_INBOX.') && subject.length <= 256 && PUBLISHABLE.test(subject);
 }
 
 export function clusterSubjects(cluster: string): ClusterSubjects {

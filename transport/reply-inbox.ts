@@ -14,11 +14,13 @@ export class ReplyInbox {
   private readonly waiting = new Map<string, Waiting>();
   private sub: Subscription | undefined;
   private next = 0;
+  private closed = false;
 
   constructor(private readonly transport: Transport) {}
 
-  /** A subject to answer to, and the answer; rejects after `timeoutMs`, or when the inbox closes. */
+  /** A subject to answer to, and the answer; rejects after `timeoutMs`, or when the inbox closes. Throws once closed. */
   expect(timeoutMs: number): { readonly subject: string; readonly answer: Promise<Uint8Array> } {
+    if (this.closed) throw new Error('the inbox is closed');
     // Subscribed before the first message that names it goes out: one connection keeps that order.
     this.sub ??= this.transport.subscribe(`${this.prefix}.*`, (m) => {
       const token = m.subject.slice(this.prefix.length + 1);
@@ -41,6 +43,7 @@ export class ReplyInbox {
   }
 
   close(): void {
+    this.closed = true;
     this.sub?.unsubscribe();
     this.sub = undefined;
     for (const w of this.waiting.values()) {
