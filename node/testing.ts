@@ -5,10 +5,10 @@ export async function memoryNode(): Promise<Warren> {
   return Warren.start({ dataDir: ':memory:' });
 }
 
-/** Polls until `cond` holds; fails after `limitMs` with `what` (bounds the test, asserts no timing). */
-export async function until(cond: () => boolean, what: string, limitMs = 10_000): Promise<void> {
+/** Polls until `cond` holds (it may ask asynchronously); fails after `limitMs` with `what` (a bound, not a timing assertion). */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, limitMs = 10_000): Promise<void> {
   const end = Date.now() + limitMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`gave up waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect } from 'nats';
 import { Warren, type Consumer } from '../../index.ts';
+import { until } from '../../node/testing.ts';
 import { drive } from '../drive.ts';
 import { entryPoint, loaderArgs } from '../entry-point.ts';
 import { queueNames } from '../topology.ts';
@@ -127,14 +128,11 @@ async function declare({ producer, consumerNode }: Clients, name: string, topolo
  * A mirrored queue starts with its leader alone in sync; its mirrors join once they hold its (empty)
  * state. A run measures the queue once they have, as a RabbitMQ quorum queue is measured once declared.
  */
-async function allInSync(node: Warren, queues: readonly string[], mirrors: number): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
+function allInSync(node: Warren, queues: readonly string[], mirrors: number): Promise<void> {
+  return until(async () => {
     const stats = (await node.clusterStats()).queues.filter((q) => queues.includes(q.name));
-    if (stats.length === queues.length && stats.every((q) => q.mirrors.filter((m) => m.inSync).length === mirrors)) return;
-    if (Date.now() > deadline) throw new Error(`mirrors of ${queues.join(', ')} not in sync within 15 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return stats.length === queues.length && stats.every((q) => q.mirrors.filter((m) => m.inSync).length === mirrors);
+  }, `the mirrors of ${queues.join(', ')} in sync`, 15_000);
 }
 
 /**
