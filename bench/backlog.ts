@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { entryPoint, loaderArgs } from './entry-point.ts';
+import { entryPoint, childArgs } from './entry-point.ts';
 import { readRss } from './rss.ts';
 
 const CHILD = entryPoint('./backlog-child.ts', import.meta.url);
@@ -33,7 +33,7 @@ export async function runBacklogBench(n = 1_000_000): Promise<PhaseResult[]> {
 
 function runPhase(phase: PhaseResult['phase'], dir: string, n: number): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`--max-old-space-size=${BACKLOG_HEAP_MB}`, ...loaderArgs, CHILD, phase, dir, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [`--max-old-space-size=${BACKLOG_HEAP_MB}`, ...childArgs, CHILD, phase, dir, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let peak = 0;
     const sampler = setInterval(() => { peak = Math.max(peak, readRss(child.pid!) ?? 0); }, 50);
     let stdout = '';

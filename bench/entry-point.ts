@@ -10,8 +10,11 @@ const TSX = fromSource ? import.meta.resolve('tsx') : undefined;
 /** The repository: where BENCHMARKS.md and package.json are, from either build. */
 export const ROOT = fileURLToPath(new URL(fromSource ? '..' : '../..', import.meta.url));
 
-/** Node's loader flags for a child: tsx when running from source, none for the build. */
-export const loaderArgs: readonly string[] = TSX ? ['--import', TSX] : [];
+/** Where children write CPU profiles (`node --cpu-prof`), when BENCH_CPU_PROF names a folder. */
+const PROFILES = process.env['BENCH_CPU_PROF'];
+
+/** Node's flags for a child: tsx when running from source, and the profiler when asked for. */
+export const childArgs: readonly string[] = [...(TSX ? ['--import', TSX] : []), ...(PROFILES ? ['--cpu-prof', '--cpu-prof-dir', PROFILES] : [])];
 
 /** The file of `source` (a .ts path relative to `base`, an import.meta.url) in this build. */
 export function entryPoint(source: string, base: string): string {

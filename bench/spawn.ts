@@ -1,6 +1,6 @@
 // The orchestrator's side of a run: fork the child, hand it the job, wait for its reply or kill it.
 import { fork } from 'node:child_process';
-import { entryPoint, loaderArgs } from './entry-point.ts';
+import { entryPoint, childArgs } from './entry-point.ts';
 import { isReply, type Job, type Reply } from './protocol.ts';
 
 const CHILD = entryPoint('./child.ts', import.meta.url);
@@ -8,7 +8,7 @@ const TAIL_CHARS = 600;
 
 export function runInChild(job: Job, timeoutMs: number): Promise<Reply> {
   return new Promise((resolve) => {
-    const child = fork(CHILD, [], { execArgv: [...loaderArgs], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = fork(CHILD, [], { execArgv: [...childArgs], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     // The child's own output would break the progress bar; keep its tail for the error message.
     let tail = '';
     const keep = (chunk: Buffer) => {

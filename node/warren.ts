@@ -155,6 +155,7 @@ export class Warren {
         coordinator: new Coordinator(nodeId, meta, {
           changed: (q, v) => self.metaChanged(q, v),
           lead: (q, v) => self.lead(q, v),
+          position: (q, n) => self.cluster!.replicas.position(q, n),
         }, defaultLeadership.leaseMs, role === 'server'),
         replicas: new ReplicaServer(transport, subjects, nodeId, storage, counters, (q) => self.cluster!.coordinator.meta(q)?.meta.replicas.includes(nodeId) ?? false),
         answers: new ReplyInbox(transport),

@@ -14,10 +14,14 @@ export const controlRequest = z.discriminatedUnion('op', [
 ]);
 export type ControlRequest = z.infer<typeof controlRequest>;
 
-export const controlReply = z.strictObject({ ok: z.literal(true), known: z.boolean().optional(), stats: z.record(z.string(), z.unknown()).optional() });
+/** To a mirror, on its replicate subject (replication/): the highest seq it holds of a queue, for a takeover. */
+export const positionRequest = z.strictObject({ op: z.literal('position'), queue: z.string().min(1).max(255) });
+export type PositionRequest = z.infer<typeof positionRequest>;
+
+export const controlReply = z.strictObject({ ok: z.literal(true), known: z.boolean().optional(), stats: z.record(z.string(), z.unknown()).optional(), position: z.number().int().nonnegative().optional() });
 export type ControlReply = z.infer<typeof controlReply>;
 
-export const control = (value: ControlRequest | ControlReply): Uint8Array => encode({ type: 'control', json: JSON.stringify(value) });
+export const control = (value: ControlRequest | PositionRequest | ControlReply): Uint8Array => encode({ type: 'control', json: JSON.stringify(value) });
 
 /** An error reply: what a requester gets instead of an answer. */
 export const errorFrame = (code: string, message: string): Uint8Array => encode({ type: 'error', code, message });

@@ -2,18 +2,22 @@
 // is a replica of a queue:
 // - takes the lead when the metadata names it leader but it does not lead (it restarted: its log holds
 //   every confirmed message), with epoch + 1, by CAS;
-// - takes over when it is in sync and the leader's lease lapsed: the metadata did not change for a
-//   whole lease (the leader renews it every quarter lease), again epoch + 1 by CAS, so that of several
+// - takes over when it is in sync, the leader's lease lapsed (the metadata did not change for a whole
+//   lease; the leader renews it every quarter lease), and enough of the other in-sync mirrors answer
+//   that none holds more than it does (quorum.ts); again epoch + 1 by CAS, so that of several
 //   candidates one wins. The new inSync is the new leader alone: the others catch up from it.
 // A node that is not in sync never takes over: it may lack confirmed messages.
 import type { NodeId, QueueName } from '../node/ids.ts';
 import { CasConflict, type MetaStore, type Versioned } from './meta-store.ts';
+import { mayTakeOver } from './quorum.ts';
 
 export interface CoordinatorHooks {
   /** Every change, on every node (clients too): consumers follow the leader, replicas fence. */
   changed(queue: QueueName, v: Versioned): void;
   /** This node won the lead; resolves once the queue serves. */
   lead(queue: QueueName, v: Versioned): Promise<void>;
+  /** The highest seq a replica holds of the queue durably (this node's own too); undefined without an answer. */
+  position(queue: QueueName, node: NodeId): Promise<number | undefined>;
 }
 
 export class Coordinator {
@@ -68,14 +72,27 @@ export class Coordinator {
       const mine = meta.leader === this.self;
       // Candidates wait a little longer the later they come in inSync: fewer lost CAS races.
       const lapsed = now - at > this.leaseMs * (1 + 0.25 * meta.inSync.indexOf(this.self));
-      if (mine || (lapsed && meta.inSync.includes(this.self))) void this.claim(queue, v);
+      if (mine) void this.claim(queue, v);
+      else if (lapsed && meta.inSync.includes(this.self)) void this.claim(queue, v, () => this.mostComplete(queue, v));
     }
   }
 
-  private async claim(queue: QueueName, v: Versioned): Promise<void> {
+  /** Whether this node holds as much as any of the in-sync mirrors that answer, and enough answer. */
+  private async mostComplete(queue: QueueName, v: Versioned): Promise<boolean> {
+    const { leader, inSync, minInSync } = v.meta;
+    const others = inSync.filter((n) => n !== this.self && n !== leader);
+    const [own, ...answers] = await Promise.all([this.self, ...others].map((n) => this.hooks.position(queue, n)));
+    if (own === undefined) return false;
+    const positions = new Map<NodeId, number>();
+    others.forEach((n, i) => { if (answers[i] !== undefined) positions.set(n, answers[i]!); });
+    return mayTakeOver(this.self, leader, inSync, minInSync, own, positions);
+  }
+
+  private async claim(queue: QueueName, v: Versioned, eligible: () => Promise<boolean> = async () => true): Promise<void> {
     if (this.claiming.has(queue)) return;
     this.claiming.add(queue);
     try {
+      if (!(await eligible())) return;
       const won = await this.store.update(queue, { ...v.meta, leader: this.self, epoch: v.meta.epoch + 1, inSync: [this.self] }, v.revision);
       this.leading.add(queue);
       this.seen.set(queue, { v: won, at: Date.now() });

@@ -32,7 +32,9 @@ const SNAPSHOT_CHUNK = 256;
 const EMPTY = new Uint8Array(0);
 
 export class LeaderLog implements QueueLog {
-  lsn = 0;
+  lsn: number;
+  /** The highest lsn confirmed. */
+  committed: number;
   private readonly replayer = new Replayer();
   private readonly waiting: Waiter[] = [];
 
@@ -43,7 +45,12 @@ export class LeaderLog implements QueueLog {
     private readonly ship: (lsn: number, frames: Uint8Array) => void,
     /** The local disk failed: this node can store nothing more. */
     private readonly failed: (error: DiskFailure) => void,
-  ) {}
+    /** Where the leader's previous log (before the queue actor restarted) ended: lsns go on from there. */
+    from: { readonly lsn: number; readonly committed: number } = { lsn: 0, committed: 0 },
+  ) {
+    this.lsn = from.lsn;
+    this.committed = from.committed;
+  }
 
   async recover(): Promise<RecoveredQueue> {
     const recovered = await this.inner.recover();
@@ -77,8 +84,12 @@ export class LeaderLog implements QueueLog {
       const verdict = this.gate(w.lsn, w.since);
       if (verdict === false) return;
       this.waiting.shift();
-      if (verdict === true) w.resolve();
-      else w.reject(verdict);
+      if (verdict === true) {
+        this.committed = w.lsn;
+        w.resolve();
+      } else {
+        w.reject(verdict);
+      }
     }
   }
 

@@ -2,8 +2,10 @@
 // metadata. It decides when an append may be confirmed (LeaderLog's gate):
 // - the lease is valid: renewed (a CAS write) less than 80% of a lease ago, so that a leader that was
 //   paused (SIGSTOP, a long GC) stops confirming before any mirror may take over;
-// - at least minInSync replicas are in sync, and every in-sync mirror has acknowledged the append.
-//   A mirror that lags is taken out of inSync by CAS before anything is confirmed without it.
+// - at least minInSync replicas are in sync, and a quorum of them holds the append (quorum.ts): the
+//   leader and, of three, the first mirror to acknowledge it. A slow mirror holds nothing back.
+// A mirror that lags counts for nothing from then on, and leaves inSync (by CAS, so that it can start
+// over from a snapshot) once those that stay hold every confirmed append as a takeover expects.
 // A CAS that finds a newer epoch, or a watch that shows one, deposes this leader: everything waiting
 // is refused (NotConfirmed) and the node gives the queue up.
 import { NotConfirmed } from '../node/errors.ts';
@@ -12,6 +14,7 @@ import type { QueueLog } from '../storage/storage.ts';
 import { LeaderLog } from './leader-log.ts';
 import { CasConflict, type MetaStore, type QueueMeta, type Versioned } from './meta-store.ts';
 import { MirrorLink, type SendFrame } from './mirror-link.ts';
+import { covered, held } from './quorum.ts';
 
 export interface LeadershipOptions {
   readonly leaseMs: number;
@@ -37,14 +40,18 @@ export class Leadership {
   private renewTimer: NodeJS.Timeout | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
   private deposed = false;
+  private stopped = false;
   /**
    * Mirrors on their way into inSync (the CAS in flight): from the moment one is caught up, confirms
-   * wait for it too, or a record confirmed in that window could be missing from a mirror that is in
-   * sync once the CAS lands, and that may then take over.
+   * need a quorum of inSync with it as well, so that the quorum holds whether or not the CAS lands.
    */
   private readonly joining = new Set<NodeId>();
+  /** Mirrors on their way out of inSync (they lag): they count for no confirm from now on. */
+  private readonly leaving = new Set<NodeId>();
+  /** Woken when what the mirrors hold, or the metadata, may have changed. */
+  private progressed: (() => void)[] = [];
   /** Handing the lead over (graceful stop): nothing more is confirmed here. */
-  private leaving = false;
+  private handingOver = false;
 
   constructor(
     readonly queue: QueueName,
@@ -61,10 +68,10 @@ export class Leadership {
     for (const node of won.meta.replicas) {
       if (node === self) continue;
       this.links.set(node, new MirrorLink(node, queue, () => this.log!, send(node), {
-        acked: () => this.log?.check(),
-        lagging: (n) => void this.changeInSync(n, false),
-        leaving: async (n) => { if (!(await this.changeInSync(n, false))) throw new Error(`mirror ${n} is still in sync`); },
-        caughtUp: (n) => void this.changeInSync(n, true),
+        acked: () => this.progress(),
+        lagging: (n) => void this.leave(n),
+        leaving: async (n) => { if (!(await this.leave(n))) throw new Error(`mirror ${n} is still in sync`); },
+        caughtUp: (n) => void this.join(n),
       }));
     }
   }
@@ -79,13 +86,14 @@ export class Leadership {
 
   /** Wraps the queue's log (at open, and again after a restart of the queue actor). */
   wrap(inner: QueueLog): QueueLog {
-    const first = this.log === undefined;
-    this.log?.refuseAll(new NotConfirmed(`queue '${this.queue}': the queue restarted`));
-    this.log = new LeaderLog(inner, (lsn, since) => this.gate(lsn, since), (lsn, frames) => this.ship(lsn, frames), () => this.stepDown());
-    if (first) {
+    const previous = this.log;
+    previous?.refuseAll(new NotConfirmed(`queue '${this.queue}': the queue restarted`));
+    // Lsns go on where the previous log ended: what the mirrors acknowledged of it stays comparable.
+    this.log = new LeaderLog(inner, (lsn, since) => this.gate(lsn, since), (lsn, frames) => this.ship(lsn, frames), () => this.stepDown(), previous);
+    if (!previous) {
       for (const link of this.links.values()) link.start();
       this.renewTimer = setInterval(() => this.renew(), this.opts.leaseMs / 4);
-      this.checkTimer = setInterval(() => this.log?.check(), 100);
+      this.checkTimer = setInterval(() => this.progress(), 100);
     } else {
       for (const link of this.links.values()) link.resync();
     }
@@ -97,7 +105,7 @@ export class Leadership {
     if (v.revision <= this.current.revision) return;
     if (v.meta.epoch !== this.epoch || v.meta.leader !== this.self) return this.depose();
     this.current = v;
-    this.log?.check();
+    this.progress();
   }
 
   stats(): MirrorStats[] {
@@ -110,9 +118,13 @@ export class Leadership {
    * the lead (epoch + 1) as soon as it sees that: a rolling restart costs no lease timeout.
    */
   async handOff(): Promise<void> {
-    this.leaving = true;
+    this.handingOver = true;
     this.log?.refuseAll(new NotConfirmed(`queue '${this.queue}': its leader is stopping`));
-    const to = this.current.meta.inSync.find((n) => n !== this.self);
+    // The most complete in-sync mirror, if it holds every confirmed append: it leads without an election.
+    const committed = this.log?.committed ?? 0;
+    const to = [...this.links.values()]
+      .filter((l) => this.current.meta.inSync.includes(l.node) && l.acked >= committed)
+      .sort((a, b) => b.acked - a.acked)[0]?.node;
     if (to) await this.write((m) => (m.inSync.includes(to) ? { ...m, leader: to } : m));
     this.stop();
   }
@@ -123,22 +135,24 @@ export class Leadership {
    * lapses and the queue waits for this node, the only one holding all it confirmed.
    */
   stepDown(): void {
-    if (this.leaving || this.deposed) return;
+    if (this.handingOver || this.deposed) return;
     void this.handOff().catch(() => this.stop());
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.renewTimer);
     clearInterval(this.checkTimer);
     for (const link of this.links.values()) link.close();
+    this.progress();
   }
 
   private gate(lsn: number, since: number): boolean | Error {
-    if (this.deposed || this.leaving) return new NotConfirmed(`queue '${this.queue}': this node is no longer its leader`);
+    if (this.deposed || this.handingOver) return new NotConfirmed(`queue '${this.queue}': this node is no longer its leader`);
     const { inSync, minInSync } = this.current.meta;
-    const held = Date.now() < this.leaseUntil && inSync.length >= minInSync
-      && [...inSync, ...this.joining].every((n) => n === this.self || (this.links.get(n)?.acked ?? 0) >= lsn);
-    if (held) return true;
+    const holds = (n: NodeId) => n === this.self || (!this.leaving.has(n) && (this.links.get(n)?.acked ?? 0) >= lsn);
+    const withJoining = this.joining.size === 0 ? inSync : [...inSync, ...[...this.joining].filter((n) => !inSync.includes(n))];
+    if (Date.now() < this.leaseUntil && held(inSync, minInSync, holds) && held(withJoining, minInSync, holds)) return true;
     if (Date.now() - since > this.opts.stallMs) {
       return new NotConfirmed(`queue '${this.queue}': fewer than ${minInSync} in-sync replicas held it within ${this.opts.stallMs} ms`);
     }
@@ -157,18 +171,48 @@ export class Leadership {
     });
   }
 
-  /** true once the metadata says what was asked. Queued behind earlier writes, so the last word wins. */
-  private async changeInSync(node: NodeId, inSync: boolean): Promise<boolean> {
-    if (inSync) this.joining.add(node);
-    else this.joining.delete(node);
-    const ok = await this.write((m) => {
-      const has = m.inSync.includes(node);
-      if (has === inSync) return m;
-      return { ...m, inSync: inSync ? [...m.inSync, node] : m.inSync.filter((n) => n !== node) };
-    });
-    if (inSync) this.joining.delete(node);
+  /** Settles what the gate now lets through, and wakes the mirrors waiting to leave. */
+  private progress(): void {
     this.log?.check();
-    return ok && this.current.meta.inSync.includes(node) === inSync;
+    for (const wake of this.progressed.splice(0)) wake();
+  }
+
+  /** The mirror caught up: into inSync. true once the metadata says so. */
+  private async join(node: NodeId): Promise<boolean> {
+    this.leaving.delete(node);
+    this.joining.add(node);
+    const ok = await this.write((m) => (m.inSync.includes(node) ? m : { ...m, inSync: [...m.inSync, node] }));
+    this.joining.delete(node);
+    this.progress();
+    return ok && this.current.meta.inSync.includes(node);
+  }
+
+  /**
+   * The mirror lags: out of inSync, as soon as the replicas that stay hold every confirmed append as
+   * a takeover expects (they may still be acknowledging it). true once the metadata says so.
+   */
+  private async leave(node: NodeId): Promise<boolean> {
+    this.joining.delete(node);
+    this.leaving.add(node);
+    // Checked in the write, against the metadata it changes: two mirrors leaving at once are counted one after the other.
+    const committed = (n: NodeId) => n === this.self || (this.links.get(n)?.acked ?? 0) >= (this.log?.committed ?? 0);
+    while (this.leaving.has(node) && !this.deposed && !this.stopped) {
+      let blocked = false;
+      const ok = await this.write((m) => {
+        if (!m.inSync.includes(node)) return m;
+        const rest = m.inSync.filter((n) => n !== node);
+        if (!covered(rest, m.minInSync, committed)) {
+          blocked = true;
+          return m;
+        }
+        return { ...m, inSync: rest };
+      });
+      if (!ok) return false;
+      if (!blocked) break;
+      await new Promise<void>((r) => this.progressed.push(r));
+    }
+    this.progress();
+    return !this.current.meta.inSync.includes(node);
   }
 
   /**

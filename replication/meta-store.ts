@@ -11,7 +11,10 @@ export interface QueueMeta {
   readonly epoch: number;
   /** The leader and its mirrors, on distinct nodes; fixed when the queue is declared. */
   readonly replicas: readonly NodeId[];
-  /** Replicas that hold every confirmed message; always includes the leader. Only these may lead. */
+  /**
+   * Replicas streaming from the leader, always including it: a quorum of them holds every confirmed
+   * message (quorum.ts). Only these may lead.
+   */
   readonly inSync: readonly NodeId[];
   /** Replicas (leader included) that must hold a message before it is confirmed. */
   readonly minInSync: number;

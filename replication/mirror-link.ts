@@ -2,9 +2,9 @@
 // meanwhile goes in the next frame, so a slow mirror gets fewer, larger frames; the mirror's group
 // commit syncs frames that arrive together at once), and counts what the mirror has acknowledged
 // (written and fdatasync'd; answers come in frame order). A mirror that fails a frame, or does not answer,
-// is lagging: the leader takes it out of inSync before confirming without it, and the link starts over
-// with a new session: a snapshot of the live state, then the stream from the snapshot's lsn on. The
-// queue keeps serving meanwhile.
+// is lagging: it counts for no confirm, it leaves inSync, and the link starts over with a new session:
+// a snapshot of the live state, then the stream from the snapshot's lsn on. The queue keeps serving
+// meanwhile.
 import { randomUUID } from 'node:crypto';
 import type { NodeId, QueueName } from '../node/ids.ts';
 import { frameRecords } from '../storage/record-codec.ts';
@@ -35,7 +35,7 @@ export type LinkState = 'syncing' | 'streaming' | 'lagging';
 
 export class MirrorLink {
   state: LinkState = 'syncing';
-  /** The highest lsn the mirror holds durably. */
+  /** The highest lsn the mirror holds durably (lsns go on across the leader's log restarts). */
   acked = 0;
   /** Appends not sent yet, framed as the logs store them. */
   private outbox: { lsn: number; frames: Uint8Array }[] = [];
@@ -68,10 +68,12 @@ export class MirrorLink {
     this.wake?.();
   }
 
-  /** Starts over with a snapshot (the queue actor restarted: its lsns began again). */
+  /**
+   * Starts over with a snapshot (the queue actor restarted: its log may differ from what was
+   * streamed). What the mirror acknowledged stays counted until it leaves inSync.
+   */
   resync(): void {
     this.generation++;
-    this.acked = 0;
     this.state = 'syncing';
     this.outbox = [];
     this.wake?.();
@@ -104,9 +106,9 @@ export class MirrorLink {
 
   private async sync(): Promise<void> {
     const gen = this.generation;
-    // The reset empties the mirror's copy: from now on it holds nothing, and it must not count as in sync.
-    this.acked = 0;
+    // The reset empties the mirror's copy: first out of inSync, then it holds nothing.
     await this.events.leaving(this.node);
+    this.acked = 0;
     const log = this.log();
     const snap = log.snapshot();
     this.outbox = this.outbox.filter((e) => e.lsn > snap.lsn);

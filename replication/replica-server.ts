@@ -5,15 +5,17 @@
 // answered only once its records are fdatasync'd: that answer is what lets the leader confirm.
 // Refused, with an error answer and a count: a stale epoch (a deposed leader: fencing), a frame out of
 // its session's order (the leader starts over with a snapshot), damaged records, a queue this node
-// leads or is no replica of, and anything that is not a replicate frame.
+// leads or is no replica of, and anything that is not a replicate frame or a position request.
+// A position request asks for the highest seq this node holds of a queue, durably: a candidate for
+// the lead compares it with its own (quorum.ts).
 import { checkName } from '../node/options.ts';
-import { asQueue, type QueueName } from '../node/ids.ts';
+import { asQueue, type NodeId, type QueueName } from '../node/ids.ts';
 import { scanRecords } from '../storage/record-codec.ts';
 import type { Framed, LogRecord, QueueLog, Storage } from '../storage/storage.ts';
 import { isReplyInbox, type ClusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, FrameError, type ReplicateFrame } from '../transport/frame.ts';
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
-import { control, errorFrame, Replier } from '../queues/remote-protocol.ts';
+import { control, controlOk, errorFrame, positionRequest, Replier } from '../queues/remote-protocol.ts';
 import type { ServerCounters } from '../queues/queue-server.ts';
 
 interface Replica {
@@ -24,9 +26,13 @@ interface Replica {
   next: number;
   /** This node leads the queue: its log belongs to the queue actor. */
   leading: boolean;
+  /** The highest seq held durably (acknowledged frames only); undefined until the log is open. */
+  highest: number | undefined;
   /** Frames of one queue are handled one after another. */
   chain: Promise<void>;
 }
+
+const POSITION_TIMEOUT_MS = 1_000;
 
 class Refused extends Error {
   constructor(readonly code: string, message: string) {
@@ -69,7 +75,18 @@ export class ReplicaServer {
       await r.log?.close();
       r.log = undefined;
       r.session = '';
+      r.highest = undefined;
     });
+  }
+
+  /**
+   * The highest seq `node` holds of the queue durably, as it answers (this node's own from its log,
+   * opened if need be); undefined without an answer.
+   */
+  async position(queue: QueueName, node: NodeId): Promise<number | undefined> {
+    if (node === this.self) return this.ownPosition(queue).catch(() => undefined);
+    return this.transport.request(this.subjects.replicate(node), control({ op: 'position', queue }), { timeoutMs: POSITION_TIMEOUT_MS })
+      .then((bytes) => controlOk(bytes).position, () => undefined);
   }
 
   /** This node no longer leads: it waits for the new leader's snapshot. */
@@ -98,6 +115,8 @@ export class ReplicaServer {
         frame = { type: 'replicate', queue: f.queue, epoch: f.epoch, session: mine.session, from: mine.from, reset: false, records: f.records };
       } else if (f.type === 'replicate') {
         frame = f;
+      } else if (f.type === 'control') {
+        return this.onPosition(m, f.json);
       } else {
         throw new FrameError('type', `expected a replicate frame, got ${f.type}`);
       }
@@ -108,7 +127,10 @@ export class ReplicaServer {
     const r = this.replica(queue);
     // Frames are checked and appended one after another; their answers wait for the fdatasync, which
     // frames that arrive together share (the log's group commit).
-    void this.enqueue(r, () => this.apply(queue, r, frame)).then(({ durable }) => durable).then(
+    void this.enqueue(r, () => this.apply(queue, r, frame)).then(({ durable, highest }) => durable.then(() => {
+      // Counted before the answer goes out: a position never leaves out what was acknowledged.
+      if (r.session === frame.session) r.highest = Math.max(r.highest ?? 0, highest);
+    })).then(
       () => this.replier.reply(m, control({ ok: true })),
       (err: unknown) => (err instanceof Refused ? this.replier.refuse(m, err.code, err.message) : this.replier.reply(m, errorFrame('STORAGE', String((err as Error)?.message ?? err)))),
     ).catch(() => {
@@ -116,8 +138,41 @@ export class ReplicaServer {
     });
   }
 
-  /** Checks the frame and starts its append; resolves with the append's durability (wrapped, not awaited). */
-  private async apply(queue: QueueName, r: Replica, f: ReplicateFrame): Promise<{ durable: Promise<void> }> {
+  private onPosition(m: TransportMessage, json: string): void {
+    let queue: QueueName;
+    try {
+      const req = positionRequest.safeParse(JSON.parse(json));
+      if (!req.success) throw new FrameError('malformed', 'not a position request');
+      queue = asQueue(checkName('queue', req.data.queue));
+    } catch (err) {
+      return this.replier.refuse(m, 'malformed', String((err as Error).message));
+    }
+    this.ownPosition(queue).then(
+      (position) => this.replier.reply(m, control({ ok: true, position })),
+      (err: unknown) => (err instanceof Refused ? this.replier.refuse(m, err.code, err.message) : this.replier.reply(m, errorFrame('STORAGE', String((err as Error)?.message ?? err)))),
+    ).catch(() => {});
+  }
+
+  /** This node's position in the queue: from the frames it acknowledged, or from its log after a restart. */
+  private ownPosition(queue: QueueName): Promise<number> {
+    if (!this.isReplica(queue)) return Promise.reject(new Refused('not-a-replica', `this node holds no replica of queue '${queue}'`));
+    const r = this.replica(queue);
+    if (r.leading) return Promise.reject(new Refused('leading', `this node leads queue '${queue}'`));
+    if (r.highest !== undefined) return Promise.resolve(r.highest);
+    return this.enqueue(r, async () => {
+      if (r.highest === undefined) await this.open(queue, r);
+      return r.highest!;
+    });
+  }
+
+  /** Opens the replica's log (frames stay refused until the leader's reset: no session yet). */
+  private async open(queue: QueueName, r: Replica): Promise<void> {
+    r.log ??= await this.storage.openQueue(queue);
+    r.highest = (await r.log.recover()).nextSeq - 1;
+  }
+
+  /** Checks the frame and starts its append; resolves with the append's durability (wrapped, not awaited) and the highest seq it holds. */
+  private async apply(queue: QueueName, r: Replica, f: ReplicateFrame): Promise<{ durable: Promise<void>; highest: number }> {
     if (!this.isReplica(queue)) throw new Refused('not-a-replica', `this node holds no replica of queue '${queue}'`);
     if (r.leading) throw new Refused('leading', `this node leads queue '${queue}'`);
     if (f.epoch < r.epoch) throw new Refused('stale-epoch', `queue '${queue}': epoch ${f.epoch} is older than ${r.epoch}`);
@@ -127,8 +182,8 @@ export class ReplicaServer {
       // A new session starts from nothing: the snapshot that follows is the whole live state.
       if (r.log) await r.log.destroy();
       else await (await this.storage.openQueue(queue)).destroy();
-      r.log = await this.storage.openQueue(queue);
-      await r.log.recover();
+      r.log = undefined;
+      await this.open(queue, r);
       r.session = f.session;
       r.next = 0;
     } else if (!r.log || f.session !== r.session || f.from !== r.next) {
@@ -138,12 +193,14 @@ export class ReplicaServer {
     const durable = records.length > 0 ? r.log!.append(records, { framed }) : Promise.resolve();
     // A failed append breaks the session: the next frame is refused, and the leader starts over.
     durable.catch(() => { if (r.session === f.session) r.session = ''; });
-    return { durable };
+    let highest = 0;
+    for (const rec of records) if (rec.type === 'enqueue' && rec.meta.seq > highest) highest = rec.meta.seq;
+    return { durable, highest };
   }
 
   private replica(queue: QueueName): Replica {
     let r = this.replicas.get(queue);
-    if (!r) this.replicas.set(queue, (r = { log: undefined, epoch: 0, session: '', next: 0, leading: false, chain: Promise.resolve() }));
+    if (!r) this.replicas.set(queue, (r = { log: undefined, epoch: 0, session: '', next: 0, leading: false, highest: undefined, chain: Promise.resolve() }));
     return r;
   }
 

@@ -12,7 +12,7 @@ import { connect } from 'nats';
 import { Warren, type Consumer } from '../../index.ts';
 import { until } from '../../node/testing.ts';
 import { drive } from '../drive.ts';
-import { entryPoint, loaderArgs } from '../entry-point.ts';
+import { entryPoint, childArgs } from '../entry-point.ts';
 import { queueNames } from '../topology.ts';
 import type { Delivery, ServerInfo, Session, System, Topology } from '../types.ts';
 import { engineWarmupN, warmup, warmupName } from '../workloads.ts';
@@ -36,7 +36,7 @@ async function deleteBuckets(name: string): Promise<void> {
 /** A `warren node` process; resolves once it says it is ready. */
 export function startNode(cluster: string, id: string, data: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const node = spawn(process.execPath, [...loaderArgs, CLI, 'node', '--nats', NATS, '--cluster', cluster, '--data', data, '--id', id], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const node = spawn(process.execPath, [...childArgs, CLI, 'node', '--nats', NATS, '--cluster', cluster, '--data', data, '--id', id], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     const timer = setTimeout(() => { node.kill('SIGKILL'); reject(new Error(`node ${id} did not start within 30 s`)); }, 30_000);
     node.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
@@ -59,7 +59,7 @@ export const warrenCluster = (mirrors: number): System => ({
       fanout: 'a fanout exchange bound to 4 durable queues on the leader node',
     } : {
       server: `Warren over NATS ${version}, mirrored: ${mirrors + 1} node processes (leader + ${mirrors} mirrors); producer and consumer nodes in the benchmark process`,
-      durability: "fsync 'always': a confirm means fdatasync'd on the leader and on every in-sync mirror (both while they keep up; at least one: minInSync 2), under the leader's lease",
+      durability: "fsync 'always': a confirm means fdatasync'd on the leader and on at least one of its two mirrors (a quorum: 2 of 3), under the leader's lease",
       fanout: `a fanout exchange bound to 4 mirrored queues (${mirrors + 1} replicas each)`,
     };
   },

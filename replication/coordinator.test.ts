@@ -1,0 +1,53 @@
+// Takeovers when a leader's lease lapses, between coordinators of two mirrors sharing a metadata store:
+// the mirror that holds the most leads, and a mirror that cannot learn what the other holds waits.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { asNodeId, asQueue, type NodeId } from '../node/ids.ts';
+import { until } from '../node/testing.ts';
+import { Coordinator } from './coordinator.ts';
+import { MemoryMetaStore } from './memory-meta-store.ts';
+
+const queue = asQueue('q');
+const [L, A, B] = ['L', 'A', 'B'].map(asNodeId) as [NodeId, NodeId, NodeId];
+const LEASE_MS = 100;
+
+async function mirrors(positions: (asker: NodeId, node: NodeId) => number | undefined) {
+  const store = new MemoryMetaStore();
+  await store.create(queue, { leader: L, epoch: 1, replicas: [L, A, B], inSync: [L, A, B], minInSync: 2 });
+  const led: NodeId[] = [];
+  const coordinators = [A, B].map((self) => new Coordinator(self, store, {
+    changed: () => {},
+    lead: async () => { led.push(self); },
+    position: async (_q, node) => positions(self, node),
+  }, LEASE_MS, true));
+  for (const c of coordinators) c.start();
+  return { store, led, stop: () => { for (const c of coordinators) c.stop(); } };
+}
+
+describe('a takeover', () => {
+  it('goes to the in-sync mirror that holds the most, even when another would come first', async () => {
+    // A comes first in inSync (it would try first) but holds less than B.
+    const held = new Map([[A, 5], [B, 9]]);
+    const { store, led, stop } = await mirrors((_asker, node) => held.get(node));
+    try {
+      await until(() => led.length > 0, 'a new leader');
+      await new Promise((r) => setTimeout(r, LEASE_MS * 3));
+      assert.deepEqual(led, [B]);
+      const { meta } = (await store.get(queue))!;
+      assert.deepEqual([meta.leader, meta.epoch, meta.inSync], [B, 2, [B]]);
+    } finally {
+      stop();
+    }
+  });
+
+  it('waits while a candidate cannot learn what the other in-sync mirror holds', async () => {
+    const { store, led, stop } = await mirrors((asker, node) => (node === asker ? 7 : undefined));
+    try {
+      await new Promise((r) => setTimeout(r, LEASE_MS * 6));
+      assert.deepEqual(led, []);
+      assert.equal((await store.get(queue))!.meta.leader, L);
+    } finally {
+      stop();
+    }
+  });
+});
