@@ -42,7 +42,7 @@ export interface System {
    * How a run warms the system up before it measures. 'clients' (the default, a long-running broker:
    * only the benchmark's side is cold): an unmeasured run of a few messages on queues of its own.
    * 'engine' (Warren embedded, whose engine starts with the run's process): that run, as long as
-   * engineWarmupN. 'session' (Warren over NATS): open() warms up the node processes it starts, and the
+   * engineWarmupN. 'session' (Warren over NATS): open() warms up the node processes it starts, through the measured queues, and the
    * benchmark's clients with them.
    */
   readonly warmup?: 'clients' | 'engine' | 'session';
