@@ -154,7 +154,7 @@ export class Leadership {
     const withJoining = this.joining.size === 0 ? inSync : [...inSync, ...[...this.joining].filter((n) => !inSync.includes(n))];
     if (Date.now() < this.leaseUntil && held(inSync, minInSync, holds) && held(withJoining, minInSync, holds)) return true;
     if (Date.now() - since > this.opts.stallMs) {
-      return new NotConfirmed(`queue '${this.queue}': fewer than ${minInSync} in-sync replicas held it within ${this.opts.stallMs} ms`);
+      return new NotConfirmed(`queue '${this.queue}': no quorum of in-sync replicas (at least ${minInSync}) held it within ${this.opts.stallMs} ms`);
     }
     return false;
   }
