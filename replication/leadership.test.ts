@@ -91,7 +91,7 @@ describe('a mirrored queue leader', () => {
   });
 
   it('hands the lead over to the mirror that holds every confirmed append', async () => {
-    const { store, leadership, log, a, b } = await leader();
+    const { store, leadership, log, a } = await leader();
     stop = () => leadership.stop();
     a.auto = false;
     assert.equal(await settled(publish(log)), 'confirmed');
@@ -99,6 +99,5 @@ describe('a mirrored queue leader', () => {
     await leadership.handOff();
     assert.equal((await store.get(queue))!.meta.leader, B);
     a.answer();
-    void b;
   });
 });

@@ -195,13 +195,13 @@ export class Leadership {
     this.joining.delete(node);
     this.leaving.add(node);
     // Checked in the write, against the metadata it changes: two mirrors leaving at once are counted one after the other.
-    const committed = (n: NodeId) => n === this.self || (this.links.get(n)?.acked ?? 0) >= (this.log?.committed ?? 0);
+    const holdsConfirmed = (n: NodeId) => n === this.self || (this.links.get(n)?.acked ?? 0) >= (this.log?.committed ?? 0);
     while (this.leaving.has(node) && !this.deposed && !this.stopped) {
       let blocked = false;
       const ok = await this.write((m) => {
         if (!m.inSync.includes(node)) return m;
         const rest = m.inSync.filter((n) => n !== node);
-        if (!covered(rest, m.minInSync, committed)) {
+        if (!covered(rest, m.minInSync, holdsConfirmed)) {
           blocked = true;
           return m;
         }
