@@ -132,7 +132,7 @@ export class ReplicaServer {
       if (r.session === frame.session) r.highest = Math.max(r.highest ?? 0, highest);
     })).then(
       () => this.replier.reply(m, control({ ok: true })),
-      (err: unknown) => (err instanceof Refused ? this.replier.refuse(m, err.code, err.message) : this.replier.reply(m, errorFrame('STORAGE', String((err as Error)?.message ?? err)))),
+      (err: unknown) => this.answerError(m, err),
     ).catch(() => {
       // The answer could not go out (the connection is closing): the leader's wait for it times out.
     });
@@ -149,16 +149,20 @@ export class ReplicaServer {
     }
     this.ownPosition(queue).then(
       (position) => this.replier.reply(m, control({ ok: true, position })),
-      (err: unknown) => (err instanceof Refused ? this.replier.refuse(m, err.code, err.message) : this.replier.reply(m, errorFrame('STORAGE', String((err as Error)?.message ?? err)))),
+      (err: unknown) => this.answerError(m, err),
     ).catch(() => {});
   }
 
+  /** A refusal is counted by its reason; a failure of this node's storage is answered as such. */
+  private answerError(m: TransportMessage, err: unknown): void {
+    if (err instanceof Refused) this.replier.refuse(m, err.code, err.message);
+    else this.replier.reply(m, errorFrame('STORAGE', String((err as Error)?.message ?? err)));
+  }
+
   /** This node's position in the queue: from the frames it acknowledged, or from its log after a restart. */
-  private ownPosition(queue: QueueName): Promise<number> {
-    if (!this.isReplica(queue)) return Promise.reject(new Refused('not-a-replica', `this node holds no replica of queue '${queue}'`));
-    const r = this.replica(queue);
-    if (r.leading) return Promise.reject(new Refused('leading', `this node leads queue '${queue}'`));
-    if (r.highest !== undefined) return Promise.resolve(r.highest);
+  private async ownPosition(queue: QueueName): Promise<number> {
+    const r = this.mirrorOf(queue);
+    if (r.highest !== undefined) return r.highest;
     return this.enqueue(r, async () => {
       if (r.highest === undefined) await this.open(queue, r);
       return r.highest!;
@@ -173,8 +177,7 @@ export class ReplicaServer {
 
   /** Checks the frame and starts its append; resolves with the append's durability (wrapped, not awaited) and the highest seq it holds. */
   private async apply(queue: QueueName, r: Replica, f: ReplicateFrame): Promise<{ durable: Promise<void>; highest: number }> {
-    if (!this.isReplica(queue)) throw new Refused('not-a-replica', `this node holds no replica of queue '${queue}'`);
-    if (r.leading) throw new Refused('leading', `this node leads queue '${queue}'`);
+    this.mirrorOf(queue);
     if (f.epoch < r.epoch) throw new Refused('stale-epoch', `queue '${queue}': epoch ${f.epoch} is older than ${r.epoch}`);
     const { records, framed } = parseRecords(f.records);
     r.epoch = f.epoch;
@@ -196,6 +199,14 @@ export class ReplicaServer {
     let highest = 0;
     for (const rec of records) if (rec.type === 'enqueue' && rec.meta.seq > highest) highest = rec.meta.seq;
     return { durable, highest };
+  }
+
+  /** The replica of a queue this node mirrors (a replica it does not lead), or a refusal. */
+  private mirrorOf(queue: QueueName): Replica {
+    if (!this.isReplica(queue)) throw new Refused('not-a-replica', `this node holds no replica of queue '${queue}'`);
+    const r = this.replica(queue);
+    if (r.leading) throw new Refused('leading', `this node leads queue '${queue}'`);
+    return r;
   }
 
   private replica(queue: QueueName): Replica {
