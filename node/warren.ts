@@ -42,7 +42,7 @@ import {
   type ExchangeOptions, type PublishOptions, type QueueOptions, type ResolvedQueueOptions, type StartOptions,
 } from './options.ts';
 import { collectStats, type QueueStats, type Stats } from './stats.ts';
-import { MAX_BODY_BYTES } from './limits.ts';
+import { FRAME_ROOM, MAX_BODY_BYTES } from './limits.ts';
 
 export type Target = { readonly queue: string } | { readonly exchange: string; readonly routingKey?: string };
 
@@ -229,7 +229,7 @@ export class Warren {
       const o = options === NO_OPTIONS ? options : parse(publishSchema, options, 'publish options');
       queues = this.resolve(target);
       const { bytes, contentType } = encodeBody(body);
-      if (bytes.length > MAX_BODY_BYTES) throw new InvalidArgument(`body of ${bytes.length} bytes is over the limit of ${MAX_BODY_BYTES}`);
+      this.assertFits(bytes, o.headers);
       const headers = o.headers ? { [CONTENT_TYPE]: contentType, ...o.headers } : contentHeaders(contentType);
       item = { id: asMessageId(o.id ?? randomUUID()), headers, priority: o.priority ?? 0, delayMs: o.delayMs, size: bytes.length, body: bytes, fresh: o.id === undefined };
     } catch (e) {
@@ -504,6 +504,18 @@ export class Warren {
     for (const l of this.errorListeners) l(e);
   }
 
+  /**
+   * A body (with its headers) no bigger than MAX_BODY_BYTES, and, in distributed mode, than what one
+   * NATS message carries: a bigger one could reach a queue on this node but neither its mirrors nor a
+   * consumer elsewhere.
+   */
+  private assertFits(bytes: Uint8Array, headers: Readonly<Record<string, string>> | undefined): void {
+    if (bytes.length > MAX_BODY_BYTES) throw new InvalidArgument(`body of ${bytes.length} bytes is over the limit of ${MAX_BODY_BYTES}`);
+    const size = bytes.length + (headers ? headerBytes(headers) : 0);
+    const limit = this.cluster ? this.cluster.transport.maxPayload - FRAME_ROOM : Infinity;
+    if (size > limit) throw new InvalidArgument(`body of ${bytes.length} bytes${headers ? ' with its headers' : ''} is over the ${limit} bytes that one NATS message carries (the server's max payload less ${FRAME_ROOM} for the frame)`);
+  }
+
   private assertRunning(): void {
     if (!this.running) throw new Stopped(`node '${this.nodeId}'`);
   }
@@ -571,3 +583,8 @@ function toConfig(name: QueueName, o: ResolvedQueueOptions): QueueConfig {
   };
 }
 
+function headerBytes(headers: Readonly<Record<string, string>>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(headers)) n += Buffer.byteLength(k) + Buffer.byteLength(v) + 8;
+  return n;
+}

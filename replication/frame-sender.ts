@@ -51,7 +51,7 @@ export class FrameSender {
     const paired = new Set<Outgoing>();
     for (const a of batch) {
       if (paired.has(a)) continue;
-      const b = pairable(a) ? batch.find((o) => o !== a && !paired.has(o) && pairable(o) && o.frame.records === a.frame.records) : undefined;
+      const b = pairable(a) ? batch.find((o) => o !== a && !paired.has(o) && pairable(o) && sameBytes(o.frame.records, a.frame.records)) : undefined;
       if (b) {
         paired.add(a).add(b);
         this.sendPair(a, b);
@@ -89,4 +89,9 @@ export class FrameSender {
   private settle(o: Outgoing, answer: Promise<Uint8Array>): void {
     answer.then(controlOk).then(() => o.resolve(), (err: unknown) => o.reject(err));
   }
+}
+
+/** The same bytes in memory: one append (or the same part of one) that both links are sending. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a === b || (a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength);
 }

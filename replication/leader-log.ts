@@ -8,7 +8,7 @@ import { DiskFailure } from '../node/errors.ts';
 import type { MessageId, Seq } from '../node/ids.ts';
 import { frameRecords } from '../storage/record-codec.ts';
 import { Replayer } from '../storage/replay.ts';
-import type { AppendOptions, LogRecord, QueueLog, RecoveredMessage, RecoveredQueue, StoredMessage } from '../storage/storage.ts';
+import type { AppendOptions, Framed, LogRecord, QueueLog, RecoveredMessage, RecoveredQueue, StoredMessage } from '../storage/storage.ts';
 
 /** true: confirm; false: not yet; an Error: never (deposed, or too long without enough mirrors). */
 export type Gate = (lsn: number, waitingSince: number) => boolean | Error;
@@ -42,7 +42,7 @@ export class LeaderLog implements QueueLog {
     private readonly inner: QueueLog,
     private readonly gate: Gate,
     /** Every append, as it happens, framed as the logs store it: the links ship these bytes. */
-    private readonly ship: (lsn: number, frames: Uint8Array) => void,
+    private readonly ship: (lsn: number, framed: Framed) => void,
     /** The local disk failed: this node can store nothing more. */
     private readonly failed: (error: DiskFailure) => void,
     /** Where the leader's previous log (before the queue actor restarted) ended: lsns go on from there. */
@@ -64,7 +64,7 @@ export class LeaderLog implements QueueLog {
     const framed = frameRecords(records);
     const lsn = ++this.lsn;
     for (const r of records) this.replayer.apply(r);
-    this.ship(lsn, framed.bytes);
+    this.ship(lsn, framed);
     return new Promise((resolve, reject) => {
       const w: Waiter = { lsn, since: Date.now(), local: false, resolve, reject };
       this.waiting.push(w);

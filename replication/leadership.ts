@@ -10,7 +10,7 @@
 // is refused (NotConfirmed) and the node gives the queue up.
 import { NotConfirmed } from '../node/errors.ts';
 import type { NodeId, QueueName } from '../node/ids.ts';
-import type { QueueLog } from '../storage/storage.ts';
+import type { Framed, QueueLog } from '../storage/storage.ts';
 import { LeaderLog } from './leader-log.ts';
 import { CasConflict, type MetaStore, type QueueMeta, type Versioned } from './meta-store.ts';
 import { MirrorLink, type SendFrame } from './mirror-link.ts';
@@ -89,7 +89,7 @@ export class Leadership {
     const previous = this.log;
     previous?.refuseAll(new NotConfirmed(`queue '${this.queue}': the queue restarted`));
     // Lsns go on where the previous log ended: what the mirrors acknowledged of it stays comparable.
-    this.log = new LeaderLog(inner, (lsn, since) => this.gate(lsn, since), (lsn, frames) => this.ship(lsn, frames), () => this.stepDown(), previous);
+    this.log = new LeaderLog(inner, (lsn, since) => this.gate(lsn, since), (lsn, framed) => this.ship(lsn, framed), () => this.stepDown(), previous);
     if (!previous) {
       for (const link of this.links.values()) link.start();
       this.renewTimer = setInterval(() => this.renew(), this.opts.leaseMs / 4);
@@ -159,8 +159,8 @@ export class Leadership {
     return false;
   }
 
-  private ship(lsn: number, frames: Uint8Array): void {
-    for (const link of this.links.values()) link.push(lsn, frames);
+  private ship(lsn: number, framed: Framed): void {
+    for (const link of this.links.values()) link.push(lsn, framed);
   }
 
   private renew(): void {

@@ -1,6 +1,7 @@
 // The leader's line to one mirror: ships every append in order, a few frames in flight (what piles up
 // meanwhile goes in the next frame, so a slow mirror gets fewer, larger frames; the mirror's group
-// commit syncs frames that arrive together at once), and counts what the mirror has acknowledged
+// commit syncs frames that arrive together at once; a frame stays under NATS's max payload, split
+// between records where one append or one snapshot chunk is larger), and counts what the mirror has acknowledged
 // (written and fdatasync'd; answers come in frame order). A mirror that fails a frame, or does not answer,
 // is lagging: it counts for no confirm, it leaves inSync, and the link starts over with a new session:
 // a snapshot of the live state, then the stream from the snapshot's lsn on. The queue keeps serving
@@ -8,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NodeId, QueueName } from '../node/ids.ts';
 import { frameRecords } from '../storage/record-codec.ts';
+import type { Framed } from '../storage/storage.ts';
 import { backoffDelay } from '../supervision/backoff.ts';
 import type { LeaderLog } from './leader-log.ts';
 
@@ -25,6 +27,7 @@ export interface LinkEvents {
   caughtUp(node: NodeId): void;
 }
 
+/** A frame's records, at most (unless one record is larger): half of NATS's default max payload. */
 const FRAME_BYTES = 512 * 1024;
 const EMPTY = new Uint8Array(0);
 /** Frames sent and not yet acknowledged, at most. */
@@ -37,8 +40,8 @@ export class MirrorLink {
   state: LinkState = 'syncing';
   /** The highest lsn the mirror holds durably (lsns go on across the leader's log restarts). */
   acked = 0;
-  /** Appends not sent yet, framed as the logs store them. */
-  private outbox: { lsn: number; frames: Uint8Array }[] = [];
+  /** Appends not sent yet (or the rest of one sent in part), framed as the logs store them. */
+  private outbox: { lsn: number; framed: Framed }[] = [];
   private wake: (() => void) | undefined;
   private closed = false;
   private failures = 0;
@@ -62,9 +65,9 @@ export class MirrorLink {
     void this.run();
   }
 
-  push(lsn: number, frames: Uint8Array): void {
+  push(lsn: number, framed: Framed): void {
     if (this.state === 'lagging') return;
-    this.outbox.push({ lsn, frames });
+    this.outbox.push({ lsn, framed });
     this.wake?.();
   }
 
@@ -116,7 +119,15 @@ export class MirrorLink {
     this.session = randomUUID();
     this.next = 0;
     await this.frame(true, EMPTY);
-    for await (const records of log.records(snap)) await this.frame(false, frameRecords(records).bytes);
+    for await (const records of log.records(snap)) {
+      const framed = frameRecords(records);
+      for (let at = 0, from = 0; from < framed.lengths.length;) {
+        const { count, bytes } = fitting(framed.lengths, from);
+        await this.frame(false, framed.bytes.subarray(at, at + bytes));
+        from += count;
+        at += bytes;
+      }
+    }
     if (gen !== this.generation || this.state !== 'syncing') return;
     this.state = 'streaming';
     this.failures = 0;
@@ -124,21 +135,36 @@ export class MirrorLink {
     this.progress();
   }
 
-  /** Sends the next frame of the stream; waits only when the pipeline is full. */
+  /**
+   * Sends the next frame of the stream: the appends that fit in it whole, or the first records of one
+   * too large for a frame (the rest stays first in line, and the append counts as acknowledged with
+   * its last part). Waits only when the pipeline is full.
+   */
   private async stream(): Promise<void> {
     let bytes = 0;
     let take = 0;
     for (const e of this.outbox) {
-      if (take > 0 && bytes > FRAME_BYTES) break;
-      bytes += e.frames.length;
+      if (take > 0 && bytes + e.framed.bytes.length > FRAME_BYTES) break;
+      bytes += e.framed.bytes.length;
       take++;
     }
+    const first = this.outbox[0]!.framed;
+    let frames: Uint8Array;
+    let through: number | undefined;
+    if (bytes <= FRAME_BYTES || first.lengths.length === 1) {
+      const batch = this.outbox.splice(0, take);
+      // One append as it is: the links of both mirrors send the same bytes, which go as one pair frame.
+      frames = batch.length === 1 ? batch[0]!.framed.bytes : Buffer.concat(batch.map((e) => e.framed.bytes), bytes);
+      through = batch.at(-1)!.lsn;
+    } else {
+      const { count, bytes: part } = fitting(first.lengths, 0);
+      frames = first.bytes.subarray(0, part);
+      this.outbox[0] = { lsn: this.outbox[0]!.lsn, framed: { bytes: first.bytes.subarray(part), lengths: first.lengths.slice(count) } };
+    }
     const gen = this.generation;
-    const batch = this.outbox.splice(0, take);
-    const frames = batch.length === 1 ? batch[0]!.frames : Buffer.concat(batch.map((e) => e.frames), bytes);
     const sent: Promise<void> = this.frame(false, frames).then(() => {
-      if (gen !== this.generation || this.state !== 'streaming') return;
-      this.acked = Math.max(this.acked, batch.at(-1)!.lsn);
+      if (gen !== this.generation || this.state !== 'streaming' || through === undefined) return;
+      this.acked = Math.max(this.acked, through);
       this.progress();
     }, (err: unknown) => {
       if (gen !== this.generation) return;
@@ -169,4 +195,12 @@ export class MirrorLink {
       this.wake = () => { clearTimeout(t); this.wake = undefined; r(); };
     });
   }
+}
+
+/** The records from `from` on that fit in one frame, at least one: how many, and their bytes. */
+function fitting(lengths: readonly number[], from: number): { count: number; bytes: number } {
+  let count = 0;
+  let bytes = 0;
+  while (from + count < lengths.length && (count === 0 || bytes + lengths[from + count]! <= FRAME_BYTES)) bytes += lengths[from + count++]!;
+  return { count, bytes };
 }

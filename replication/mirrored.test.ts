@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Warren, type Message } from '../index.ts';
+import { FRAME_ROOM } from '../node/limits.ts';
 import { until } from '../node/testing.ts';
 import { clusterSubjects } from '../transport/cluster-subjects.ts';
 import { NatsTransport } from '../transport/nats.ts';
@@ -71,6 +72,45 @@ describe('mirrored queues', () => {
     } finally {
       await client.stop();
       for (const n of nodes.values()) await n.stop();
+    }
+  });
+
+  it('replicates in frames under the NATS max payload (a burst from the leader, a snapshot for a mirror that comes back, the largest body) and refuses a body no NATS message carries', async () => {
+    const [a, b, c] = [await start('s1'), await start('s2'), await start('s3')];
+    const nodes = [a, b, c];
+    const body = new Uint8Array(16 * 1024).fill(7);
+    try {
+      await a.declareQueue('big', { mirrors: 2 });
+      const stats = () => nodes.flatMap((n) => n.stats().queues.filter((q) => q.name === 'big'))[0];
+      await until(() => stats()?.mirrors.filter((m) => m.inSync).length === 2, 'both mirrors in sync');
+      // Every replicate frame, to one mirror or to the pair.
+      const tap = await NatsTransport.connect({ servers: server.url });
+      const frames: number[] = [];
+      for (const subject of [`${cluster}.r.>`, `${cluster}.r2.>`]) tap.subscribe(subject, (m) => { frames.push(m.data.length); });
+      await tap.flush();
+      // One batch on the leader's node: one append of 4 MiB, over NATS's 1 MiB max payload.
+      await Promise.all(Array.from({ length: 256 }, (_, i) => a.publish({ queue: 'big' }, body, { id: `burst-${i}` })));
+      await until(() => stats()?.mirrors.every((m) => m.inSync && m.lag === 0) ?? false, 'the burst on both mirrors');
+      assert.ok(frames.length >= 8, `the burst went in parts (${frames.length} frames)`);
+      // A mirror that was away catches up from a snapshot of 4 MiB of live messages.
+      await c.stop();
+      nodes.pop();
+      for (let i = 0; i < 16; i++) await a.publish({ queue: 'big' }, body, { id: `while-away-${i}` });
+      await until(() => stats()?.mirrors.filter((m) => m.inSync).length === 1, 'the stopped mirror out of sync', 30_000);
+      nodes.push(await start('s3'));
+      await until(() => stats()?.mirrors.filter((m) => m.inSync).length === 2, 'the returning mirror caught up', 30_000);
+      assert.equal(stats()?.ready, 272);
+      // A body that one NATS message cannot carry is refused at once, on any node; the largest that
+      // fits reaches both mirrors.
+      const limit = 1024 * 1024 - FRAME_ROOM;
+      for (const node of [a, b]) await assert.rejects(node.publish({ queue: 'big' }, new Uint8Array(limit + 1)), { code: 'INVALID_ARGUMENT' });
+      await b.publish({ queue: 'big' }, new Uint8Array(limit).fill(1));
+      await until(() => stats()?.mirrors.every((m) => m.inSync && m.lag === 0) ?? false, 'the largest body on both mirrors');
+      assert.equal(stats()?.ready, 273);
+      assert.ok(Math.max(...frames) < 1024 * 1024, `frames under the max payload (largest: ${Math.max(...frames)} bytes)`);
+      await tap.close();
+    } finally {
+      for (const n of nodes) await n.stop();
     }
   });
 

@@ -4,6 +4,9 @@
 import { connect, ErrorCode, type NatsConnection, type NatsError, type Subscription as NatsSub } from 'nats';
 import { NoResponders, TransportTimeout, type MessageHandler, type Subscription, type Transport } from './transport.ts';
 
+/** nats-server's default, until the server has said its own. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
 export type TransportStatus = 'disconnected' | 'reconnected';
 
 export interface NatsTransportOptions {
@@ -32,6 +35,11 @@ export class NatsTransport implements Transport {
       noAsyncTraces: true,
     });
     return new NatsTransport(nc);
+  }
+
+  /** The largest message the server takes (its max_payload). */
+  get maxPayload(): number {
+    return this.connection.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
   }
 
   publish(subject: string, data: Uint8Array, reply?: string): void {
