@@ -26,7 +26,9 @@ import { ReplyInbox } from '../transport/reply-inbox.ts';
 import type { QueueConfig } from '../queues/queue-machine.ts';
 import { MemoryStorage } from '../storage/memory-store.ts';
 import { openStorage } from '../storage/open.ts';
-import type { Storage } from '../storage/storage.ts';
+import { recordHeaderBytes } from '../storage/record-codec.ts';
+import type { Headers, Storage } from '../storage/storage.ts';
+import { headerBytes, MAX_FRAME_BYTES } from '../transport/frame.ts';
 import { defaultBackoff } from '../supervision/backoff.ts';
 import { crashHandler, defaultIntensity, oneForOne, type Directive } from '../supervision/strategy.ts';
 import { CONTENT_TYPE, encodeBody, type Body } from './body.ts';
@@ -42,7 +44,7 @@ import {
   type ExchangeOptions, type PublishOptions, type QueueOptions, type ResolvedQueueOptions, type StartOptions,
 } from './options.ts';
 import { collectStats, type QueueStats, type Stats } from './stats.ts';
-import { FRAME_ROOM, MAX_BODY_BYTES } from './limits.ts';
+import { FRAME_ROOM, MAX_BODY_BYTES, MIN_MAX_PAYLOAD } from './limits.ts';
 
 export type Target = { readonly queue: string } | { readonly exchange: string; readonly routingKey?: string };
 
@@ -144,6 +146,11 @@ export class Warren {
       node = new Warren(nodeId, storage, await LocalCatalog.open(storage, nodeId));
     } else {
       const transport = await NatsTransport.connect({ servers: typeof o.nats === 'string' ? o.nats : o.nats.servers, name: nodeId });
+      if (transport.maxPayload < MIN_MAX_PAYLOAD) {
+        await transport.close();
+        await storage.close();
+        throw new InvalidArgument(`the NATS server's max_payload of ${transport.maxPayload} bytes is under the ${MIN_MAX_PAYLOAD} that Warren's frames need`);
+      }
       const name = o.cluster ?? 'warren';
       const subjects = clusterSubjects(name);
       const counters: ServerCounters = { rejected: new Map() };
@@ -229,8 +236,8 @@ export class Warren {
       const o = options === NO_OPTIONS ? options : parse(publishSchema, options, 'publish options');
       queues = this.resolve(target);
       const { bytes, contentType } = encodeBody(body);
-      this.assertFits(bytes, o.headers);
       const headers = o.headers ? { [CONTENT_TYPE]: contentType, ...o.headers } : contentHeaders(contentType);
+      this.assertFits(bytes, o.headers ? headers : undefined);
       item = { id: asMessageId(o.id ?? randomUUID()), headers, priority: o.priority ?? 0, delayMs: o.delayMs, size: bytes.length, body: bytes, fresh: o.id === undefined };
     } catch (e) {
       const missing = this.missing(e);
@@ -505,14 +512,16 @@ export class Warren {
   }
 
   /**
-   * A body (with its headers) no bigger than MAX_BODY_BYTES, and, in distributed mode, than what one
-   * NATS message carries: a bigger one could reach a queue on this node but neither its mirrors nor a
-   * consumer elsewhere.
+   * A body no bigger than MAX_BODY_BYTES, and, in distributed mode, one that a NATS message carries
+   * with its headers (`headers`: given by the caller; the node's own content-type fits in FRAME_ROOM):
+   * a bigger one could reach a queue on this node but neither its mirrors nor a consumer elsewhere.
    */
-  private assertFits(bytes: Uint8Array, headers: Readonly<Record<string, string>> | undefined): void {
+  private assertFits(bytes: Uint8Array, headers: Headers | undefined): void {
     if (bytes.length > MAX_BODY_BYTES) throw new InvalidArgument(`body of ${bytes.length} bytes is over the limit of ${MAX_BODY_BYTES}`);
-    const size = bytes.length + (headers ? headerBytes(headers) : 0);
-    const limit = this.cluster ? this.cluster.transport.maxPayload - FRAME_ROOM : Infinity;
+    if (!this.cluster) return;
+    // Frames carry headers as they are, log records (which mirrors get) as JSON: the larger counts.
+    const size = bytes.length + (headers ? Math.max(headerBytes(headers), recordHeaderBytes(headers)) : 0);
+    const limit = Math.min(this.cluster.transport.maxPayload, MAX_FRAME_BYTES) - FRAME_ROOM;
     if (size > limit) throw new InvalidArgument(`body of ${bytes.length} bytes${headers ? ' with its headers' : ''} is over the ${limit} bytes that one NATS message carries (the server's max payload less ${FRAME_ROOM} for the frame)`);
   }
 
@@ -581,10 +590,4 @@ function toConfig(name: QueueName, o: ResolvedQueueOptions): QueueConfig {
     ...(o.maxLength !== undefined ? { maxLength: o.maxLength } : {}),
     ...(o.deadLetterQueue !== undefined ? { deadLetterQueue: asQueue(o.deadLetterQueue) } : {}),
   };
-}
-
-function headerBytes(headers: Readonly<Record<string, string>>): number {
-  let n = 0;
-  for (const [k, v] of Object.entries(headers)) n += Buffer.byteLength(k) + Buffer.byteLength(v) + 8;
-  return n;
 }

@@ -4,7 +4,7 @@
 import type { Behavior, Reply } from '../actors/actor.ts';
 import { NotConfirmed, Overflow, StorageError } from '../node/errors.ts';
 import type { ConsumerTag, MessageId, Seq } from '../node/ids.ts';
-import type { Headers, LogRecord, QueueLog, RecoveryReport, StoredMessage } from '../storage/storage.ts';
+import { seqRuns, type Headers, type LogRecord, type QueueLog, type RecoveryReport, type StoredMessage } from '../storage/storage.ts';
 import { crashHandler, oneForOne } from '../supervision/strategy.ts';
 import {
   QueueMachine,
@@ -130,7 +130,7 @@ export function queueBehavior(env: QueueEnv): Behavior<QueueState, QueueMsg> {
           await run(env, state, self, machine.handle({ type: 'tick', now }));
           break;
         case 'dead-lettered':
-          append(env, state, [{ type: 'remove', seqs: msg.seqs, reason: 'dead-letter' }]);
+          append(env, state, seqRuns(msg.seqs).map((seqs) => ({ type: 'remove', seqs, reason: 'dead-letter' })));
           break;
       }
       schedule(state, machine, () => self({ type: 'tick' }));

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { asConsumerTag, asMessageId, asQueue, asSeq, type Seq } from '../node/ids.ts';
-import type { RecoveredQueue } from '../storage/storage.ts';
+import { MAX_SEQS_PER_RECORD, type RecoveredQueue } from '../storage/storage.ts';
 import { QueueMachine, type Outcome, type QueueConfig, type QueueEffect } from './queue-machine.ts';
 
 /** A machine with a clock and terse commands; every command returns what the queue did. */
@@ -213,6 +213,16 @@ describe('QueueMachine', () => {
       assert.deepEqual(o.deadLettered, []);
       assert.equal(q.machine.counters.expired, 2);
       assert.equal(q.machine.snapshot().ready, 0);
+    });
+
+    it('a mass expiry is logged in records of at most MAX_SEQS_PER_RECORD seqs each (each fits in a replicate frame)', () => {
+      const q = new Queue({ messageTtlMs: 100 });
+      const n = 2 * MAX_SEQS_PER_RECORD + 5;
+      q.publish(Array.from({ length: n }, (_, i) => `m${i}`), { fresh: true });
+      const effects = q.machine.handle({ type: 'tick', now: 100 });
+      const removes = effects.flatMap((e) => (e.type === 'append' ? e.records : [])).flatMap((r) => (r.type === 'remove' ? [r.seqs] : []));
+      assert.deepEqual(removes.map((seqs) => seqs.length), [MAX_SEQS_PER_RECORD, MAX_SEQS_PER_RECORD, 5]);
+      assert.deepEqual(removes.flat(), Array.from({ length: n }, (_, i) => i + 1));
     });
 
     it('with a deadLetterQueue, expired messages are dead-lettered', () => {

@@ -3,7 +3,7 @@
 // out the effects. It mutates its own structures in place to stay O(1) per message; if it ever threw,
 // the queue actor restarts it from the log.
 import { asSeq, type ConsumerTag, type MessageId, type QueueName, type Seq } from '../node/ids.ts';
-import type { Headers, LogRecord, MessageMeta, RecoveredQueue, RemoveReason } from '../storage/storage.ts';
+import { MAX_SEQS_PER_RECORD, seqRuns, type Headers, type LogRecord, type MessageMeta, type RecoveredQueue, type RemoveReason } from '../storage/storage.ts';
 import { DedupWindow } from './dedup-window.ts';
 import { ReadySet, sortedIndex } from './ready-set.ts';
 
@@ -366,7 +366,7 @@ export class QueueMachine {
       if (!batch) batches.set(consumer, (batch = []));
       batch.push({ seq, deliveryCount });
     }
-    if (delivered.length) this.records.push({ type: 'delivered', seqs: delivered });
+    if (delivered.length) for (const seqs of seqRuns(delivered)) this.records.push({ type: 'delivered', seqs });
     for (const [consumer, messages] of batches) this.effects.push({ type: 'deliver', consumer, messages });
   }
 
@@ -401,7 +401,7 @@ export class QueueMachine {
     this.entries.delete(seq);
     if (reason === 'dropped') this.counters.dropped++;
     const last = this.records[this.records.length - 1];
-    if (last?.type === 'remove' && last.reason === reason) (last.seqs as Seq[]).push(seq);
+    if (last?.type === 'remove' && last.reason === reason && last.seqs.length < MAX_SEQS_PER_RECORD) (last.seqs as Seq[]).push(seq);
     else this.records.push({ type: 'remove', seqs: [seq], reason });
   }
 

@@ -1,6 +1,7 @@
 // Control requests between a node and a queue's leader (JSON in CONTROL frames: they are rare), and
 // how a node turns a frame it cannot accept into an error reply.
 import { z } from 'zod';
+import { FRAME_BATCH_BYTES } from '../node/limits.ts';
 import { decode, encode, FrameError, type Frame } from '../transport/frame.ts';
 import type { Transport, TransportMessage } from '../transport/transport.ts';
 
@@ -66,8 +67,8 @@ export function controlOk(bytes: Uint8Array): ControlReply {
   return r.data;
 }
 
-/** Splits a batch so that no frame gets near NATS's default max payload (1 MB). */
-export function chunks<T>(items: readonly T[], size: (t: T) => number, limit = 512 * 1024): T[][] {
+/** Splits a batch so that no frame holds more than FRAME_BATCH_BYTES of it (unless one item alone is larger). */
+export function chunks<T>(items: readonly T[], size: (t: T) => number, limit = FRAME_BATCH_BYTES): T[][] {
   const out: T[][] = [];
   let current: T[] = [];
   let bytes = 0;

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { asMessageId, asNodeId, asQueue, asSeq, type NodeId } from '../node/ids.ts';
+import { FRAME_BATCH_BYTES } from '../node/limits.ts';
 import { until } from '../node/testing.ts';
 import { propertyParams } from '../property-tests/params.ts';
 import { MemoryStorage } from '../storage/memory-store.ts';
@@ -16,7 +17,6 @@ import type { SendFrame } from './mirror-link.ts';
 
 const queue = asQueue('q');
 const [L, A, B] = ['L', 'A', 'B'].map(asNodeId) as [NodeId, NodeId, NodeId];
-const FRAME_BYTES = 512 * 1024;
 
 /** The records of the stream frames a mirror got (the snapshot's are empty here: the log starts empty). */
 class Mirror {
@@ -52,7 +52,7 @@ describe('a mirror link', () => {
           for (const frame of mirror.frames) {
             const records = [...scanRecords(frame)];
             assert.ok(records.every((r) => r.kind === 'record'), 'whole records in every frame');
-            assert.ok(frame.length <= FRAME_BYTES || records.length === 1, `a frame of ${frame.length} bytes holds ${records.length} records`);
+            assert.ok(frame.length <= FRAME_BATCH_BYTES || records.length === 1, `a frame of ${frame.length} bytes holds ${records.length} records`);
           }
         }
       } finally {

@@ -8,6 +8,7 @@
 // meanwhile.
 import { randomUUID } from 'node:crypto';
 import type { NodeId, QueueName } from '../node/ids.ts';
+import { FRAME_BATCH_BYTES } from '../node/limits.ts';
 import { frameRecords } from '../storage/record-codec.ts';
 import type { Framed } from '../storage/storage.ts';
 import { backoffDelay } from '../supervision/backoff.ts';
@@ -27,8 +28,6 @@ export interface LinkEvents {
   caughtUp(node: NodeId): void;
 }
 
-/** A frame's records, at most (unless one record is larger): half of NATS's default max payload. */
-const FRAME_BYTES = 512 * 1024;
 const EMPTY = new Uint8Array(0);
 /** Frames sent and not yet acknowledged, at most. */
 const PIPELINE = 4;
@@ -144,14 +143,14 @@ export class MirrorLink {
     let bytes = 0;
     let take = 0;
     for (const e of this.outbox) {
-      if (take > 0 && bytes + e.framed.bytes.length > FRAME_BYTES) break;
+      if (take > 0 && bytes + e.framed.bytes.length > FRAME_BATCH_BYTES) break;
       bytes += e.framed.bytes.length;
       take++;
     }
     const first = this.outbox[0]!.framed;
     let frames: Uint8Array;
     let through: number | undefined;
-    if (bytes <= FRAME_BYTES || first.lengths.length === 1) {
+    if (bytes <= FRAME_BATCH_BYTES || first.lengths.length === 1) {
       const batch = this.outbox.splice(0, take);
       // One append as it is: the links of both mirrors send the same bytes, which go as one pair frame.
       frames = batch.length === 1 ? batch[0]!.framed.bytes : Buffer.concat(batch.map((e) => e.framed.bytes), bytes);
@@ -201,6 +200,6 @@ export class MirrorLink {
 function fitting(lengths: readonly number[], from: number): { count: number; bytes: number } {
   let count = 0;
   let bytes = 0;
-  while (from + count < lengths.length && (count === 0 || bytes + lengths[from + count]! <= FRAME_BYTES)) bytes += lengths[from + count++]!;
+  while (from + count < lengths.length && (count === 0 || bytes + lengths[from + count]! <= FRAME_BATCH_BYTES)) bytes += lengths[from + count++]!;
   return { count, bytes };
 }

@@ -104,6 +104,8 @@ describe('mirrored queues', () => {
       // fits reaches both mirrors.
       const limit = 1024 * 1024 - FRAME_ROOM;
       for (const node of [a, b]) await assert.rejects(node.publish({ queue: 'big' }, new Uint8Array(limit + 1)), { code: 'INVALID_ARGUMENT' });
+      // Headers count as the log writes them (JSON: a control character takes six bytes).
+      await assert.rejects(b.publish({ queue: 'big' }, new Uint8Array(limit - 2_000), { headers: { x: '\u0001'.repeat(1_000) } }), { code: 'INVALID_ARGUMENT' });
       await b.publish({ queue: 'big' }, new Uint8Array(limit).fill(1));
       await until(() => stats()?.mirrors.every((m) => m.inSync && m.lag === 0) ?? false, 'the largest body on both mirrors');
       assert.equal(stats()?.ready, 273);

@@ -168,6 +168,18 @@ function startsWith(buf: Uint8Array, at: number, prefix: Uint8Array): boolean {
   return true;
 }
 
+/** The last frozen headers sized, and their size: the messages of a batch mostly share one object. */
+let lastSized: { readonly headers: Headers; readonly bytes: number } | undefined;
+
+/** The bytes headers take in a frame (a count, then each name and value with its length). */
+export function headerBytes(headers: Headers): number {
+  if (lastSized?.headers === headers) return lastSized.bytes;
+  let bytes = 2;
+  for (const [k, v] of Object.entries(headers)) bytes += 8 + Buffer.byteLength(k) + Buffer.byteLength(v);
+  if (Object.isFrozen(headers)) lastSized = { headers, bytes };
+  return bytes;
+}
+
 /** About the bytes a frame takes, so that a frame of bodies is written without growing its buffer. */
 function expectedBytes(frame: Frame): number {
   switch (frame.type) {
