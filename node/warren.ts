@@ -146,10 +146,11 @@ export class Warren {
       node = new Warren(nodeId, storage, await LocalCatalog.open(storage, nodeId));
     } else {
       const transport = await NatsTransport.connect({ servers: typeof o.nats === 'string' ? o.nats : o.nats.servers, name: nodeId });
-      if (transport.maxPayload < MIN_MAX_PAYLOAD) {
+      const maxPayload = transport.maxPayload;
+      if (maxPayload < MIN_MAX_PAYLOAD) {
         await transport.close();
         await storage.close();
-        throw new InvalidArgument(`the NATS server's max_payload of ${transport.maxPayload} bytes is under the ${MIN_MAX_PAYLOAD} that Warren's frames need`);
+        throw new InvalidArgument(`the NATS server's max_payload of ${maxPayload} bytes is under the ${MIN_MAX_PAYLOAD} that Warren's frames need`);
       }
       const name = o.cluster ?? 'warren';
       const subjects = clusterSubjects(name);

@@ -116,6 +116,15 @@ describe('mirrored queues', () => {
     }
   });
 
+  it("refuses to start on a NATS server whose max payload cannot carry Warren's frames", async () => {
+    const small = await NatsServer.start({ maxPayload: 256 * 1024 });
+    try {
+      await assert.rejects(Warren.start({ nats: small.url, cluster, nodeId: 'small', dataDir: path.join(dir, 'small') }), { code: 'INVALID_ARGUMENT', message: /max_payload of 262144 bytes/ });
+    } finally {
+      await small.stop();
+    }
+  });
+
   it("a mirrored queue's dead letters go to a dead-letter queue mirrored as it is", async () => {
     const nodes = [await start('d1'), await start('d2'), await start('d3')];
     try {

@@ -1,7 +1,7 @@
 // A private nats-server for tests and benchmarks: its own free loopback port and store dir, so a test
 // can kill, pause and restart it without touching the machine's shared server. Every wait is bounded.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,10 +9,18 @@ import path from 'node:path';
 export class NatsServer {
   private proc: ChildProcess | undefined;
 
-  private constructor(readonly port: number, readonly storeDir: string) {}
+  private constructor(readonly port: number, readonly storeDir: string, private readonly config: readonly string[]) {}
 
-  static async start(): Promise<NatsServer> {
-    const server = new NatsServer(await freePort(), await mkdtemp(path.join(tmpdir(), 'warren-nats-')));
+  /** `maxPayload`: the server's max_payload, when not its default (1 MiB). */
+  static async start(opts: { readonly maxPayload?: number } = {}): Promise<NatsServer> {
+    const storeDir = await mkdtemp(path.join(tmpdir(), 'warren-nats-'));
+    let config: string[] = [];
+    if (opts.maxPayload !== undefined) {
+      const file = path.join(storeDir, 'server.conf');
+      await writeFile(file, `max_payload: ${opts.maxPayload}\n`);
+      config = ['-c', file];
+    }
+    const server = new NatsServer(await freePort(), storeDir, config);
     await server.launch();
     return server;
   }
@@ -51,7 +59,7 @@ export class NatsServer {
   }
 
   private async launch(): Promise<void> {
-    const proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: 'ignore' });
+    const proc = spawn('nats-server', [...this.config, '-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: 'ignore' });
     this.proc = proc;
     const deadline = Date.now() + 10_000;
     while (!(await accepts(this.port))) {
