@@ -28,7 +28,10 @@ interface Waiter {
   readonly reject: (e: Error) => void;
 }
 
+/** Live messages read at a time for a snapshot, at most; fewer where bodies are large (SNAPSHOT_BYTES). */
 const SNAPSHOT_CHUNK = 256;
+/** The bodies a snapshot holds in memory at a time, about: 256 messages of 1 MB would be 256 MB. */
+const SNAPSHOT_BYTES = 4 * 1024 * 1024;
 const EMPTY = new Uint8Array(0);
 
 export class LeaderLog implements QueueLog {
@@ -126,9 +129,15 @@ export class LeaderLog implements QueueLog {
     const items: Item[] = [...snap.live.map((live) => ({ live })), ...snap.recent.map((gone) => ({ gone }))];
     const seqOf = (i: Item) => ('live' in i ? i.live.seq : i.gone.seq);
     items.sort((a, b) => seqOf(a) - seqOf(b));
-    for (let at = 0; at < items.length; at += SNAPSHOT_CHUNK) {
-      const chunk = items.slice(at, at + SNAPSHOT_CHUNK);
+    // Sizes are known once read: the next chunk is sized after the bodies of the last, starting small.
+    let size = 16;
+    for (let at = 0; at < items.length;) {
+      const chunk = items.slice(at, at + size);
+      at += chunk.length;
       const stored = await this.readLive(chunk.flatMap((i) => ('live' in i ? [i.live.seq] : [])));
+      let bytes = 0;
+      for (const m of stored.values()) bytes += m.body.length;
+      size = Math.max(1, Math.min(SNAPSHOT_CHUNK, bytes > 0 ? Math.floor((chunk.length * SNAPSHOT_BYTES) / bytes) : SNAPSHOT_CHUNK));
       const out: LogRecord[] = [];
       for (const i of chunk) {
         if ('gone' in i) {
