@@ -1,11 +1,11 @@
 // The leader's line to one mirror: ships every append in order, a few frames in flight (what piles up
 // meanwhile goes in the next frame, so a slow mirror gets fewer, larger frames; the mirror's group
-// commit syncs frames that arrive together at once; a frame stays under NATS's max payload, split
-// between records where one append or one snapshot chunk is larger), and counts what the mirror has acknowledged
-// (written and fdatasync'd; answers come in frame order). A mirror that fails a frame, or does not answer,
-// is lagging: it counts for no confirm, it leaves inSync, and the link starts over with a new session:
-// a snapshot of the live state, then the stream from the snapshot's lsn on. The queue keeps serving
-// meanwhile.
+// commit syncs frames that arrive together at once; an append or a snapshot chunk larger than a frame
+// is split between records, so that every frame fits NATS's max payload), and counts what the mirror
+// has acknowledged (written and fdatasync'd; answers come in frame order). A mirror that fails a frame,
+// or does not answer, is lagging: it counts for no confirm, it leaves inSync, and the link starts over
+// with a new session: a snapshot of the live state, then the stream from the snapshot's lsn on. The
+// queue keeps serving meanwhile.
 import { randomUUID } from 'node:crypto';
 import type { NodeId, QueueName } from '../node/ids.ts';
 import { FRAME_BATCH_BYTES } from '../node/limits.ts';
