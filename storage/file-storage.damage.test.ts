@@ -97,7 +97,10 @@ describe('FileStorage under damage', () => {
         const again = await openLog();
         const after = await again.log.recover();
         assert.deepStrictEqual([...after.messages].map((m) => m.seq), [...[...expected.messages].map((m) => m.seq), recovered.nextSeq]);
-        for (const p of after.report.problems) assert.ok(recovered.report.problems.includes(p) && p.includes('skipped'), p);
+        // The same damage, in the same place; its reason may read differently now that bytes follow it (a
+        // length that ran past the end may now reach bytes whose checksum fails).
+        const place = (p: string) => p.replace(/ lost: .*\)$/, ' lost)');
+        for (const p of after.report.problems) assert.ok(recovered.report.problems.map(place).includes(place(p)) && p.includes('skipped'), p);
         await again.storage.close();
       });
     });
