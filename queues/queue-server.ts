@@ -6,7 +6,7 @@ import { asConsumerTag, asMessageId, type ConsumerTag, type Seq } from '../node/
 import { MAX_BODY_BYTES } from '../node/limits.ts';
 import { WarrenError } from '../node/errors.ts';
 import type { ClusterSubjects } from '../transport/cluster-subjects.ts';
-import { decode, encode, FrameError, headerBytes, type PublishAckEntry } from '../transport/frame.ts';
+import { decode, encode, FrameError, messageBytes, type PublishAckEntry } from '../transport/frame.ts';
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
 import type { LocalEndpoint } from './endpoint.ts';
 import type { Delivery, PendingPublish } from './queue-actor.ts';
@@ -142,7 +142,7 @@ export class QueueServer {
   }
 
   private deliver(subject: string, consumer: ConsumerTag, batch: readonly Delivery[]): void {
-    for (const part of chunks(batch, (d) => d.body.length + 3 * d.id.length + headerBytes(d.headers))) {
+    for (const part of chunks(batch, messageBytes)) {
       this.transport.publish(subject, encode({ type: 'deliver', consumer, epoch: this.epoch(), entries: part.map((d) => ({ seq: d.seq, id: d.id, headers: d.headers, deliveryCount: d.deliveryCount, body: d.body })) }));
     }
   }

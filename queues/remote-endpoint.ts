@@ -8,7 +8,7 @@ import { NotConfirmed, Stopped, WarrenError, type ErrorCode } from '../node/erro
 import { asMessageId, asSeq, type ConsumerTag, type QueueName, type Seq } from '../node/ids.ts';
 import { backoffDelay, type BackoffOptions } from '../supervision/backoff.ts';
 import type { ClusterSubjects } from '../transport/cluster-subjects.ts';
-import { decode, encode, headerBytes, type PublishEntry } from '../transport/frame.ts';
+import { decode, encode, messageBytes, type PublishEntry } from '../transport/frame.ts';
 import type { Subscription, Transport } from '../transport/transport.ts';
 import { DeliveryTags } from './delivery-tags.ts';
 import type { PublishRequest, PublishResult, QueueEndpoint } from './endpoint.ts';
@@ -175,7 +175,7 @@ export class RemoteEndpoint implements QueueEndpoint {
   }
 
   private async sendPublishes(items: readonly Pending[]): Promise<void> {
-    await Promise.all(chunks(items, (p) => p.item.body.length + 3 * p.item.id.length + headerBytes(p.item.headers)).map((part) => this.sendChunk(part)));
+    await Promise.all(chunks(items, (p) => messageBytes(p.item)).map((part) => this.sendChunk(part)));
   }
 
   private async sendChunk(part: readonly Pending[]): Promise<void> {

@@ -180,6 +180,11 @@ export function headerBytes(headers: Headers): number {
   return bytes;
 }
 
+/** At most the bytes a message takes in a publish or deliver frame (its id counted at 3 bytes a unit). */
+export function messageBytes(m: { readonly id: string; readonly headers: Headers; readonly body: Uint8Array }): number {
+  return m.body.length + 3 * m.id.length + headerBytes(m.headers);
+}
+
 /** About the bytes a frame takes, so that a frame of bodies is written without growing its buffer. */
 function expectedBytes(frame: Frame): number {
   switch (frame.type) {
