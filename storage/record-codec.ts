@@ -26,11 +26,6 @@ const REMOVE = 3;
 const HAS_EXPIRES = 1;
 const HAS_READY = 2;
 const REASONS: readonly RemoveReason[] = ['ack', 'dead-letter', 'expired', 'dropped'];
-/** The bytes a message's headers take in its record (compact JSON: a control character takes six). */
-export function recordHeaderBytes(headers: Headers): number {
-  return Buffer.byteLength(headersText(headers));
-}
-
 /** Shared by every recovered message without headers: a backlog of millions holds one object, not millions. */
 const NO_HEADERS: Headers = Object.freeze({});
 
@@ -150,6 +145,11 @@ function headersText(headers: Headers): string {
   // Only a frozen object cannot change behind the memo's back.
   if (Object.isFrozen(headers)) lastFramed = { headers, text };
   return text;
+}
+
+/** The bytes a message's headers take in its record (compact JSON: a control character takes six). */
+export function recordHeaderBytes(headers: Headers): number {
+  return Buffer.byteLength(headersText(headers));
 }
 
 function reasonCode(reason: RemoveReason): number {
