@@ -11,6 +11,7 @@ import { Warren, type Message } from '../index.ts';
 import { FRAME_ROOM } from '../node/limits.ts';
 import { until } from '../node/testing.ts';
 import { clusterSubjects } from '../transport/cluster-subjects.ts';
+import { decode, encode } from '../transport/frame.ts';
 import { NatsTransport } from '../transport/nats.ts';
 import { NatsServer } from '../transport/nats-server.ts';
 
@@ -139,6 +140,26 @@ describe('mirrored queues', () => {
       assert.equal(dlq.mirrors.length, 2);
       assert.deepEqual(dead, ['poison']);
     } finally {
+      for (const n of nodes) await n.stop();
+    }
+  });
+
+  it('a stray replicate frame with a high epoch does not fence the leader out of its mirror', async () => {
+    const nodes = [await start('f1'), await start('f2')];
+    const foreign = await NatsTransport.connect({ servers: server.url });
+    try {
+      await nodes[0]!.declareQueue('fenced', { mirrors: 1 });
+      const stats = () => nodes.flatMap((n) => n.stats().queues.filter((q) => q.name === 'fenced'))[0];
+      await until(() => stats()?.mirrors[0]?.inSync === true, 'the mirror in sync');
+      const mirror = stats()!.mirrors[0]!.nodeId;
+      // Well formed, for a queue the node mirrors, but of no session: refused, and its epoch must not stick.
+      const stray = encode({ type: 'replicate', queue: 'fenced', epoch: 2 ** 31, session: 'stray', from: 7, reset: false, records: new Uint8Array(0) });
+      const answer = decode(await foreign.request(clusterSubjects(cluster).replicate(mirror), stray, { timeoutMs: 2_000 }));
+      assert.match(answer.type === 'error' ? answer.message : answer.type, /expected frame \d+ of session/);
+      for (let i = 0; i < 20; i++) await nodes[1]!.publish({ queue: 'fenced' }, `m${i}`);
+      await until(() => stats()!.mirrors[0]!.inSync && stats()!.mirrors[0]!.lag === 0, 'the mirror holds all 20');
+    } finally {
+      await foreign.close();
       for (const n of nodes) await n.stop();
     }
   });

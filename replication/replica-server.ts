@@ -180,7 +180,6 @@ export class ReplicaServer {
     this.mirrorOf(queue);
     if (f.epoch < r.epoch) throw new Refused('stale-epoch', `queue '${queue}': epoch ${f.epoch} is older than ${r.epoch}`);
     const { records, framed } = parseRecords(f.records);
-    r.epoch = f.epoch;
     if (f.reset) {
       // A new session starts from nothing: the snapshot that follows is the whole live state.
       if (r.log) await r.log.destroy();
@@ -192,6 +191,8 @@ export class ReplicaServer {
     } else if (!r.log || f.session !== r.session || f.from !== r.next) {
       throw new Refused('out-of-sync', `queue '${queue}': expected frame ${r.next} of session ${r.session || '(none)'}`);
     }
+    // Taken from a frame only once it is accepted: a stray frame with a high epoch must not fence out the leader.
+    r.epoch = f.epoch;
     r.next = f.from + 1;
     const durable = records.length > 0 ? r.log!.append(records, { framed }) : Promise.resolve();
     // A failed append breaks the session: the next frame is refused, and the leader starts over.
