@@ -407,7 +407,7 @@ export class Warren {
       openLog: leadership ? async () => leadership.wrap(await store.openQueue(name)) : () => store.openQueue(name),
       deadLetter: (messages) => this.deadLetter(name, options, messages),
       bodyBudget: store instanceof MemoryStorage ? Number.POSITIVE_INFINITY : BODY_BUDGET_BYTES,
-      deliverAfterCommit: leadership !== undefined,
+      ...(leadership ? { committed: () => leadership.messagesCommitted() } : {}),
       subscribers: new Map(),
       onError: (e) => this.fault('queue', e),
       // Given up by its supervisor while the node runs on: another replica of a mirrored queue leads.

@@ -52,12 +52,13 @@ export interface QueueEnv {
   /** Messages kept in memory up to this many body bytes; the rest are read back from the log. */
   readonly bodyBudget: number;
   /**
-   * Deliveries wait until the messages they carry are committed (mirrored queues: held by enough
-   * mirrors, under a valid lease), so that a consumer never sees a message a failover could lose. Not
-   * their 'delivered' records: a new leader counts what it takes over as possibly delivered (see
-   * RecoveredQueue.uncertainBelow). Other queues deliver at once, before the fsync.
+   * Mirrored queues: resolves once every message appended so far is committed (held by enough mirrors,
+   * under a valid lease; rejects only when this node can commit nothing more). Deliveries wait for it,
+   * so that a consumer never sees a message a failover could lose. Not for their 'delivered' records:
+   * a new leader counts what it takes over as possibly delivered (see RecoveredQueue.uncertainBelow).
+   * Other queues deliver at once, before the fsync.
    */
-  readonly deliverAfterCommit?: boolean;
+  readonly committed?: () => Promise<void>;
   readonly subscribers: Map<ConsumerTag, Subscriber>;
   log?: QueueLog;
   snapshot?: QueueSnapshot;
@@ -76,14 +77,12 @@ interface QueueState {
   cachedBytes: number;
   /** Settles when everything appended so far is durable. */
   durable: Promise<void>;
-  /** Settles when every message appended so far is durable (committed, for a mirrored queue). */
-  enqueued: Promise<void>;
   timer?: { at: number; handle: NodeJS.Timeout };
 }
 
 export function queueBehavior(env: QueueEnv): Behavior<QueueState, QueueMsg> {
   return {
-    init: () => ({ cache: new Map(), cachedBytes: 0, durable: Promise.resolve(), enqueued: Promise.resolve() }),
+    init: () => ({ cache: new Map(), cachedBytes: 0, durable: Promise.resolve() }),
 
     async receive(state, msg, ctx) {
       if (msg.type === 'close') {
@@ -174,14 +173,14 @@ async function run(env: QueueEnv, state: QueueState, self: Self, effects: readon
         pending[e.ref]!.done(new Overflow(env.config.name, env.config.maxLength ?? 0));
         break;
       case 'deliver': {
-        const committed = state.enqueued;
+        const committed = env.committed?.();
         const stored = await messagesOf(env, state, e.messages);
         const deliver = () => env.subscribers.get(e.consumer)?.deliver(e.messages.map((m, i) => {
           const { meta, body } = stored[i]!;
           return { seq: m.seq, id: meta.id, headers: meta.headers, deliveryCount: m.deliveryCount, body };
         }));
-        // Not committed (deposed, or too few mirrors): the consumer's hold is taken back on failover.
-        if (env.deliverAfterCommit) committed.then(deliver, () => {});
+        // Never committed here (deposed): the consumer's hold is taken back on failover.
+        if (committed) committed.then(deliver, () => {});
         else deliver();
         break;
       }
@@ -208,7 +207,7 @@ function confirmWhenDurable(env: QueueEnv, state: QueueState, effects: readonly 
   if (confirms.length === 0) return;
   // A duplicate appends nothing, yet its confirm must pass the commit gate too: a deposed leader
   // must not confirm a retry of a message that its successor may not hold. An empty append is the barrier.
-  if (env.deliverAfterCommit && confirms.some((c) => c.duplicate)) append(env, state, []);
+  if (env.committed && confirms.some((c) => c.duplicate)) append(env, state, []);
   state.durable.then(
     () => { for (const c of confirms) pending[c.ref]!.done(c); },
     (err: unknown) => {
@@ -234,10 +233,8 @@ function append(env: QueueEnv, state: QueueState, records: readonly LogRecord[])
   }
   // Settlements alone wait for the next message's write; a mirrored queue ships them to its mirrors at
   // once, and writes them at once too (waiting gained nothing there, measured).
-  const deferrable = !env.deliverAfterCommit && !enqueues;
+  const deferrable = !env.committed && !enqueues;
   state.durable = env.log!.append(records, { deferrable });
-  // Appends commit in order: the last one with messages covers every message before it.
-  if (enqueues) state.enqueued = state.durable;
   state.durable.catch((err: unknown) => env.onError(err instanceof Error ? err : new Error(String(err))));
 }
 

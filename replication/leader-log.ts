@@ -40,6 +40,20 @@ export class LeaderLog implements QueueLog {
   committed: number;
   private readonly replayer = new Replayer();
   private readonly waiting: Waiter[] = [];
+  /**
+   * Settles with recover(). A mirror's snapshot waits for it: taken before, it would hold nothing of
+   * the backlog, and the mirror would join inSync without it.
+   */
+  readonly recovered: Promise<void>;
+  private settleRecovery!: (err?: unknown) => void;
+  /** Set once this log can commit nothing more (deposed, stopping, restarted): nothing more is delivered either. */
+  private refusal: Error | undefined;
+  /** The last append that held a message. */
+  private enqueuedLsn = 0;
+  /** Deliveries waiting for the messages appended before them to be committed (messagesCommitted). */
+  private readonly commitWaiters: { readonly lsn: number; readonly resolve: () => void; readonly reject: (e: Error) => void }[] = [];
+  /** The local write of the last append: those before it are written when it is (the log's group commit keeps order). */
+  private lastWrite: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly inner: QueueLog,
@@ -53,39 +67,71 @@ export class LeaderLog implements QueueLog {
   ) {
     this.lsn = from.lsn;
     this.committed = from.committed;
+    this.recovered = new Promise((resolve, reject) => {
+      this.settleRecovery = (err) => (err === undefined ? resolve() : reject(err));
+    });
+    this.recovered.catch(() => {}); // a failed recovery is the queue actor's to handle; links only wait
   }
 
   async recover(): Promise<RecoveredQueue> {
-    const recovered = await this.inner.recover();
-    seed(this.replayer, recovered);
-    // The last leader (this node, before a restart, or another) may have delivered any of them.
-    return { ...recovered, uncertainBelow: recovered.nextSeq };
+    try {
+      const recovered = await this.inner.recover();
+      seed(this.replayer, recovered);
+      this.settleRecovery();
+      // The last leader (this node, before a restart, or another) may have delivered any of them.
+      return { ...recovered, uncertainBelow: recovered.nextSeq };
+    } catch (err) {
+      this.settleRecovery(err);
+      throw err;
+    }
+  }
+
+  /** Resolves once every append made so far is written here: a snapshot reads its messages from the local log. */
+  written(): Promise<void> {
+    return this.lastWrite;
   }
 
   async append(records: readonly LogRecord[], options?: AppendOptions): Promise<void> {
     // Framed once, for the local log and every mirror (first: a record that cannot be framed fails alone).
     const framed = frameRecords(records);
     const lsn = ++this.lsn;
-    for (const r of records) this.replayer.apply(r);
+    for (const r of records) {
+      this.replayer.apply(r);
+      if (r.type === 'enqueue') this.enqueuedLsn = lsn;
+    }
     this.ship(lsn, framed);
     return new Promise((resolve, reject) => {
       const w: Waiter = { lsn, since: Date.now(), local: false, resolve, reject };
       this.waiting.push(w);
-      this.inner.append(records, { ...options, framed }).then(() => { w.local = true; this.check(); }, (err: unknown) => {
-        this.fail(w, err);
-        // A misused log (a bug) fails that append alone; a failed disk, every append from now on.
+      const write = this.inner.append(records, { ...options, framed });
+      this.lastWrite = write;
+      write.then(() => { w.local = true; this.check(); }, (err: unknown) => {
+        // A misused log (a bug) fails that append alone; a failed disk, every append from now on (the
+        // leader steps down first, so that nothing counts this node as holding what it did not write).
         if (err instanceof DiskFailure) this.failed(err);
+        this.fail(w, err);
       });
     });
   }
 
+  /**
+   * Resolves once every message appended so far is committed (not the settlements after them). An
+   * append that the gate refused for want of a quorum is committed by the next commit after it (the
+   * mirrors hold appends in order, or a snapshot of the live state), so this rejects only when this
+   * leader can commit nothing more.
+   */
+  messagesCommitted(): Promise<void> {
+    const lsn = this.enqueuedLsn;
+    if (this.refusal) return Promise.reject(this.refusal);
+    if (this.committed >= lsn) return Promise.resolve();
+    return new Promise((resolve, reject) => { this.commitWaiters.push({ lsn, resolve, reject }); });
+  }
+
   /** Settles the appends the gate now lets through (or refuses); called when anything it reads changed. */
   check(): void {
-    while (this.waiting.length > 0) {
-      const w = this.waiting[0]!;
-      if (!w.local) return;
+    for (let w = this.waiting[0]; w?.local; w = this.waiting[0]) {
       const verdict = this.gate(w.lsn, w.since);
-      if (verdict === false) return;
+      if (verdict === false) break;
       this.waiting.shift();
       if (verdict === true) {
         this.committed = w.lsn;
@@ -94,11 +140,25 @@ export class LeaderLog implements QueueLog {
         w.reject(verdict);
       }
     }
+    for (let c = this.commitWaiters[0]; c; c = this.commitWaiters[0]) {
+      if (c.lsn > this.committed) {
+        // Its appends still wait, or were refused: then the gate, asked now, says whether they are held.
+        if ((this.waiting[0]?.lsn ?? Number.POSITIVE_INFINITY) <= c.lsn) break;
+        const verdict = this.gate(c.lsn, Date.now());
+        if (verdict === false) break;
+        if (verdict instanceof Error) return this.refuseAll(verdict);
+        this.committed = c.lsn;
+      }
+      this.commitWaiters.shift();
+      c.resolve();
+    }
   }
 
   /** Refuses everything waiting: the leader was deposed. */
   refuseAll(error: Error): void {
+    this.refusal ??= error;
     for (const w of this.waiting.splice(0)) w.reject(error);
+    for (const c of this.commitWaiters.splice(0)) c.reject(error);
   }
 
   read(seqs: readonly Seq[]): Promise<StoredMessage[]> {
@@ -146,7 +206,7 @@ export class LeaderLog implements QueueLog {
           continue;
         }
         const m = stored.get(i.live.seq);
-        // Acked since the snapshot was taken: its removal follows in the stream; nothing to send.
+        // Removed since the snapshot was taken: its removal follows in the stream; nothing to send.
         if (!m) continue;
         out.push({ type: 'enqueue', meta: m.meta, body: m.body });
         for (let n = 0; n < i.live.deliveryCount; n++) out.push({ type: 'delivered', seqs: [m.meta.seq] });
@@ -155,7 +215,10 @@ export class LeaderLog implements QueueLog {
     }
   }
 
-  /** Reads what is still live; a message removed meanwhile is skipped, not an error. */
+  /**
+   * Reads what is still live; a message removed meanwhile is skipped. One still live that cannot be
+   * read fails the snapshot (the link starts over): skipped, the mirror would join inSync without it.
+   */
   private async readLive(seqs: readonly Seq[]): Promise<Map<Seq, StoredMessage>> {
     const out = new Map<Seq, StoredMessage>();
     const all = await this.inner.read(seqs).catch(() => undefined);
@@ -164,8 +227,10 @@ export class LeaderLog implements QueueLog {
       return out;
     }
     for (const seq of seqs) {
-      const [m] = await this.inner.read([seq]).catch(() => []);
-      if (m) out.set(seq, m);
+      // Removed from the live state at append, from the log's index once written: never the other way round.
+      if (!this.replayer.isLive(seq)) continue;
+      const [m] = await this.inner.read([seq]);
+      out.set(seq, m!);
     }
     return out;
   }

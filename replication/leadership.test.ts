@@ -6,6 +6,7 @@ import { afterEach, describe, it } from 'node:test';
 import { asMessageId, asNodeId, asQueue, asSeq, type NodeId } from '../node/ids.ts';
 import { until } from '../node/testing.ts';
 import { MemoryStorage } from '../storage/memory-store.ts';
+import { scanRecords } from '../storage/record-codec.ts';
 import type { QueueLog } from '../storage/storage.ts';
 import { Leadership } from './leadership.ts';
 import { MemoryMetaStore } from './memory-meta-store.ts';
@@ -14,13 +15,22 @@ import type { SendFrame } from './mirror-link.ts';
 const queue = asQueue('q');
 const [L, A, B] = ['L', 'A', 'B'].map(asNodeId) as [NodeId, NodeId, NodeId];
 
-/** A mirror as the leader sees it: every frame's answer waits until the test lets it go (or fails it). */
+/**
+ * A mirror as the leader sees it: every frame's answer waits until the test lets it go (or fails it).
+ * `seqs`: the messages its copy holds, by the frames it answered (a reset empties it).
+ */
 class Mirror {
   readonly pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
   auto = true;
-  readonly send: SendFrame = () => new Promise<void>((resolve, reject) => {
-    if (this.auto) resolve();
-    else this.pending.push({ resolve, reject });
+  seqs: number[] = [];
+  readonly send: SendFrame = (frame) => new Promise<void>((resolve, reject) => {
+    const held = () => {
+      if (frame.reset) this.seqs = [];
+      for (const item of scanRecords(Buffer.from(frame.records))) if (item.kind === 'record' && item.record.type === 'enqueue') this.seqs.push(item.record.meta.seq);
+      resolve();
+    };
+    if (this.auto) held();
+    else this.pending.push({ resolve: held, reject });
   });
 
   answer(): void {
@@ -32,17 +42,39 @@ class Mirror {
   }
 }
 
-async function leader() {
+/**
+ * The local log a leader wraps, slowed as a disk is: recovery takes a while, and writes wait while
+ * `held` (a write queued behind an fdatasync).
+ */
+class SlowLog implements QueueLog {
+  private gate: Promise<void> = Promise.resolve();
+  private open: () => void = () => {};
+  constructor(private readonly inner: QueueLog) {}
+  hold(): void { this.gate = new Promise((r) => { this.open = r; }); }
+  release(): void { this.open(); }
+  async recover() { await new Promise((r) => setTimeout(r, 50)); return this.inner.recover(); }
+  async append(...args: Parameters<QueueLog['append']>) { await this.gate; return this.inner.append(...args); }
+  read(...args: Parameters<QueueLog['read']>) { return this.inner.read(...args); }
+  close() { return this.inner.close(); }
+  destroy() { return this.inner.destroy(); }
+}
+
+/** A leader of three replicas; `inSync` [L] is a node that has just claimed the lead; `backlog` messages are in its log. */
+async function leader(opts: { inSync?: NodeId[]; backlog?: number; stallMs?: number } = {}) {
   const store = new MemoryMetaStore();
-  const won = await store.create(queue, { leader: L, epoch: 1, replicas: [L, A, B], inSync: [L, A, B], minInSync: 2 });
+  const won = await store.create(queue, { leader: L, epoch: 1, replicas: [L, A, B], inSync: opts.inSync ?? [L, A, B], minInSync: 2 });
   const mirrors = new Map([[A, new Mirror()], [B, new Mirror()]]);
-  const leadership = new Leadership(queue, L, store, won, (n) => mirrors.get(n)!.send, () => {});
-  const log = leadership.wrap(await new MemoryStorage().openQueue(queue));
+  const storage = new MemoryStorage();
+  const before = await storage.openQueue(queue);
+  for (let i = 0; i < (opts.backlog ?? 0); i++) await publish(before);
+  const local = new SlowLog(await storage.openQueue(queue));
+  const leadership = new Leadership(queue, L, store, won, (n) => mirrors.get(n)!.send, () => {}, { leaseMs: 2_000, stallMs: opts.stallMs ?? 10_000 });
+  const log = leadership.wrap(local);
   await log.recover();
   const inSync = async () => (await store.get(queue))!.meta.inSync;
   // The links start with a snapshot each; both mirrors answer until they are back in sync.
   await until(async () => (await inSync()).length === 3 && leadership.stats().every((m) => m.inSync), 'both mirrors in sync');
-  return { store, leadership, log, inSync, a: mirrors.get(A)!, b: mirrors.get(B)! };
+  return { store, leadership, log, local, inSync, a: mirrors.get(A)!, b: mirrors.get(B)! };
 }
 
 let seq = 0;
@@ -88,6 +120,53 @@ describe('a mirrored queue leader', () => {
     b.auto = true;
     await until(async () => !(await inSync()).includes(A), 'A out of inSync once B holds everything confirmed');
     assert.ok((await inSync()).includes(B));
+  });
+
+  it("a new leader's mirrors get the backlog it recovers before they join inSync", async () => {
+    const backlog = seq + 1;
+    const { leadership, log, a, b } = await leader({ inSync: [L], backlog: 5 });
+    stop = () => leadership.stop();
+    const expected = [backlog, backlog + 1, backlog + 2, backlog + 3, backlog + 4];
+    assert.deepEqual(a.seqs, expected);
+    assert.deepEqual(b.seqs, expected);
+    assert.equal(await settled(publish(log)), 'confirmed');
+  });
+
+  it("a mirror's snapshot holds a message whose local write is still under way", async () => {
+    const { leadership, log, local, inSync, a } = await leader();
+    stop = () => leadership.stop();
+    // The local write waits; A fails the frame, lags, and starts over with a snapshot meanwhile.
+    local.hold();
+    a.auto = false;
+    const s = seq + 1;
+    const confirmed = settled(publish(log));
+    await until(() => a.pending.length > 0, 'the frame to A');
+    a.fail();
+    a.auto = true;
+    await until(async () => !(await inSync()).includes(A), 'A out of inSync');
+    await new Promise((r) => setTimeout(r, 300)); // past the link's retry delay: A's snapshot is under way
+    local.release();
+    assert.equal(await confirmed, 'confirmed');
+    await until(async () => (await inSync()).includes(A), 'A back in sync');
+    assert.ok(a.seqs.includes(s), `A holds seq ${s}: ${a.seqs.join(',')}`);
+  });
+
+  it('a message whose publish was refused for want of a quorum is committed, for its delivery, once the mirrors answer again', async () => {
+    const { leadership, log, a, b } = await leader({ stallMs: 200 });
+    stop = () => leadership.stop();
+    assert.equal(await settled(publish(log)), 'confirmed');
+    a.auto = false;
+    b.auto = false;
+    assert.match(await settled(publish(log)), /no quorum/);
+    // Deliveries of it, and of every message before it, wait; they are not dropped.
+    const delivered = settled(leadership.messagesCommitted());
+    a.auto = true;
+    b.auto = true;
+    a.answer();
+    b.answer();
+    assert.equal(await delivered, 'confirmed');
+    await leadership.handOff();
+    assert.match(await settled(leadership.messagesCommitted()), /leader is stopping/, "a leader handing over delivers nothing more");
   });
 
   it('hands the lead over to the mirror that holds every confirmed append', async () => {

@@ -100,6 +100,11 @@ export class Leadership {
     return this.log;
   }
 
+  /** Resolves once every message the queue appended so far is committed (LeaderLog.messagesCommitted). */
+  messagesCommitted(): Promise<void> {
+    return this.log?.messagesCommitted() ?? Promise.reject(new NotConfirmed(`queue '${this.queue}': its log is not open`));
+  }
+
   /** A metadata change seen by this node's watch. */
   observe(v: Versioned): void {
     if (v.revision <= this.current.revision) return;

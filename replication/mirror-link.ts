@@ -112,12 +112,16 @@ export class MirrorLink {
     await this.events.leaving(this.node);
     this.acked = 0;
     const log = this.log();
+    await log.recovered;
     const snap = log.snapshot();
+    // The snapshot's messages are read from the leader's log: all of them must be written there first.
+    const written = log.written();
     this.outbox = this.outbox.filter((e) => e.lsn > snap.lsn);
     await Promise.allSettled(this.inFlight);
     this.session = randomUUID();
     this.next = 0;
     await this.frame(true, EMPTY);
+    await written;
     for await (const records of log.records(snap)) {
       const framed = frameRecords(records);
       for (let at = 0, from = 0; from < framed.lengths.length;) {
