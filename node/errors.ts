@@ -57,3 +57,20 @@ export class StorageError extends WarrenError {
 }
 /** A write or an fdatasync failed (a full or failing disk): the log takes no more appends. */
 export class DiskFailure extends StorageError {}
+
+const BY_CODE: Record<ErrorCode, new (...args: never[]) => WarrenError> = {
+  QUEUE_NOT_FOUND: QueueNotFound, EXCHANGE_NOT_FOUND: ExchangeNotFound, INVALID_NAME: InvalidName,
+  INVALID_ARGUMENT: InvalidArgument, PRECONDITION_FAILED: PreconditionFailed, OVERFLOW: Overflow,
+  NOT_CONFIRMED: NotConfirmed, MAILBOX_FULL: MailboxFull, STOPPED: Stopped, STORAGE: StorageError,
+};
+
+/**
+ * An error another node answered with, as the class of its code, so that `instanceof Overflow` holds
+ * wherever the queue lives. It has the other node's message; fields of the class (Overflow.maxLength,
+ * ...) do not travel. A code this node does not know (a frame the other node refused) is NotConfirmed.
+ */
+export function remoteError(code: string, message: string): WarrenError {
+  if (!Object.hasOwn(BY_CODE, code)) return new NotConfirmed(`refused by the queue's node (${code}): ${message}`);
+  // WarrenError's constructor, with the class as new.target: the prototype and name of the class, the message as sent.
+  return Reflect.construct(WarrenError, [code, message], BY_CODE[code as ErrorCode]) as WarrenError;
+}

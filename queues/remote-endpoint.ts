@@ -4,7 +4,7 @@
 // retried the same way (settling twice is a no-op). After a reconnect each consumer tells the leader
 // what it holds, so deliveries lost in transit go back in line.
 import { Batcher } from '../actors/batcher.ts';
-import { NotConfirmed, Stopped, WarrenError, type ErrorCode } from '../node/errors.ts';
+import { NotConfirmed, remoteError, Stopped, WarrenError } from '../node/errors.ts';
 import { asMessageId, asSeq, type ConsumerTag, type QueueName, type Seq } from '../node/ids.ts';
 import { backoffDelay, type BackoffOptions } from '../supervision/backoff.ts';
 import type { ClusterSubjects } from '../transport/cluster-subjects.ts';
@@ -14,7 +14,7 @@ import { DeliveryTags } from './delivery-tags.ts';
 import type { PublishRequest, PublishResult, QueueEndpoint } from './endpoint.ts';
 import type { Subscriber } from './queue-actor.ts';
 import type { Settlement } from './queue-machine.ts';
-import { chunks, control, controlOk, expectReply, RemoteError } from './remote-protocol.ts';
+import { chunks, control, controlOk, expectReply } from './remote-protocol.ts';
 
 export interface RemoteOptions {
   /** One request's wait for its reply. */
@@ -185,10 +185,11 @@ export class RemoteEndpoint implements QueueEndpoint {
       part.forEach((p, i) => {
         const e = ack.entries[i];
         if (e?.ok) p.resolve({ seq: asSeq(e.seq), duplicate: e.duplicate });
-        else p.reject(e ? new WarrenError(e.code as ErrorCode, e.message) : new NotConfirmed(`queue '${this.name}': no answer for this message`));
+        else p.reject(e ? remoteError(e.code, e.message) : new NotConfirmed(`queue '${this.name}': no answer for this message`));
       });
     } catch (err) {
-      const e = new NotConfirmed(`queue '${this.name}': not confirmed within ${this.opts.confirmDeadlineMs} ms`, { cause: err });
+      // The queue's node answered with an error for the whole frame, or none came in time.
+      const e = err instanceof WarrenError ? err : new NotConfirmed(`queue '${this.name}': not confirmed within ${this.opts.confirmDeadlineMs} ms`, { cause: err });
       for (const p of part) p.reject(e);
     }
   }
@@ -210,7 +211,7 @@ export class RemoteEndpoint implements QueueEndpoint {
       try {
         return await attempt();
       } catch (err) {
-        if (err instanceof RemoteError || Date.now() > deadline) throw err;
+        if (err instanceof WarrenError || Date.now() > deadline) throw err;
         await new Promise((r) => setTimeout(r, backoffDelay(n, this.opts.retry)));
       }
     }

@@ -1,6 +1,7 @@
 // Control requests between a node and a queue's leader (JSON in CONTROL frames: they are rare), and
 // how a node turns a frame it cannot accept into an error reply.
 import { z } from 'zod';
+import { remoteError } from '../node/errors.ts';
 import { FRAME_BATCH_BYTES } from '../node/limits.ts';
 import { decode, encode, FrameError, type Frame } from '../transport/frame.ts';
 import type { Transport, TransportMessage } from '../transport/transport.ts';
@@ -45,17 +46,10 @@ export class Replier {
   }
 }
 
-export class RemoteError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-    this.name = 'RemoteError';
-  }
-}
-
 /** Decodes a reply of the expected type; an ERROR reply or anything else becomes a thrown error. */
 export function expectReply<T extends Frame['type']>(bytes: Uint8Array, type: T): Extract<Frame, { type: T }> {
   const f = decode(bytes);
-  if (f.type === 'error') throw new RemoteError(f.code, f.message);
+  if (f.type === 'error') throw remoteError(f.code, f.message);
   if (f.type !== type) throw new FrameError('type', `expected a ${type} reply, got ${f.type}`);
   return f as Extract<Frame, { type: T }>;
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Warren, type Message } from '../index.ts';
+import { Overflow, Warren, type Message } from '../index.ts';
 import { FRAME_ROOM } from '../node/limits.ts';
 import { until } from '../node/testing.ts';
 import { clusterSubjects } from '../transport/cluster-subjects.ts';
@@ -161,6 +161,26 @@ describe('mirrored queues', () => {
     } finally {
       await foreign.close();
       for (const n of nodes) await n.stop();
+    }
+  });
+
+  it("a queue's node answers with typed errors: Overflow and QueueNotFound keep their class over NATS", async () => {
+    const nodes = [await start('t1'), await start('t2')];
+    const client = await start('t-client', 'client');
+    try {
+      await nodes[0]!.declareQueue('full', { mirrors: 1, maxLength: 1 });
+      await nodes[0]!.declareQueue('plain-full', { maxLength: 1 });
+      for (const queue of ['full', 'plain-full']) {
+        await client.publish({ queue }, 'first');
+        const refused = await client.publish({ queue }, 'second').then(() => undefined, (e: unknown) => e);
+        assert.ok(refused instanceof Overflow, `${queue}: ${String(refused)}`);
+        assert.equal(refused.code, 'OVERFLOW');
+        assert.match(refused.message, new RegExp(`queue '${queue}' is full`));
+      }
+      // A mirrored queue is reached over NATS from its leader's node too.
+      await assert.rejects(nodes[0]!.publish({ queue: 'full' }, 'third'), Overflow);
+    } finally {
+      for (const n of [client, ...nodes]) await n.stop();
     }
   });
 
