@@ -110,6 +110,15 @@ describe('publish and consume', () => {
     await until(() => node.stats().queues.some((q) => q.name === 'q.dlq' && q.ready === 1), 'crash message dead-lettered');
   });
 
+  it('a consumer that escalates until its supervisor gives up closes as failed, with the error', async () => {
+    await node.declareQueue('q');
+    for (const t of texts(10)) await node.publish({ queue: 'q' }, t);
+    const consumer = await node.consume('q', () => { throw new Error('downstream gone'); }, { supervision: { decide: () => 'escalate' } });
+    const closed = await consumer.closed;
+    assert.equal(closed.reason, 'failed');
+    assert.match(String(closed.reason === 'failed' ? closed.error : ''), /downstream gone/);
+  });
+
   it('a throwing handler gets its message redelivered with backoff until it succeeds', async () => {
     await node.declareQueue('q');
     await node.publish({ queue: 'q' }, 'flaky');

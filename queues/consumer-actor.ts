@@ -68,8 +68,9 @@ export function consumerBehavior(env: ConsumerEnv): Behavior<ConsumerState, Cons
       const failed = current;
       current = undefined;
       if (failed && !failed.settled) void settleFor(failed, directive, env.retry);
-      if (directive === 'stop') failure = error;
-      else if (!env.inbox.isEmpty()) env.wake();
+      // Kept for the close: a stop now, or one by the supervisor this escalates to once it gives up.
+      failure = directive === 'stop' || directive === 'escalate' ? error : undefined;
+      if (directive !== 'stop' && !env.inbox.isEmpty()) env.wake();
     }),
 
     afterStop: () => env.onStopped(failure),
