@@ -19,10 +19,17 @@ const connection = (cmd: Command) => cmd
   .addOption(new Option('--cluster <name>', 'cluster name (subject prefix)').env('WARREN_CLUSTER'))
   .addOption(new Option('--data <dir>', 'data dir of the embedded node').env('WARREN_DATA').default('.warren/cli'));
 
+/** The nats option: the URL, with credentials from the environment (on the command line, `ps` would show them). */
+function natsOf(url: string): NonNullable<StartOptions['nats']> {
+  const { WARREN_NATS_USER: user, WARREN_NATS_PASS: pass, WARREN_NATS_TOKEN: token } = process.env;
+  if (!user && !token) return url;
+  return { servers: url, ...(user ? { user, pass: pass ?? '' } : {}), ...(token ? { token } : {}) };
+}
+
 /** A short-lived node for one command: a client of the cluster, or the embedded node on its data dir. */
 async function withNode<T>(o: Connection, run: (node: Warren) => Promise<T>): Promise<T> {
   const opts: StartOptions = o.nats
-    ? { nats: o.nats, role: 'client', ...(o.cluster ? { cluster: o.cluster } : {}) }
+    ? { nats: natsOf(o.nats), role: 'client', ...(o.cluster ? { cluster: o.cluster } : {}) }
     : { dataDir: o.data ?? '.warren/cli', nodeId: 'cli' };
   const node = await Warren.start(opts);
   try {
@@ -41,7 +48,7 @@ program.command('node')
   .addOption(new Option('--fsync <policy>', 'always: confirm after fdatasync; batch: within 50 ms').choices(['always', 'batch']))
   .action(async (o: { nats?: string; cluster?: string; data?: string; id?: string; fsync?: 'always' | 'batch' }) => {
     const node = await Warren.start({
-      ...(o.nats ? { nats: o.nats } : {}), ...(o.cluster ? { cluster: o.cluster } : {}),
+      ...(o.nats ? { nats: natsOf(o.nats) } : {}), ...(o.cluster ? { cluster: o.cluster } : {}),
       ...(o.data ? { dataDir: o.data } : {}), ...(o.id ? { nodeId: o.id } : {}), ...(o.fsync ? { fsync: o.fsync } : {}),
     });
     console.log(JSON.stringify({ ready: true, nodeId: node.nodeId, pid: process.pid }));

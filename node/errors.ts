@@ -30,7 +30,7 @@ export class InvalidName extends WarrenError {
   }
 }
 export class InvalidArgument extends WarrenError {
-  constructor(message: string) { super('INVALID_ARGUMENT', message); }
+  constructor(message: string, options?: { cause?: unknown }) { super('INVALID_ARGUMENT', message, options); }
 }
 /** Redeclaring a queue or exchange with different options, as RabbitMQ's PRECONDITION_FAILED. */
 export class PreconditionFailed extends WarrenError {

@@ -20,7 +20,13 @@ const ms = z.number().int().nonnegative();
 export const startSchema = z.strictObject({
   nodeId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   dataDir: z.string().min(1).optional(),
-  nats: z.union([z.string().min(1), z.strictObject({ servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]) })]).optional(),
+  nats: z.union([z.string().min(1), z.strictObject({
+    servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    /** Credentials, as the server's `authorization` block asks: a user and password, or a token. */
+    user: z.string().min(1).optional(),
+    pass: z.string().optional(),
+    token: z.string().min(1).optional(),
+  })]).optional(),
   cluster: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   fsync: z.enum(['always', 'batch']).optional(),
   /** 'client' nodes (the CLI, a producer-only service) hold no queues: declarations go to server nodes. */

@@ -145,7 +145,13 @@ export class Warren {
     if (o.nats === undefined) {
       node = new Warren(nodeId, storage, await LocalCatalog.open(storage, nodeId));
     } else {
-      const transport = await NatsTransport.connect({ servers: typeof o.nats === 'string' ? o.nats : o.nats.servers, name: nodeId });
+      let transport: NatsTransport;
+      try {
+        transport = await NatsTransport.connect({ ...(typeof o.nats === 'string' ? { servers: o.nats } : o.nats), name: nodeId });
+      } catch (err) {
+        await storage.close();
+        throw new InvalidArgument(`cannot connect to NATS (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+      }
       const maxPayload = transport.maxPayload;
       if (maxPayload < MIN_MAX_PAYLOAD) {
         await transport.close();

@@ -11,13 +11,19 @@ export class NatsServer {
 
   private constructor(readonly port: number, readonly storeDir: string, private readonly config: readonly string[]) {}
 
-  /** `maxPayload`: the server's max_payload, when not its default (1 MiB). */
-  static async start(opts: { readonly maxPayload?: number } = {}): Promise<NatsServer> {
+  /** `maxPayload`: the server's max_payload, when not its default (1 MiB); `auth`: the one user, or the token, it lets in. */
+  static async start(opts: { readonly maxPayload?: number; readonly auth?: { readonly user: string; readonly pass: string } | { readonly token: string } } = {}): Promise<NatsServer> {
     const storeDir = await mkdtemp(path.join(tmpdir(), 'warren-nats-'));
     let config: string[] = [];
-    if (opts.maxPayload !== undefined) {
+    const lines = [
+      ...(opts.maxPayload === undefined ? [] : [`max_payload: ${opts.maxPayload}`]),
+      ...(opts.auth === undefined ? [] : ['token' in opts.auth
+        ? `authorization { token: ${JSON.stringify(opts.auth.token)} }`
+        : `authorization { user: ${JSON.stringify(opts.auth.user)}, password: ${JSON.stringify(opts.auth.pass)} }`]),
+    ];
+    if (lines.length > 0) {
       const file = path.join(storeDir, 'server.conf');
-      await writeFile(file, `max_payload: ${opts.maxPayload}\n`);
+      await writeFile(file, `${lines.join('\n')}\n`);
       config = ['-c', file];
     }
     const server = new NatsServer(await freePort(), storeDir, config);

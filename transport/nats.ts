@@ -12,6 +12,9 @@ export type TransportStatus = 'disconnected' | 'reconnected';
 export interface NatsTransportOptions {
   readonly servers: string | string[];
   readonly name?: string;
+  readonly user?: string;
+  readonly pass?: string;
+  readonly token?: string;
 }
 
 export class NatsTransport implements Transport {
@@ -23,9 +26,12 @@ export class NatsTransport implements Transport {
   }
 
   static async connect(opts: NatsTransportOptions): Promise<NatsTransport> {
+    const { servers, name, user, pass, token } = opts;
     const nc = await connect({
-      servers: opts.servers,
-      ...(opts.name ? { name: opts.name } : {}),
+      servers,
+      ...(name ? { name } : {}),
+      ...(user === undefined ? {} : { user, pass: pass ?? '' }),
+      ...(token === undefined ? {} : { token }),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       waitOnFirstConnect: true,
