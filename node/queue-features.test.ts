@@ -31,6 +31,22 @@ describe('queue features', () => {
     assert.equal(dead[0]!.headers['x-death-reason'], 'expired');
   });
 
+  it('a dead letter that its full dead-letter queue refuses waits in its queue, and moves once there is room', async () => {
+    await node.declareQueue('dead', { maxLength: 1 });
+    await node.declareQueue('work', { deadLetterQueue: 'dead' });
+    await node.publish({ queue: 'dead' }, 'already dead');
+    await node.publish({ queue: 'work' }, 'rejected', { id: 'r-1' });
+    await node.consume('work', (m) => m.reject(), { ack: 'manual' });
+    const errors: Error[] = [];
+    node.onError((e) => errors.push(e));
+    await until(() => errors.some((e) => e instanceof Overflow), 'the move refused');
+    const dead: string[] = [];
+    await node.consume('dead', (m) => { dead.push(m.text()); });
+    await until(() => dead.length === 2, 'the dead letter moved');
+    assert.deepEqual(dead, ['already dead', 'rejected']);
+    await until(() => stat('work').ready + stat('work').unacked === 0 && stat('work').deadLettered === 1, 'gone from its queue');
+  });
+
   it("maxLength with 'reject-publish' refuses with Overflow", async () => {
     await node.declareQueue('q', { maxLength: 2 });
     await node.publish({ queue: 'q' }, 'a');

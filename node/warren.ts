@@ -433,6 +433,7 @@ export class Warren {
 
   /** Dead letters keep their id (so a retried move is deduplicated) and say where they came from. */
   private async deadLetter(from: QueueName, options: ResolvedQueueOptions, messages: Parameters<QueueEnv['deadLetter']>[0]): Promise<void> {
+    this.assertRunning(); // a stopped node's queue actor gives up its retries (Stopped)
     const dlq = await this.deadLetterQueue(asQueue(options.deadLetterQueue ?? `${from}.dlq`), options);
     await Promise.all(messages.map(({ message: { meta, body }, reason, deliveryCount }) => dlq.publish({
       id: meta.id,

@@ -2,9 +2,10 @@
 // effects (log appends, confirms after durability, deliveries, dead letters). A restart rebuilds the
 // machine from the log, so a crash can cost redeliveries but never a confirmed message.
 import type { Behavior, Reply } from '../actors/actor.ts';
-import { NotConfirmed, Overflow, StorageError } from '../node/errors.ts';
+import { NotConfirmed, Overflow, Stopped, StorageError } from '../node/errors.ts';
 import type { ConsumerTag, MessageId, Seq } from '../node/ids.ts';
 import { seqRuns, type Headers, type LogRecord, type QueueLog, type RecoveryReport, type StoredMessage } from '../storage/storage.ts';
+import { backoffDelay } from '../supervision/backoff.ts';
 import { crashHandler, oneForOne } from '../supervision/strategy.ts';
 import {
   QueueMachine,
@@ -186,11 +187,7 @@ async function run(env: QueueEnv, state: QueueState, self: Self, effects: readon
       }
       case 'dead-letter': {
         const stored = await messagesOf(env, state, e.messages);
-        const messages = e.messages.map((dead, i) => ({ ...dead, message: stored[i]! }));
-        env.deadLetter(messages).then(
-          () => self({ type: 'dead-lettered', seqs: messages.map((m) => m.seq) }),
-          (err: unknown) => env.onError(err instanceof Error ? err : new Error(String(err))),
-        );
+        moveDead(env, self, e.messages.map((dead, i) => ({ ...dead, message: stored[i]! })));
         break;
       }
       case 'append':
@@ -199,6 +196,26 @@ async function run(env: QueueEnv, state: QueueState, self: Self, effects: readon
         break;
     }
   }
+}
+
+/** A failed move to the dead-letter queue is tried again after this backoff. */
+const DEAD_LETTER_RETRY = { minMs: 100, maxMs: 5_000, jitter: 0.3 };
+
+/**
+ * Dead letters leave the queue once the dead-letter queue has confirmed them. A move that fails (a
+ * full dead-letter queue that refuses publishes, a dead-letter queue without a quorum) is tried again
+ * until it succeeds, deduplicated by message id, so dead letters are held back, never lost. A stopping
+ * node gives up: without their removal, the next start dead-letters them again.
+ */
+function moveDead(env: QueueEnv, self: Self, messages: Parameters<QueueEnv['deadLetter']>[0], attempt = 1): void {
+  env.deadLetter(messages).then(
+    () => self({ type: 'dead-lettered', seqs: messages.map((m) => m.seq) }),
+    (err: unknown) => {
+      if (err instanceof Stopped) return;
+      env.onError(err instanceof Error ? err : new Error(String(err)));
+      setTimeout(() => moveDead(env, self, messages, attempt + 1), backoffDelay(attempt, DEAD_LETTER_RETRY)).unref();
+    },
+  );
 }
 
 /** One wait for the whole batch: every confirm waits for everything appended so far to be durable. */
