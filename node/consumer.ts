@@ -30,7 +30,9 @@ export class Consumer implements Settler {
    * twice (a frame buffered across a reconnect, and its redelivery after the reconcile): the second
    * copy of a message already in hand, or already finally settled, is dropped, never handled again.
    */
-  private readonly finished = new RecentKeys<Seq>(FINISHED_MEMORY);
+  private readonly finished = new RecentKeys<Seq>(FINISHED_MEMORY, (seq) => this.deadLettered.delete(seq));
+  /** The finished seqs that were dead-lettered rather than acked. */
+  private readonly deadLettered = new Set<Seq>();
   private signalled = false;
   private cancelling: Promise<void> | undefined;
 
@@ -69,6 +71,9 @@ export class Consumer implements Settler {
 
   private deliver(batch: readonly Delivery[]): void {
     for (const d of batch) {
+      // The queue lost this consumer's settlement (its actor crashed or was reopened before it got
+      // there): settled again, as before, for the queue would otherwise count it held for good.
+      if (this.finished.has(d.seq)) this.settles.add({ seq: d.seq, outcome: this.deadLettered.has(d.seq) ? 'dead-letter' : 'ack', delayMs: undefined });
       if (this.outstanding.has(d.seq) || this.finished.has(d.seq)) continue;
       this.outstanding.add(d.seq);
       this.inbox.push(new Message(this.queue, this, d.seq, d.id, d.body, d.headers, d.deliveryCount));
@@ -81,6 +86,7 @@ export class Consumer implements Settler {
     this.outstanding.delete(seq);
     if (outcome !== 'requeue') {
       this.finished.add(seq);
+      if (outcome === 'dead-letter') this.deadLettered.add(seq);
     }
     this.settles.add({ seq, outcome, delayMs });
     return Promise.resolve();

@@ -29,7 +29,8 @@ import { openStorage } from '../storage/open.ts';
 import { recordHeaderBytes } from '../storage/record-codec.ts';
 import type { Headers, Storage } from '../storage/storage.ts';
 import { headerBytes, MAX_FRAME_BYTES } from '../transport/frame.ts';
-import { defaultBackoff } from '../supervision/backoff.ts';
+import { backoffDelay, defaultBackoff, type BackoffOptions } from '../supervision/backoff.ts';
+import { recordRestart, type RestartHistory } from '../supervision/intensity.ts';
 import { crashHandler, defaultIntensity, oneForOne, type Directive } from '../supervision/strategy.ts';
 import { CONTENT_TYPE, encodeBody, type Body } from './body.ts';
 import { Consumer, type ConsumerClosed } from './consumer.ts';
@@ -63,6 +64,13 @@ export interface ConsumeOptions {
   /** Supervision of the handler: what a throw means, and how many restarts before escalating. */
   supervision?: { decide?: (error: unknown) => Directive; maxRestarts?: number; withinMs?: number };
 }
+
+/**
+ * A queue actor its supervisor gave up on (it kept crashing) opens again after this pause, which grows
+ * while it keeps failing (counted over REOPEN_MEMORY_MS), as a supervisor one level up would restart it.
+ */
+const QUEUE_REOPEN: BackoffOptions = { minMs: 1_000, maxMs: 60_000, jitter: 0.2 };
+const REOPEN_MEMORY_MS = 10 * 60_000;
 
 /** Bodies a queue keeps in memory; a longer backlog's bodies stay on disk until delivered. */
 const BODY_BUDGET_BYTES = 32 * 1024 * 1024;
@@ -119,6 +127,8 @@ export class Warren {
   /** Queues whose home is this node. */
   private readonly queues = new Map<QueueName, QueueHandle>();
   private readonly consumers = new Set<Consumer>();
+  /** When the supervisor gave each queue's actor up lately: the pause before it opens again grows with them. */
+  private readonly downs = new Map<QueueName, RestartHistory>();
   private readonly volatile = new MemoryStorage();
   private readonly errorListeners = new Set<(e: Error) => void>();
   private running = true;
@@ -127,8 +137,9 @@ export class Warren {
   private constructor(nodeId: NodeId, private readonly storage: Storage, private readonly catalog: Catalog, private readonly cluster?: Cluster) {
     this.nodeId = nodeId;
     this.system = new ActorSystem(`warren-${nodeId}-${randomUUID().slice(0, 8)}`);
-    // A queue actor that keeps crashing is stopped, not allowed to take the node down with it.
-    this.queueSupervisor = this.system.supervisor(this.system.root, 'queues', crashHandler(oneForOne({ exhausted: 'stop' }), (f) => this.fault('queue', f.error)));
+    // A queue actor restarts itself, and stops once it keeps crashing (then queueDown takes over); one
+    // that escalated would be stopped too, never allowed to take the node down with it.
+    this.queueSupervisor = this.system.supervisor(this.system.root, 'queues', crashHandler(oneForOne({ decide: () => 'stop' }), (f) => this.fault('queue', f.error)));
     // A consumer that escalates is restarted after a backoff; one that keeps escalating is stopped.
     this.consumerSupervisor = this.system.supervisor(this.system.root, 'consumers', crashHandler(oneForOne({ exhausted: 'stop', intensity: { maxRestarts: 5, withinMs: 60_000 } }), (f) => this.fault('consumer', f.error)));
   }
@@ -381,8 +392,11 @@ export class Warren {
     if (!this.running) leadership.stop();
   }
 
-  /** Deposed: the queue closes here (what waited is refused), and this node's copy follows the new leader. */
-  private async giveUp(name: QueueName): Promise<void> {
+  /**
+   * Deposed, or not able to lead: the queue closes here (what waited is refused), and this node's copy
+   * follows the leader the metadata names; when that is this node still, the coordinator claims it anew.
+   */
+  private async giveUp(name: QueueName, why: Error = new NotConfirmed(`queue '${name}': this node was deposed as its leader`)): Promise<void> {
     const cluster = this.cluster!;
     const handle = this.queues.get(name);
     cluster.servers.get(name)?.stop();
@@ -392,7 +406,7 @@ export class Warren {
     handle?.endpoint.ref.stop();
     cluster.coordinator.released(name);
     cluster.replicas.follow(name);
-    this.fault('queue', new NotConfirmed(`queue '${name}': this node was deposed as its leader`));
+    this.fault('queue', why);
   }
 
   /** Metadata of a mirrored queue changed somewhere: fence old epochs, follow a new leader. */
@@ -416,8 +430,7 @@ export class Warren {
       ...(leadership ? { committed: () => leadership.messagesCommitted() } : {}),
       subscribers: new Map(),
       onError: (e) => this.fault('queue', e),
-      // Given up by its supervisor while the node runs on: another replica of a mirrored queue leads.
-      onStopped: () => { if (this.running && this.queues.get(name) === handle) handle.leadership?.stepDown(); },
+      onStopped: () => { if (this.running && this.queues.get(name) === handle) void this.queueDown(handle); },
     };
     const ref = this.system.spawn(this.queueSupervisor, `q-${name}`, queueBehavior(env));
     const handle: QueueHandle = { name, options, endpoint: new LocalEndpoint(name, ref), env, startedAt: Date.now(), ...(leadership ? { leadership } : {}) };
@@ -429,6 +442,27 @@ export class Warren {
       server.start();
     }
     return handle;
+  }
+
+  /**
+   * The supervisor gave the queue's actor up while the node runs on (its log is closed by then). A
+   * mirrored queue hands the lead to an in-sync mirror that holds everything confirmed, and this node
+   * follows it. Otherwise the queue opens again after a pause (QUEUE_REOPEN), recovered from its log:
+   * meanwhile its operations fail with Stopped; its consumers stay subscribed.
+   */
+  private async queueDown(handle: QueueHandle): Promise<void> {
+    const { name } = handle;
+    const downs = recordRestart(this.downs.get(name) ?? [], Date.now(), { maxRestarts: Number.POSITIVE_INFINITY, withinMs: REOPEN_MEMORY_MS }).history;
+    this.downs.set(name, downs);
+    const pause = backoffDelay(downs.length, QUEUE_REOPEN);
+    this.fault('queue', new Stopped(`queue '${name}' (its actor kept failing; it opens again in ${Math.round(pause / 1000)} s unless another replica leads it)`));
+    handle.leadership?.stepDown();
+    await new Promise((r) => setTimeout(r, pause).unref());
+    if (!this.running || this.queues.get(name) !== handle) return; // stopping, or deposed: a mirror leads
+    if (handle.leadership) return this.giveUp(name, new NotConfirmed(`queue '${name}': no in-sync mirror took the lead; this node claims it again`));
+    const ref = this.system.spawn(this.queueSupervisor, `q-${name}`, queueBehavior(handle.env));
+    handle.endpoint.rebind(ref);
+    await handle.endpoint.open().catch((e: unknown) => this.fault('queue', e));
   }
 
   /** Dead letters keep their id (so a retried move is deduplicated) and say where they came from. */

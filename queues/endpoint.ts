@@ -28,7 +28,16 @@ export class LocalEndpoint implements QueueEndpoint {
   /** Publishes of one event-loop turn reach the queue actor as one batch: one append, one sync. */
   private readonly publisher = new Batcher<PendingPublish>((items) => this.publishBatch(items));
 
-  constructor(readonly name: QueueName, readonly ref: ActorRef<QueueMsg>) {}
+  constructor(readonly name: QueueName, private actor: ActorRef<QueueMsg>) {}
+
+  get ref(): ActorRef<QueueMsg> {
+    return this.actor;
+  }
+
+  /** The queue's actor was spawned again (its supervisor had given it up): its users keep this endpoint. */
+  rebind(actor: ActorRef<QueueMsg>): void {
+    this.actor = actor;
+  }
 
   publish<R>(item: PublishRequest, result: (r: PublishResult) => R): Promise<R> {
     return new Promise((resolve, reject) => this.publisher.add({

@@ -41,7 +41,8 @@ export type QueueMsg =
   | { readonly type: 'reconcile'; readonly consumer: ConsumerTag; readonly holds: readonly Seq[]; readonly reply: Reply<boolean> }
   | { readonly type: 'settle'; readonly consumer: ConsumerTag; readonly items: readonly Settlement[] }
   | { readonly type: 'tick' }
-  | { readonly type: 'dead-lettered'; readonly seqs: readonly Seq[] }
+  /** Dead letters confirmed by the dead-letter queue, as `machine` sent them (a restart rebuilds the machine). */
+  | { readonly type: 'dead-lettered'; readonly machine: QueueMachine; readonly seqs: readonly Seq[] }
   | { readonly type: 'close'; readonly reply: Reply<void> };
 
 /** What outlives one incarnation of the actor: configuration, the way to the log, subscribers. */
@@ -67,7 +68,7 @@ export interface QueueEnv {
   recovery?: RecoveryReport;
   /** Storage and dead-letter failures, for stats and logs. */
   onError(error: Error): void;
-  /** The actor stopped for good: by its supervisor, after too many crashes, or with the node. */
+  /** The actor stopped for good (by its supervisor, after too many crashes, or with the node), once its log is closed. */
   onStopped?(): void;
 }
 
@@ -83,20 +84,22 @@ interface QueueState {
 
 export function queueBehavior(env: QueueEnv): Behavior<QueueState, QueueMsg> {
   return {
-    init: () => ({ cache: new Map(), cachedBytes: 0, durable: Promise.resolve() }),
+    init: (ctx) => {
+      // A restart (the actor ran before): recover at once, not at the next message, for the
+      // subscribers wait for their redeliveries, and the crash may have taken their acks.
+      if (env.snapshot) queueMicrotask(() => ctx.self.tell({ type: 'tick' }));
+      return { cache: new Map(), cachedBytes: 0, durable: Promise.resolve() };
+    },
 
     async receive(state, msg, ctx) {
       if (msg.type === 'close') {
-        clearTimeout(state.timer?.handle);
-        await state.durable.catch(() => {});
-        await env.log?.close();
-        env.log = undefined;
+        await closeLog(env, state);
         msg.reply(undefined);
         return state;
       }
-      const machine = state.machine ?? (await open(env, state));
-      const now = Date.now();
       const self: Self = (m) => ctx.self.tell(m);
+      const machine = state.machine ?? (await open(env, state, self));
+      const now = Date.now();
       switch (msg.type) {
         case 'open':
           msg.reply(undefined);
@@ -130,7 +133,9 @@ export function queueBehavior(env: QueueEnv): Behavior<QueueState, QueueMsg> {
           await run(env, state, self, machine.handle({ type: 'tick', now }));
           break;
         case 'dead-lettered':
-          append(env, state, seqRuns(msg.seqs).map((seqs) => ({ type: 'remove', seqs, reason: 'dead-letter' })));
+          // A machine rebuilt since knows these messages as live, and deals with them itself (the
+          // dead-letter queue's dedup by id absorbs a second move): log and machine must agree.
+          if (msg.machine === machine) append(env, state, seqRuns(msg.seqs).map((seqs) => ({ type: 'remove', seqs, reason: 'dead-letter' })));
           break;
       }
       schedule(state, machine, () => self({ type: 'tick' }));
@@ -138,15 +143,37 @@ export function queueBehavior(env: QueueEnv): Behavior<QueueState, QueueMsg> {
       return state;
     },
 
-    onCrash: crashHandler(oneForOne(), ({ message, error }) => failPending(message as QueueMsg, error)),
+    // A crash restarts the actor at once; one that keeps crashing (10 times in 10 s) stops, and the node
+    // takes over (Warren.queueDown): a mirror leads instead, or the queue opens again after a pause.
+    onCrash: crashHandler(oneForOne({ exhausted: 'stop' }), ({ message, error, directive }) => {
+      env.onError(new Error(`queue '${env.config.name}' crashed (${directive === 'stop' ? 'too often: stopping' : 'restarting from its log'}): ${(error as Error)?.message ?? error}`, { cause: error }));
+      failPending(message as QueueMsg, new NotConfirmed(`queue crashed: ${(error as Error)?.message ?? error}`, { cause: error }));
+    }),
 
-    afterStop: () => env.onStopped?.(),
+    // Stopped after crashing too often, the actor still holds its log open: closed here, so that the
+    // queue can open again (a replica of it, or the queue reopened by the node). What waited in its
+    // mailbox is refused.
+    afterStop: (state, leftover) => {
+      for (const m of leftover) failPending(m, new Stopped(`queue '${env.config.name}'`));
+      void closeLog(env, state).finally(() => env.onStopped?.());
+    },
   };
 }
 
+/** Waits for the writes under way, then closes the log. */
+async function closeLog(env: QueueEnv, state: QueueState | undefined): Promise<void> {
+  clearTimeout(state?.timer?.handle);
+  await state?.durable.catch(() => {});
+  const log = env.log;
+  env.log = undefined;
+  await log?.close().catch((err: unknown) => env.onError(err instanceof Error ? err : new Error(String(err))));
+}
+
 /** Opens the log and rebuilds the machine from it: at start, and after every restart. */
-async function open(env: QueueEnv, state: QueueState): Promise<QueueMachine> {
-  await env.log?.close();
+async function open(env: QueueEnv, state: QueueState, self: Self): Promise<QueueMachine> {
+  const last = env.log;
+  env.log = undefined;
+  await last?.close();
   env.log = await env.openLog();
   const recovered = await env.log.recover();
   env.recovery = recovered.report;
@@ -155,8 +182,9 @@ async function open(env: QueueEnv, state: QueueState): Promise<QueueMachine> {
   }
   const now = Date.now();
   const machine = new QueueMachine(env.config, recovered, now);
-  for (const [consumer, sub] of env.subscribers) machine.handle({ type: 'subscribe', now, consumer, prefetch: sub.prefetch });
   state.machine = machine;
+  // After a restart, the subscribers the actor had: they get their redeliveries at once.
+  for (const [consumer, sub] of env.subscribers) await run(env, state, self, machine.handle({ type: 'subscribe', now, consumer, prefetch: sub.prefetch }));
   return machine;
 }
 
@@ -187,7 +215,7 @@ async function run(env: QueueEnv, state: QueueState, self: Self, effects: readon
       }
       case 'dead-letter': {
         const stored = await messagesOf(env, state, e.messages);
-        moveDead(env, self, e.messages.map((dead, i) => ({ ...dead, message: stored[i]! })));
+        moveDead(env, self, state.machine!, e.messages.map((dead, i) => ({ ...dead, message: stored[i]! })));
         break;
       }
       case 'append':
@@ -207,13 +235,13 @@ const DEAD_LETTER_RETRY = { minMs: 100, maxMs: 5_000, jitter: 0.3 };
  * until it succeeds, deduplicated by message id, so dead letters are held back, never lost. A stopping
  * node gives up: without their removal, the next start dead-letters them again.
  */
-function moveDead(env: QueueEnv, self: Self, messages: Parameters<QueueEnv['deadLetter']>[0], attempt = 1): void {
+function moveDead(env: QueueEnv, self: Self, machine: QueueMachine, messages: Parameters<QueueEnv['deadLetter']>[0], attempt = 1): void {
   env.deadLetter(messages).then(
-    () => self({ type: 'dead-lettered', seqs: messages.map((m) => m.seq) }),
+    () => self({ type: 'dead-lettered', machine, seqs: messages.map((m) => m.seq) }),
     (err: unknown) => {
       if (err instanceof Stopped) return;
       env.onError(err instanceof Error ? err : new Error(String(err)));
-      setTimeout(() => moveDead(env, self, messages, attempt + 1), backoffDelay(attempt, DEAD_LETTER_RETRY)).unref();
+      setTimeout(() => moveDead(env, self, machine, messages, attempt + 1), backoffDelay(attempt, DEAD_LETTER_RETRY)).unref();
     },
   );
 }
@@ -274,10 +302,9 @@ function schedule(state: QueueState, machine: QueueMachine, tick: () => void): v
   state.timer = { at, handle };
 }
 
-/** The message a crash interrupted must not leave its senders waiting. */
-function failPending(msg: QueueMsg | undefined, error: unknown): void {
+/** The message a crash interrupted, or one left in the mailbox of a stopped actor, must not leave its senders waiting. */
+function failPending(msg: QueueMsg | undefined, err: Error): void {
   if (!msg) return;
-  const err = new NotConfirmed(`queue crashed: ${(error as Error)?.message ?? error}`, { cause: error });
   switch (msg.type) {
     case 'publish': for (const p of msg.items) p.done(err); break;
     case 'open': case 'subscribe': case 'cancel': case 'reconcile': case 'close': msg.reply(err); break;

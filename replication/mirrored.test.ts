@@ -4,12 +4,12 @@
 // property-tests/mirrored-faults.test.ts.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Overflow, Warren, type Message } from '../index.ts';
 import { FRAME_ROOM } from '../node/limits.ts';
-import { until } from '../node/testing.ts';
+import { damageRecord, until } from '../node/testing.ts';
 import { clusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, encode } from '../transport/frame.ts';
 import { NatsTransport } from '../transport/nats.ts';
@@ -181,6 +181,40 @@ describe('mirrored queues', () => {
       await assert.rejects(nodes[0]!.publish({ queue: 'full' }, 'third'), Overflow);
     } finally {
       for (const n of [client, ...nodes]) await n.stop();
+    }
+  });
+
+  it("a leader whose queue actor keeps crashing (its disk damaged a record, then its folder cannot be opened) hands the lead to an in-sync mirror: nothing is lost, and it mirrors again once its disk is mended", async () => {
+    const [a, b, c] = [await start('d1'), await start('d2'), await start('d3')];
+    const client = await start('d-client', 'client');
+    const errors: Error[] = [];
+    a.onError((e) => errors.push(e));
+    try {
+      await a.declareQueue('disk', { mirrors: 2 });
+      const leaderStats = () => [a, b, c].flatMap((n) => n.stats().queues.filter((q) => q.name === 'disk'));
+      await until(() => leaderStats()[0]?.mirrors.filter((m) => m.inSync).length === 2, 'both mirrors in sync');
+      // Past the 32 MiB of bodies a queue keeps in memory: the last ones are read back from the log.
+      const ids = Array.from({ length: 72 }, (_, i) => `m${i}`);
+      await Promise.all(ids.map((id) => client.publish({ queue: 'disk' }, Buffer.concat([Buffer.from(`mark-${id}-`), Buffer.alloc(500 * 1024, 1)]), { id })));
+      const folder = path.join(dir, 'd1', 'queues', 'disk');
+      await damageRecord(folder, 'mark-m70-');
+      await rename(folder, `${folder}.away`);
+      await writeFile(folder, 'not a folder');
+
+      const got = new Set<string>();
+      const consumer = await client.consume('disk', (m) => { got.add(m.id); }, { prefetch: 4 });
+      await until(() => leaderStats()[0]?.leader !== 'd1' && leaderStats().length === 1, 'a mirror leads', 30_000);
+      assert.ok(errors.some((e) => /kept failing/.test(e.message)));
+      // The mirrors hold the record the leader's disk damaged.
+      await until(() => ids.every((id) => got.has(id)), 'every message, the damaged one too', 60_000);
+
+      await rm(folder);
+      await rename(`${folder}.away`, folder);
+      await until(() => leaderStats()[0]?.mirrors.filter((m) => m.inSync).length === 2, 'the old leader mirrors the queue again', 30_000);
+      await consumer.cancel();
+    } finally {
+      await client.stop();
+      for (const n of [a, b, c]) await n.stop();
     }
   });
 

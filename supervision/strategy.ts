@@ -42,12 +42,19 @@ export interface Fault {
  * for turning a consumer's decision into a queue operation) before nact carries it out.
  */
 export function crashHandler<M>(strategy: Strategy, onFault: (fault: Fault) => void | Promise<void> = () => {}): CrashHandler<M> {
-  let history: RestartHistory = [];
+  // One-for-one children fail apart: each has its own restart history, so a child that keeps crashing
+  // does not use up the intensity of its siblings. All-for-one restarts them together: one history.
+  const histories = new Map<string, RestartHistory>();
   return async (msg, error, ctx: SupervisionContext<M, Ref<unknown>>, child) => {
     let directive = strategy.decide(error);
+    const key = strategy.kind === 'one-for-one' && child ? nameOf(child) : '';
+    let history = histories.get(key) ?? [];
     if (directive === 'restart') {
-      const r = recordRestart(history, Date.now(), strategy.intensity);
+      const now = Date.now();
+      const r = recordRestart(history, now, strategy.intensity);
       history = r.history;
+      for (const [k, h] of histories) if (now - h[h.length - 1]! >= strategy.intensity.withinMs) histories.delete(k);
+      histories.set(key, history);
       if (r.exceeded) directive = strategy.exhausted;
     }
     await onFault({ error, message: msg, directive, ...(child ? { child: nameOf(child) } : {}) });

@@ -207,6 +207,19 @@ describe('crashHandler on nact actors', () => {
     assert.deepEqual(await siblings(oneForOne({ backoff: tiny })), [1, 2, 1]);
   });
 
+  it('one-for-one counts restart intensity per child: a crashing sibling does not use up the others\' restarts', async () => {
+    const parent = system.supervisor(system.root, 'parent', crashHandler(oneForOne({ backoff: tiny, intensity: { maxRestarts: 1, withinMs: 60_000 }, exhausted: 'stop' }), record));
+    const escalate = crashHandler<WorkerMsg>(oneForOne({ decide: () => 'escalate' }));
+    const [a, b] = ['a', 'b'].map((name) => spawnWorker(system, parent, name, escalate));
+    a!.ref.tell(boom('1'));
+    a!.ref.tell(boom('2'));
+    await until(() => a!.stopped, 'a stopped after its second crash');
+    b!.ref.tell(boom('3'));
+    b!.ref.tell(inc);
+    assert.equal(await count(b!), 1, 'b was restarted, not stopped');
+    assert.deepEqual(faults.map((f) => [f.directive, f.child]), [['restart', 'a'], ['stop', 'a'], ['restart', 'b']]);
+  });
+
   it('all-for-one restarts every sibling of the failing child', async () => {
     assert.deepEqual(await siblings(allForOne({ backoff: tiny })), [2, 2, 2]);
   });

@@ -1,0 +1,87 @@
+// A queue actor that crashes, through the public API and real files: a record damaged on disk after the
+// node read the log (a crash while delivering it) and a queue folder that cannot be opened (a crash at
+// every restart, until the supervisor gives the actor up and the node opens the queue again later).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Stopped, Warren } from '../index.ts';
+import { damageRecord, until } from './testing.ts';
+
+const MIB = 1024 * 1024;
+/** Past the 32 MiB of bodies a queue keeps in memory: the last ones are read back from the log. */
+const COUNT = 40;
+const DAMAGED = 35;
+
+const bodyOf = (i: number) => Buffer.concat([Buffer.from(`mark-${i}-`), Buffer.alloc(MIB - 16, 97 + (i % 26))]);
+
+async function withBacklog(run: (node: Warren, queueDir: string, errors: Error[]) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'warren-crash-'));
+  const node = await Warren.start({ dataDir: dir });
+  const errors: Error[] = [];
+  node.onError((e) => errors.push(e));
+  try {
+    await node.declareQueue('q');
+    await Promise.all(Array.from({ length: COUNT }, (_, i) => node.publish({ queue: 'q' }, bodyOf(i), { id: `m${i}` })));
+    await run(node, path.join(dir, 'queues', 'q'), errors);
+  } finally {
+    await node.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Consumes until every one of `ids` came, and the queue holds nothing more. */
+async function consumeAll(node: Warren, ids: readonly string[]): Promise<Set<string>> {
+  const got = new Set<string>();
+  const c = await node.consume('q', (m) => { got.add(m.id); }, { prefetch: 4 });
+  const q = () => node.stats().queues.find((s) => s.name === 'q')!;
+  await until(() => ids.every((id) => got.has(id)) && q().ready + q().unacked === 0, 'every message consumed, none left held', 60_000);
+  await c.cancel();
+  return got;
+}
+
+const ids = (n: number, except: number) => Array.from({ length: n }, (_, i) => `m${i}`).filter((id) => id !== `m${except}`);
+
+describe('a crashing queue actor', () => {
+  it('is rebuilt from its log: a damaged record is dropped and reported, every other message delivered once acked', async () => {
+    await withBacklog(async (node, queueDir, errors) => {
+      await damageRecord(queueDir, `mark-${DAMAGED}-`);
+      const got = await consumeAll(node, ids(COUNT, DAMAGED));
+      assert.ok(!got.has(`m${DAMAGED}`));
+      const q = node.stats().queues.find((s) => s.name === 'q')!;
+      assert.equal(q.recovery.droppedRecords, 1, 'the restart recovered the log and dropped the damaged record');
+      assert.ok(errors.some((e) => /damaged/.test(e.message)), 'the damage was reported');
+    });
+  });
+
+  it('that keeps crashing is stopped (publishes fail fast with Stopped), and the node opens the queue again once it can: nothing confirmed is lost', async () => {
+    await withBacklog(async (node, queueDir, errors) => {
+      await damageRecord(queueDir, `mark-${DAMAGED}-`);
+      // The log stays readable through the open file; a restart cannot open the folder again.
+      await rename(queueDir, `${queueDir}.away`);
+      await writeFile(queueDir, 'not a folder');
+      const got = new Set<string>();
+      await node.consume('q', (m) => { got.add(m.id); }, { prefetch: 4 });
+      const confirmed: string[] = [];
+      let stopped: unknown;
+      for (let i = 0; i < 1_000 && !stopped; i++) {
+        await node.publish({ queue: 'q' }, `probe ${i}`, { id: `p${i}` }).then(
+          () => confirmed.push(`p${i}`),
+          (e: unknown) => { if (e instanceof Stopped) stopped = e; },
+        );
+      }
+      assert.ok(stopped instanceof Stopped, 'the queue stopped after crashing again and again');
+      await until(() => errors.some((e) => /kept failing/.test(e.message)), 'the node reports the queue down');
+
+      await rm(queueDir);
+      await rename(`${queueDir}.away`, queueDir);
+      let reopened = 0;
+      await until(() => node.publish({ queue: 'q' }, 'after', { id: `after${reopened}` }).then(() => true, () => { reopened++; return false; }), 'the queue open again', 30_000);
+      const want = [...ids(COUNT, DAMAGED), ...confirmed, `after${reopened}`];
+      const q = () => node.stats().queues.find((s) => s.name === 'q')!;
+      await until(() => want.every((id) => got.has(id)) && q().ready + q().unacked === 0, 'every confirmed message consumed, none left held', 60_000);
+      assert.equal(q().recovery.droppedRecords, 1);
+    });
+  });
+});
