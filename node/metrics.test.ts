@@ -1,7 +1,7 @@
 // metricsRegistry(node): what a Prometheus scrape of a node shows, read by a Prometheus text parser.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidName, metricsRegistry } from '../index.ts';
+import { InvalidName, metricsRegistry, type QueueStats, type Stats } from '../index.ts';
 import { memoryNode, promSample, texts, until } from './testing.ts';
 
 describe('metricsRegistry', () => {
@@ -43,5 +43,31 @@ describe('metricsRegistry', () => {
     } finally {
       await node.stop();
     }
+  });
+
+  it("shows a mirrored queue's mirrors, frames refused by reason and peers down, from any source of stats", async () => {
+    // A cluster's stats without a cluster: the shape its leader reports.
+    const queue: QueueStats = {
+      name: 'ha', ready: 0, delayed: 0, unacked: 0, consumers: 0, leader: 'a', epoch: 3,
+      mirrors: [{ nodeId: 'b', inSync: true, lag: 0 }, { nodeId: 'c', inSync: false, lag: 42 }],
+      published: 0, duplicates: 0, refused: 0, delivered: 0, redelivered: 0, acked: 0, deadLettered: 0, expired: 0, dropped: 0, staleSettlements: 0,
+      recovery: { droppedRecords: 0, droppedBytes: 0, problems: [] }, rates: { publish: 0, deliver: 0, ack: 0 },
+    };
+    const stats: Stats = {
+      queues: [queue],
+      nodes: [{ nodeId: 'a', up: true, self: true }, { nodeId: 'c', up: false, self: false }],
+      node: { invalidInput: 0, unroutable: 2, errors: 1, actorDeadLetters: 0, rejectedFrames: { garbage: 3, 'wrong-version': 1 } },
+    };
+    const text = await metricsRegistry({ nodeId: 'a', stats: () => stats }).metrics();
+    const gauge = (name: string, labels: Record<string, string>) => promSample(text, name, 'GAUGE', { node: 'a', ...labels });
+    assert.equal(gauge('warren_queue_mirror_in_sync', { queue: 'ha', mirror: 'b' }), 1);
+    assert.equal(gauge('warren_queue_mirror_in_sync', { queue: 'ha', mirror: 'c' }), 0);
+    assert.equal(gauge('warren_queue_mirror_lag', { queue: 'ha', mirror: 'c' }), 42);
+    assert.equal(gauge('warren_cluster_node_up', { peer: 'c' }), 0);
+    const counter = (name: string, labels: Record<string, string> = {}) => promSample(text, name, 'COUNTER', { node: 'a', ...labels });
+    assert.equal(counter('warren_node_rejected_frames_total', { reason: 'garbage' }), 3);
+    assert.equal(counter('warren_node_rejected_frames_total', { reason: 'wrong-version' }), 1);
+    assert.equal(counter('warren_node_unroutable_total'), 2);
+    assert.equal(counter('warren_node_errors_total'), 1);
   });
 });
