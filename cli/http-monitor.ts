@@ -9,6 +9,8 @@ type Answer = readonly [status: number, contentType: string, body: string];
 export class HttpMonitor {
   private readonly server: Server;
   private stopping = false;
+  /** Where it listens, kept: the server forgets once closed. */
+  private bound: AddressInfo | undefined;
 
   private constructor(node: Warren) {
     const registry = metricsRegistry(node);
@@ -39,11 +41,12 @@ export class HttpMonitor {
         resolve();
       });
     });
+    monitor.bound = server.address() as AddressInfo;
     return monitor;
   }
 
   get url(): string {
-    const { family, address, port } = this.server.address() as AddressInfo;
+    const { family, address, port } = this.bound!;
     return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
   }
 
