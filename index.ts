@@ -8,6 +8,9 @@ export { Message, AlreadySettled } from './node/message.ts';
 export type { Body, JsonValue } from './node/body.ts';
 export type { StartOptions, QueueOptions, ExchangeOptions, PublishOptions } from './node/options.ts';
 export type { Stats, QueueStats, NodeInfo, MirrorInfo } from './node/stats.ts';
+export type { Rates } from './node/rates.ts';
+export { metricsRegistry } from './node/metrics.ts';
+export type { StatsSource } from './node/metrics.ts';
 export type { Directive } from './supervision/strategy.ts';
 export {
   WarrenError, QueueNotFound, ExchangeNotFound, InvalidName, InvalidArgument, PreconditionFailed,

@@ -3,12 +3,19 @@
 // (with --nats) or on an embedded node's data dir (without). Same engine as the library.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Warren, type StartOptions } from '../index.ts';
+import { HttpMonitor } from './http-monitor.ts';
 
 const program = new Command('warren').description('Warren: a message-queue runtime for Node.js services').showHelpAfterError();
 
 const integer = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('not a whole number');
+  return n;
+};
+
+const port = (v: string) => {
+  const n = integer(v);
+  if (n > 65_535) throw new InvalidArgumentError('not a port (0 to 65535)');
   return n;
 };
 
@@ -46,13 +53,23 @@ program.command('node')
   .option('--data <dir>', 'data dir')
   .option('--id <id>', 'node id')
   .addOption(new Option('--fsync <policy>', 'always: confirm after fdatasync; batch: within 50 ms').choices(['always', 'batch']))
-  .action(async (o: { nats?: string; cluster?: string; data?: string; id?: string; fsync?: 'always' | 'batch' }) => {
+  .option('--http <port>', 'serve GET /metrics (Prometheus), /healthz and /stats on this port (0: a free one); no auth', port)
+  .option('--http-host <addr>', 'the address the HTTP port binds to', '127.0.0.1')
+  .action(async (o: { nats?: string; cluster?: string; data?: string; id?: string; fsync?: 'always' | 'batch'; http?: number; httpHost: string }) => {
     const node = await Warren.start({
       ...(o.nats ? { nats: natsOf(o.nats) } : {}), ...(o.cluster ? { cluster: o.cluster } : {}),
       ...(o.data ? { dataDir: o.data } : {}), ...(o.id ? { nodeId: o.id } : {}), ...(o.fsync ? { fsync: o.fsync } : {}),
     });
-    console.log(JSON.stringify({ ready: true, nodeId: node.nodeId, pid: process.pid }));
-    const stop = () => void node.stop().then(() => process.exit(0));
+    const monitor = o.http === undefined ? undefined : await HttpMonitor.start(node, o.http, o.httpHost).catch(async (e: unknown) => {
+      await node.stop();
+      throw e;
+    });
+    console.log(JSON.stringify({ ready: true, nodeId: node.nodeId, pid: process.pid, ...(monitor ? { http: monitor.url } : {}) }));
+    // The HTTP port stays up while the node stops, its /healthz saying 503, and closes after.
+    const stop = () => {
+      monitor?.draining();
+      node.stop().then(() => monitor?.close()).then(() => process.exit(0), fail);
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
@@ -122,7 +139,10 @@ connection(program.command('stats'))
     console.table(stats.nodes);
   });
 
-program.parseAsync().catch((e: unknown) => {
+/** The message, without a stack: the user's mistake or the cluster's state, not a bug to debug. */
+function fail(e: unknown): never {
   console.error(`warren: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
-});
+}
+
+program.parseAsync().catch(fail);

@@ -2,6 +2,7 @@
 import type { QueueSnapshot } from '../queues/queue-machine.ts';
 import type { RecoveryReport } from '../storage/storage.ts';
 import type { NodeId, QueueName } from './ids.ts';
+import type { Rates } from './rates.ts';
 import type { NodeCounters } from './warren.ts';
 
 export interface MirrorInfo {
@@ -31,8 +32,11 @@ export interface QueueStats {
   readonly staleSettlements: number;
   /** Damaged records the queue's last recovery dropped (torn tail, checksum failures), and why. */
   readonly recovery: { readonly droppedRecords: number; readonly droppedBytes: number; readonly problems: readonly string[] };
-  /** Per second, averaged since the queue started on this node. */
-  readonly rates: { readonly publish: number; readonly deliver: number; readonly ack: number };
+  /**
+   * Per second, over about the last 5 s (as RabbitMQ's management rates): the node samples its queues'
+   * counters every second, so a rate lags the work by up to a second and is 0 in a queue's first second.
+   */
+  readonly rates: Rates;
 }
 
 export interface NodeInfo {
@@ -55,7 +59,7 @@ export function collectStats(
   nodeId: NodeId,
   counters: NodeCounters,
   queues: readonly {
-    name: QueueName; snapshot: QueueSnapshot | undefined; recovery: RecoveryReport | undefined; startedAt: number;
+    name: QueueName; snapshot: QueueSnapshot | undefined; recovery: RecoveryReport | undefined; rates: Rates;
     /** Mirrored queues: leader, epoch and mirrors as the leader sees them. */
     ha?: { leader: string; epoch: number; mirrors: readonly MirrorInfo[] };
   }[],
@@ -63,18 +67,16 @@ export function collectStats(
   actorDeadLetters: number,
   rejectedFrames: Readonly<Record<string, number>>,
 ): Stats {
-  const now = Date.now();
   return {
-    queues: queues.map(({ name, snapshot, recovery, startedAt, ha }) => {
+    queues: queues.map(({ name, snapshot, recovery, rates, ha }) => {
       const s = snapshot ?? { ready: 0, delayed: 0, unacked: 0, consumers: 0, counters: undefined };
       const c = s.counters ?? { published: 0, duplicates: 0, refused: 0, delivered: 0, redelivered: 0, acked: 0, deadLettered: 0, expired: 0, dropped: 0, staleSettlements: 0 };
-      const secs = Math.max(0.001, (now - startedAt) / 1000);
       return {
         name, ready: s.ready, delayed: s.delayed, unacked: s.unacked, consumers: s.consumers,
         leader: nodeId, epoch: 0, mirrors: [], ...ha,
         ...c,
         recovery: recovery ?? { droppedRecords: 0, droppedBytes: 0, problems: [] },
-        rates: { publish: c.published / secs, deliver: c.delivered / secs, ack: c.acked / secs },
+        rates,
       };
     }),
     nodes,

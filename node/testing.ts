@@ -1,6 +1,8 @@
 // Helpers for tests that drive a node through the public API.
+import assert from 'node:assert/strict';
 import { open, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import parsePrometheus, { type PrometheusFamily } from 'parse-prometheus-text-format';
 import { Warren } from '../index.ts';
 
 export async function memoryNode(): Promise<Warren> {
@@ -29,4 +31,16 @@ export async function damageRecord(queueDir: string, marker: string): Promise<vo
     return;
   }
   throw new Error(`no record holds '${marker}'`);
+}
+
+/**
+ * The value of one sample in Prometheus text (parsed by a library, which throws on text that is not
+ * Prometheus's), found by its family's name and type and the labels it must have; undefined if absent.
+ */
+export function promSample(text: string, name: string, type: PrometheusFamily['type'], labels: Readonly<Record<string, string>>): number | undefined {
+  const family = parsePrometheus(text).find((f) => f.name === name);
+  if (family === undefined) return undefined;
+  assert.equal(family.type, type, `${name} is a ${family.type}`);
+  const sample = family.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v));
+  return sample === undefined ? undefined : Number(sample.value);
 }

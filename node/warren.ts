@@ -45,6 +45,7 @@ import {
   type ExchangeOptions, type PublishOptions, type QueueOptions, type ResolvedQueueOptions, type StartOptions,
 } from './options.ts';
 import { collectStats, type QueueStats, type Stats } from './stats.ts';
+import { RateWindow } from './rates.ts';
 import { FRAME_ROOM, MAX_BODY_BYTES, MIN_MAX_PAYLOAD } from './limits.ts';
 
 export type Target = { readonly queue: string } | { readonly exchange: string; readonly routingKey?: string };
@@ -86,7 +87,6 @@ interface QueueHandle {
   readonly options: ResolvedQueueOptions;
   readonly endpoint: LocalEndpoint;
   readonly env: QueueEnv;
-  readonly startedAt: number;
   /** Mirrored queues: this node's leadership of it. */
   readonly leadership?: Leadership;
 }
@@ -112,6 +112,8 @@ interface Cluster {
 
 /** How long a leader waits for a mirror's answer to one frame before it counts the mirror as lagging. */
 const REPLICATE_TIMEOUT_MS = 2_000;
+/** How often the node samples its queues' counters for stats().rates. */
+const RATE_SAMPLE_MS = 1_000;
 
 export interface NodeCounters {
   invalidInput: number;
@@ -132,6 +134,8 @@ export class Warren {
   private readonly volatile = new MemoryStorage();
   private readonly errorListeners = new Set<(e: Error) => void>();
   private running = true;
+  private readonly rates = new RateWindow<QueueName>();
+  private readonly rateSampler: NodeJS.Timeout;
   readonly counters: NodeCounters = { invalidInput: 0, unroutable: 0, errors: 0 };
 
   private constructor(nodeId: NodeId, private readonly storage: Storage, private readonly catalog: Catalog, private readonly cluster?: Cluster) {
@@ -142,6 +146,11 @@ export class Warren {
     this.queueSupervisor = this.system.supervisor(this.system.root, 'queues', crashHandler(oneForOne({ decide: () => 'stop' }), (f) => this.fault('queue', f.error)));
     // A consumer that escalates is restarted after a backoff; one that keeps escalating is stopped.
     this.consumerSupervisor = this.system.supervisor(this.system.root, 'consumers', crashHandler(oneForOne({ exhausted: 'stop', intensity: { maxRestarts: 5, withinMs: 60_000 } }), (f) => this.fault('consumer', f.error)));
+    // unref: sampling for stats must not keep a process alive that has nothing else to do.
+    this.rateSampler = setInterval(() => {
+      const at = Date.now();
+      for (const q of this.queues.values()) this.sampleRates(q, at);
+    }, RATE_SAMPLE_MS).unref();
   }
 
   /** Starts a node. Without `nats` it runs embedded: one process, no server needed. */
@@ -305,7 +314,7 @@ export class Warren {
   stats(): Stats {
     const nodes = this.cluster?.membership.list() ?? [{ nodeId: this.nodeId, up: true, self: true }];
     return collectStats(this.nodeId, this.counters, [...this.queues.values()].map((q) => ({
-      name: q.name, snapshot: q.env.snapshot, recovery: q.env.recovery, startedAt: q.startedAt,
+      name: q.name, snapshot: q.env.snapshot, recovery: q.env.recovery, rates: this.rates.rates(q.name),
       ...(q.leadership ? { ha: { leader: this.nodeId, epoch: q.leadership.epoch, mirrors: q.leadership.stats() } } : {}),
     })), nodes, this.system.deadLetters.count, Object.fromEntries(this.cluster?.counters.rejected ?? []));
   }
@@ -333,6 +342,7 @@ export class Warren {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    clearInterval(this.rateSampler);
     await Promise.all([...this.consumers].map((c) => c.cancel()));
     // Publishes still batching leave on this turn; close must queue up behind them.
     await new Promise((r) => setImmediate(r));
@@ -402,6 +412,7 @@ export class Warren {
     cluster.servers.get(name)?.stop();
     cluster.servers.delete(name);
     this.queues.delete(name);
+    this.rates.forget(name);
     await handle?.endpoint.close().catch(() => {});
     handle?.endpoint.ref.stop();
     cluster.coordinator.released(name);
@@ -433,9 +444,11 @@ export class Warren {
       onStopped: () => { if (this.running && this.queues.get(name) === handle) void this.queueDown(handle); },
     };
     const ref = this.system.spawn(this.queueSupervisor, `q-${name}`, queueBehavior(env));
-    const handle: QueueHandle = { name, options, endpoint: new LocalEndpoint(name, ref), env, startedAt: Date.now(), ...(leadership ? { leadership } : {}) };
+    const handle: QueueHandle = { name, options, endpoint: new LocalEndpoint(name, ref), env, ...(leadership ? { leadership } : {}) };
     this.queues.set(name, handle);
     await handle.endpoint.open();
+    // The first sample: work in the queue's first second shows in its rates from the next one.
+    this.sampleRates(handle, Date.now());
     if (this.cluster) {
       const server = new QueueServer(this.cluster.transport, this.cluster.subjects, handle.endpoint, this.cluster.counters, () => ({ ...this.stats().queues.find((q) => q.name === name) }), () => leadership?.epoch ?? 0);
       this.cluster.servers.set(name, server);
@@ -539,6 +552,10 @@ export class Warren {
     if (this.catalog.exchanges.typeOf(e) === undefined) throw new ExchangeNotFound(exchange);
     if (typeof pattern !== 'string') throw new InvalidArgument('binding pattern must be a string');
     return { exchange: e, queue: q, pattern };
+  }
+
+  private sampleRates(q: QueueHandle, at: number): void {
+    this.rates.sample(q.name, at, q.env.snapshot?.counters ?? { published: 0, delivered: 0, acked: 0 });
   }
 
   private consumerClosed(c: Consumer, closed: ConsumerClosed): void {

@@ -1,0 +1,28 @@
+// The monitoring port on its own, with a node in the test's process: what /healthz says once the node
+// is stopping (the CLI says so on SIGINT or SIGTERM, before the node's stop begins).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { memoryNode } from '../node/testing.ts';
+import { HttpMonitor } from './http-monitor.ts';
+
+describe('HttpMonitor', () => {
+  it('answers /healthz with 200 while the node runs and 503 once it is draining, and closes', async () => {
+    const node = await memoryNode();
+    const monitor = await HttpMonitor.start(node, 0, '127.0.0.1');
+    try {
+      await node.declareQueue('q');
+      const healthz = async () => {
+        const res = await fetch(`${monitor.url}/healthz`);
+        return { status: res.status, body: await res.json() as unknown };
+      };
+      assert.deepEqual(await healthz(), { status: 200, body: { ok: true, nodeId: node.nodeId, queues: 1 } });
+      monitor.draining();
+      assert.deepEqual(await healthz(), { status: 503, body: { ok: false, nodeId: node.nodeId, stopping: true } });
+      await monitor.close();
+      await assert.rejects(fetch(`${monitor.url}/healthz`), 'nothing listens once it is closed');
+    } finally {
+      await monitor.close();
+      await node.stop();
+    }
+  });
+});

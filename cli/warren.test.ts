@@ -1,0 +1,60 @@
+// The `warren` command on an embedded node's data dir, run as a user runs it: a process per command.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { warren } from './testing.ts';
+
+describe('warren, embedded', () => {
+  let dir: string;
+  before(async () => { dir = await mkdtemp(path.join(tmpdir(), 'warren-cli-')); });
+  after(() => rm(dir, { recursive: true, force: true }));
+  const onData = (...args: string[]) => warren(...args, '--data', path.join(dir, 'data'));
+  const ordersStats = async () => {
+    const r = await onData('stats', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const stats = JSON.parse(r.stdout) as { queues: { name: string; ready: number; unacked: number; consumers: number }[] };
+    const q = stats.queues.find((s) => s.name === 'orders');
+    return q && { ready: q.ready, unacked: q.unacked, consumers: q.consumers };
+  };
+
+  it('declares a queue, publishes (the same id twice is stored once), consumes and shows stats', async () => {
+    assert.deepEqual(await onData('declare', 'queue', 'orders', '--max-deliveries', '5'), { code: 0, stdout: '', stderr: '' });
+    const publish = async (data: string, id: string) => {
+      const r = await onData('publish', 'orders', data, '--id', id);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as unknown;
+    };
+    assert.deepEqual(await publish('{"n":1}', 'o-1'), { id: 'o-1', duplicate: false, routed: 1 });
+    assert.deepEqual(await publish('{"n":1}', 'o-1'), { id: 'o-1', duplicate: true, routed: 1 });
+    assert.deepEqual(await publish('plain text', 'o-2'), { id: 'o-2', duplicate: false, routed: 1 });
+    // Each command is a process of its own: its stats count from its start, but the queue is on disk.
+    assert.deepEqual(await ordersStats(), { ready: 2, unacked: 0, consumers: 0 });
+
+    const consumed = await onData('consume', 'orders', '--count', '2');
+    assert.equal(consumed.code, 0, consumed.stderr);
+    const messages = consumed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string; body: string; deliveryCount: number });
+    assert.deepEqual(messages.map(({ id, body, deliveryCount }) => ({ id, body, deliveryCount })), [
+      { id: 'o-1', body: '{"n":1}', deliveryCount: 1 },
+      { id: 'o-2', body: 'plain text', deliveryCount: 1 },
+    ]);
+    assert.deepEqual(await ordersStats(), { ready: 0, unacked: 0, consumers: 0 });
+
+  });
+
+  const refusals: [string, string[], RegExp][] = [
+    ['a number option that is not a number', ['declare', 'queue', 'q', '--max-deliveries', 'abc'], /--max-deliveries <n>' argument 'abc' is invalid/],
+    ['an invalid queue name', ['declare', 'queue', 'bad name!'], /^warren: invalid queue name "bad name!"/],
+    ['a queue that does not exist', ['publish', 'nowhere', 'data'], /^warren: queue 'nowhere' does not exist/],
+    ['a port out of range', ['node', '--http', '70000'], /--http <port>' argument '70000' is invalid/],
+  ];
+  for (const [what, args, message] of refusals) {
+    it(`refuses ${what}: exit 1, a message on stderr, no stack trace`, async () => {
+      const r = await onData(...args);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /^\s+at /m);
+    });
+  }
+});
