@@ -110,13 +110,29 @@ describe('publish and consume', () => {
     await until(() => node.stats().queues.some((q) => q.name === 'q.dlq' && q.ready === 1), 'crash message dead-lettered');
   });
 
-  it('a consumer that escalates until its supervisor gives up closes as failed, with the error', async () => {
+  it('a consumer whose handler escalates dead-letters each message and goes on: its supervisor restarts it after a backoff, and never gives it up', async () => {
     await node.declareQueue('q');
-    for (const t of texts(10)) await node.publish({ queue: 'q' }, t);
+    for (const t of texts(4)) await node.publish({ queue: 'q' }, t);
     const consumer = await node.consume('q', () => { throw new Error('downstream gone'); }, { supervision: { decide: () => 'escalate' } });
-    const closed = await consumer.closed;
-    assert.equal(closed.reason, 'failed');
-    assert.match(String(closed.reason === 'failed' ? closed.error : ''), /downstream gone/);
+    await until(() => node.stats().queues.find((q) => q.name === 'q.dlq')?.ready === 4, 'the 4 messages dead-lettered', 30_000);
+    await node.publish({ queue: 'q' }, 'one more');
+    await until(() => node.stats().queues.find((q) => q.name === 'q.dlq')?.ready === 5, 'the consumer still handles messages', 30_000);
+    assert.equal(await Promise.race([consumer.closed.then(() => 'closed'), new Promise((r) => setImmediate(() => r('open')))]), 'open');
+  });
+
+  it('a handler that fails for every message for a while (a downstream outage) trips restart intensity: the consumer pauses and tries again, dead-letters nothing, and handles every message once the outage ends', async () => {
+    await node.declareQueue('q', { maxDeliveries: 20 });
+    for (const t of texts(30)) await node.publish({ queue: 'q' }, t);
+    let failures = 0;
+    const handled = new Set<string>();
+    const consumer = await node.consume('q', (m) => {
+      // Past the default intensity (10 restarts in 10 s): the actor escalated at least once.
+      if (failures < 15) { failures++; throw new Error('database unreachable'); }
+      handled.add(m.text());
+    }, { retry: { backoffMs: 1, maxBackoffMs: 10 } });
+    await until(() => handled.size === 30, 'every message handled after the outage', 30_000);
+    assert.equal(node.stats().queues.find((q) => q.name === 'q.dlq')?.ready ?? 0, 0, 'nothing dead-lettered before its delivery limit');
+    assert.equal(await Promise.race([consumer.closed.then(() => 'closed'), new Promise((r) => setImmediate(() => r('open')))]), 'open');
   });
 
   it('a throwing handler gets its message redelivered with backoff until it succeeds', async () => {

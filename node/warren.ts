@@ -144,8 +144,10 @@ export class Warren {
     // A queue actor restarts itself, and stops once it keeps crashing (then queueDown takes over); one
     // that escalated would be stopped too, never allowed to take the node down with it.
     this.queueSupervisor = this.system.supervisor(this.system.root, 'queues', crashHandler(oneForOne({ decide: () => 'stop' }), (f) => this.fault('queue', f.error)));
-    // A consumer that escalates is restarted after a backoff; one that keeps escalating is stopped.
-    this.consumerSupervisor = this.system.supervisor(this.system.root, 'consumers', crashHandler(oneForOne({ exhausted: 'stop', intensity: { maxRestarts: 5, withinMs: 60_000 } }), (f) => this.fault('consumer', f.error)));
+    // A consumer that escalates is restarted after a backoff, which grows with its escalations of the
+    // last 5 minutes (up to 30 s): through a downstream outage it pauses and tries again, as a circuit
+    // breaker does, and is never given up (only a 'stop' decision ends a consumer).
+    this.consumerSupervisor = this.system.supervisor(this.system.root, 'consumers', crashHandler(oneForOne({ intensity: { maxRestarts: Number.POSITIVE_INFINITY, withinMs: 5 * 60_000 } }), (f) => this.fault('consumer', f.error)));
     // unref: sampling for stats must not keep a process alive that has nothing else to do.
     this.rateSampler = setInterval(() => {
       const at = Date.now();

@@ -1,6 +1,8 @@
 // The consumer actor runs the user's handler, one message at a time, under supervision. Its
 // supervision decision is a queue operation: resume = ack and go on; restart = nack with backoff
 // (redelivered, deliveryCount grows); stop or escalate = dead-letter the message and report up.
+// Restarts past the intensity escalate too, but the message goes back to the queue: intensity bounds a
+// failing actor (a downstream outage), the delivery limit bounds a poison message.
 //
 // Deliveries wait in the consumer's inbox, in order; the actor's mailbox only carries "work" signals,
 // so one actor turn handles a run of messages instead of paying an actor turn per message.
@@ -64,12 +66,12 @@ export function consumerBehavior(env: ConsumerEnv): Behavior<ConsumerState, Cons
       return state;
     },
 
-    onCrash: crashHandler<ConsumerMsg>(env.strategy, ({ directive, error }) => {
+    onCrash: crashHandler<ConsumerMsg>(env.strategy, ({ directive, exhausted, error }) => {
       const failed = current;
       current = undefined;
-      if (failed && !failed.settled) void settleFor(failed, directive, env.retry);
-      // Kept for the close: a stop now, or one by the supervisor this escalates to once it gives up.
-      failure = directive === 'stop' || directive === 'escalate' ? error : undefined;
+      if (failed && !failed.settled) void settleFor(failed, exhausted ? 'restart' : directive, env.retry);
+      // Kept for the close.
+      failure = directive === 'stop' ? error : undefined;
       if (directive !== 'stop' && !env.inbox.isEmpty()) env.wake();
     }),
 

@@ -35,6 +35,8 @@ export interface Fault {
   readonly child?: string;
   /** The final directive, after intensity (see Strategy.exhausted). */
   readonly directive: Directive;
+  /** The directive is Strategy.exhausted: the decision was to restart, but the child restarted too often. */
+  readonly exhausted: boolean;
 }
 
 /**
@@ -47,6 +49,7 @@ export function crashHandler<M>(strategy: Strategy, onFault: (fault: Fault) => v
   const histories = new Map<string, RestartHistory>();
   return async (msg, error, ctx: SupervisionContext<M, Ref<unknown>>, child) => {
     let directive = strategy.decide(error);
+    let exhausted = false;
     const key = strategy.kind === 'one-for-one' && child ? nameOf(child) : '';
     let history = histories.get(key) ?? [];
     if (directive === 'restart') {
@@ -55,9 +58,12 @@ export function crashHandler<M>(strategy: Strategy, onFault: (fault: Fault) => v
       history = r.history;
       for (const [k, h] of histories) if (now - h[h.length - 1]! >= strategy.intensity.withinMs) histories.delete(k);
       histories.set(key, history);
-      if (r.exceeded) directive = strategy.exhausted;
+      if (r.exceeded) {
+        directive = strategy.exhausted;
+        exhausted = true;
+      }
     }
-    await onFault({ error, message: msg, directive, ...(child ? { child: nameOf(child) } : {}) });
+    await onFault({ error, message: msg, directive, exhausted, ...(child ? { child: nameOf(child) } : {}) });
     if (directive === 'restart' && child) {
       // A supervisor restarting a child waits its backoff first; a child restarting itself has its
       // backoff applied by whoever redelivers its work (a consumer's nack carries the delay). The

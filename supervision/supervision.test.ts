@@ -186,7 +186,7 @@ describe('crashHandler on nact actors', () => {
     const w = spawnWorker(system, system.root, 'w', selfDeciding('restart', { intensity: { maxRestarts: 1, withinMs: 60_000 }, exhausted: 'stop' }));
     for (const m of [boom('1'), boom('2'), inc]) w.ref.tell(m);
     await until(() => w.stopped, 'afterStop');
-    assert.deepEqual(faults.map((f) => f.directive), ['restart', 'stop']);
+    assert.deepEqual(faults.map((f) => [f.directive, f.exhausted]), [['restart', false], ['stop', true]]);
   });
 
   /** Three children that escalate every crash to a parent using `strategy`; the middle one crashes. */
