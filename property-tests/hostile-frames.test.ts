@@ -40,12 +40,12 @@ describe('hostile input on a node\'s subjects', () => {
     );
     const replicate: fc.Arbitrary<Frame> = fc.record({
       type: fc.constant('replicate' as const), queue: fc.constantFrom('q', 'other', '', '..'), epoch: fc.nat({ max: 3 }), session: fc.string({ maxLength: 8 }),
-      from: fc.nat({ max: 3 }), reset: fc.boolean(), records: fc.uint8Array({ maxLength: 64 }),
+      from: fc.nat({ max: 3 }), reset: fc.boolean(), lsn: fc.nat({ max: 3 }), records: fc.uint8Array({ maxLength: 64 }),
     });
     const replicatePair: fc.Arbitrary<Frame> = fc.record({
       type: fc.constant('replicate-pair' as const), queue: fc.constantFrom('q', 'other', '', '..'), epoch: fc.nat({ max: 3 }),
       to: fc.array(fc.record({ node: fc.constantFrom('target', 'other', ''), session: fc.string({ maxLength: 8 }), from: fc.nat({ max: 3 }), reply: fc.constantFrom('_INBOX.hostile.1', 'hostile.q.q.pub', '', 'two words', 'a.*', 'a..b', 'x\r\nPUB y 1') }), { maxLength: 3 }),
-      records: fc.uint8Array({ maxLength: 64 }),
+      lsn: fc.nat({ max: 3 }), records: fc.uint8Array({ maxLength: 64 }),
     });
     const mutate = fc.tuple(fc.oneof(valid, replicate, replicatePair), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { maxLength: 3 })).map(([f, flips]) => {
       const b = Buffer.from(encode(f));

@@ -20,7 +20,10 @@ export type ControlRequest = z.infer<typeof controlRequest>;
 export const positionRequest = z.strictObject({ op: z.literal('position'), queue: z.string().min(1).max(255) });
 export type PositionRequest = z.infer<typeof positionRequest>;
 
-export const controlReply = z.strictObject({ ok: z.literal(true), known: z.boolean().optional(), stats: z.record(z.string(), z.unknown()).optional(), position: z.number().int().nonnegative().optional() });
+export const controlReply = z.strictObject({ ok: z.literal(true), known: z.boolean().optional(), stats: z.record(z.string(), z.unknown()).optional(), position: z.strictObject({
+  seq: z.number().int().nonnegative(),
+  stream: z.strictObject({ epoch: z.number().int().nonnegative(), lsn: z.number().int().nonnegative() }).optional(),
+}).optional() });
 export type ControlReply = z.infer<typeof controlReply>;
 
 export const control = (value: ControlRequest | PositionRequest | ControlReply): Uint8Array => encode({ type: 'control', json: JSON.stringify(value) });

@@ -6,12 +6,13 @@ import { asNodeId, asQueue, type NodeId } from '../node/ids.ts';
 import { until } from '../node/testing.ts';
 import { Coordinator } from './coordinator.ts';
 import { MemoryMetaStore } from './memory-meta-store.ts';
+import type { Position } from './quorum.ts';
 
 const queue = asQueue('q');
 const [L, A, B] = ['L', 'A', 'B'].map(asNodeId) as [NodeId, NodeId, NodeId];
 const LEASE_MS = 100;
 
-async function mirrors(positions: (asker: NodeId, node: NodeId) => number | undefined) {
+async function mirrors(positions: (asker: NodeId, node: NodeId) => Position | undefined) {
   const store = new MemoryMetaStore();
   await store.create(queue, { leader: L, epoch: 1, replicas: [L, A, B], inSync: [L, A, B], minInSync: 2 });
   const led: NodeId[] = [];
@@ -27,7 +28,7 @@ async function mirrors(positions: (asker: NodeId, node: NodeId) => number | unde
 describe('a takeover', () => {
   it('goes to the in-sync mirror that holds the most, even when another would come first', async () => {
     // A comes first in inSync (it would try first) but holds less than B.
-    const held = new Map([[A, 5], [B, 9]]);
+    const held = new Map([[A, { seq: 5 }], [B, { seq: 9 }]]);
     const { store, led, stop } = await mirrors((_asker, node) => held.get(node));
     try {
       await until(() => led.length > 0, 'a new leader');
@@ -40,8 +41,20 @@ describe('a takeover', () => {
     }
   });
 
+  it("goes to the mirror further along the leader's stream when both hold the same seq (an ack that reached only it)", async () => {
+    const held = new Map([[A, { seq: 9, stream: { epoch: 1, lsn: 40 } }], [B, { seq: 9, stream: { epoch: 1, lsn: 42 } }]]);
+    const { led, stop } = await mirrors((_asker, node) => held.get(node));
+    try {
+      await until(() => led.length > 0, 'a new leader');
+      await new Promise((r) => setTimeout(r, LEASE_MS * 3));
+      assert.deepEqual(led, [B]);
+    } finally {
+      stop();
+    }
+  });
+
   it('waits while a candidate cannot learn what the other in-sync mirror holds', async () => {
-    const { store, led, stop } = await mirrors((asker, node) => (node === asker ? 7 : undefined));
+    const { store, led, stop } = await mirrors((asker, node) => (node === asker ? { seq: 7 } : undefined));
     try {
       await new Promise((r) => setTimeout(r, LEASE_MS * 6));
       assert.deepEqual(led, []);

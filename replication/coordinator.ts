@@ -9,15 +9,15 @@
 // A node that is not in sync never takes over: it may lack confirmed messages.
 import type { NodeId, QueueName } from '../node/ids.ts';
 import { CasConflict, type MetaStore, type Versioned } from './meta-store.ts';
-import { mayTakeOver } from './quorum.ts';
+import { mayTakeOver, type Position } from './quorum.ts';
 
 export interface CoordinatorHooks {
   /** Every change, on every node (clients too): consumers follow the leader, replicas fence. */
   changed(queue: QueueName, v: Versioned): void;
   /** This node won the lead; resolves once the queue serves. */
   lead(queue: QueueName, v: Versioned): Promise<void>;
-  /** The highest seq a replica holds of the queue durably (this node's own too); undefined without an answer. */
-  position(queue: QueueName, node: NodeId): Promise<number | undefined>;
+  /** What a replica holds of the queue durably (this node's own too); undefined without an answer. */
+  position(queue: QueueName, node: NodeId): Promise<Position | undefined>;
 }
 
 export class Coordinator {
@@ -83,7 +83,7 @@ export class Coordinator {
     const others = inSync.filter((n) => n !== this.self && n !== leader);
     const [own, ...answers] = await Promise.all([this.self, ...others].map((n) => this.hooks.position(queue, n)));
     if (own === undefined) return false;
-    const positions = new Map<NodeId, number>();
+    const positions = new Map<NodeId, Position>();
     others.forEach((n, i) => { if (answers[i] !== undefined) positions.set(n, answers[i]!); });
     return mayTakeOver(this.self, leader, inSync, minInSync, own, positions);
   }

@@ -51,7 +51,7 @@ export class FrameSender {
     const paired = new Set<Outgoing>();
     for (const a of batch) {
       if (paired.has(a)) continue;
-      const b = pairable(a) ? batch.find((o) => o !== a && !paired.has(o) && pairable(o) && sameBytes(o.frame.records, a.frame.records)) : undefined;
+      const b = pairable(a) ? batch.find((o) => o !== a && !paired.has(o) && pairable(o) && o.frame.lsn === a.frame.lsn && sameBytes(o.frame.records, a.frame.records)) : undefined;
       if (b) {
         paired.add(a).add(b);
         this.sendPair(a, b);
@@ -67,7 +67,7 @@ export class FrameSender {
     try {
       for (let i = 0; i < 2; i++) replies.push(this.inbox.expect(this.timeoutMs));
       this.transport.publish(this.subjects.replicatePair(a.node, b.node), encode({
-        type: 'replicate-pair', queue: this.queue, epoch: this.epoch(), records: a.frame.records,
+        type: 'replicate-pair', queue: this.queue, epoch: this.epoch(), lsn: a.frame.lsn, records: a.frame.records,
         to: [a, b].map((o, i) => ({ node: o.node, session: o.frame.session, from: o.frame.from, reply: replies[i]!.subject })),
       }));
     } catch (err) {

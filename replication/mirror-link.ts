@@ -15,7 +15,7 @@ import { backoffDelay } from '../supervision/backoff.ts';
 import type { LeaderLog } from './leader-log.ts';
 
 /** Sends one replicate frame and resolves with the mirror's answer; rejects on an error answer or a timeout. */
-export type SendFrame = (frame: { readonly session: string; readonly from: number; readonly reset: boolean; readonly records: Uint8Array }) => Promise<void>;
+export type SendFrame = (frame: { readonly session: string; readonly from: number; readonly reset: boolean; readonly lsn: number; readonly records: Uint8Array }) => Promise<void>;
 
 export interface LinkEvents {
   /** The mirror acknowledged more: confirms may go through. */
@@ -120,17 +120,19 @@ export class MirrorLink {
     await Promise.allSettled(this.inFlight);
     this.session = randomUUID();
     this.next = 0;
-    await this.frame(true, EMPTY);
+    await this.frame(true, EMPTY, 0);
     await written;
     for await (const records of log.records(snap)) {
       const framed = frameRecords(records);
       for (let at = 0, from = 0; from < framed.lengths.length;) {
         const { count, bytes } = fitting(framed.lengths, from);
-        await this.frame(false, framed.bytes.subarray(at, at + bytes));
+        await this.frame(false, framed.bytes.subarray(at, at + bytes), 0);
         from += count;
         at += bytes;
       }
     }
+    // The snapshot is whole: the mirror holds the state at its lsn.
+    await this.frame(false, EMPTY, snap.lsn);
     if (gen !== this.generation || this.state !== 'syncing') return;
     this.state = 'streaming';
     this.failures = 0;
@@ -165,7 +167,7 @@ export class MirrorLink {
       this.outbox[0] = { lsn: this.outbox[0]!.lsn, framed: { bytes: first.bytes.subarray(part), lengths: first.lengths.slice(count) } };
     }
     const gen = this.generation;
-    const sent: Promise<void> = this.frame(false, frames).then(() => {
+    const sent: Promise<void> = this.frame(false, frames, through ?? 0).then(() => {
       if (gen !== this.generation || this.state !== 'streaming' || through === undefined) return;
       this.acked = Math.max(this.acked, through);
       this.progress();
@@ -184,8 +186,8 @@ export class MirrorLink {
   }
 
   /** Frames are numbered when sent, so that frames in flight keep their order. */
-  private frame(reset: boolean, records: Uint8Array): Promise<void> {
-    return this.send({ session: this.session, from: this.next++, reset, records });
+  private frame(reset: boolean, records: Uint8Array, lsn: number): Promise<void> {
+    return this.send({ session: this.session, from: this.next++, reset, lsn, records });
   }
 
   private idle(): Promise<void> {

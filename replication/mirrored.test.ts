@@ -153,7 +153,7 @@ describe('mirrored queues', () => {
       await until(() => stats()?.mirrors[0]?.inSync === true, 'the mirror in sync');
       const mirror = stats()!.mirrors[0]!.nodeId;
       // Well formed, for a queue the node mirrors, but of no session: refused, and its epoch must not stick.
-      const stray = encode({ type: 'replicate', queue: 'fenced', epoch: 2 ** 31, session: 'stray', from: 7, reset: false, records: new Uint8Array(0) });
+      const stray = encode({ type: 'replicate', queue: 'fenced', epoch: 2 ** 31, session: 'stray', from: 7, reset: false, lsn: 0, records: new Uint8Array(0) });
       const answer = decode(await foreign.request(clusterSubjects(cluster).replicate(mirror), stray, { timeoutMs: 2_000 }));
       assert.match(answer.type === 'error' ? answer.message : answer.type, /expected frame \d+ of session/);
       for (let i = 0; i < 20; i++) await nodes[1]!.publish({ queue: 'fenced' }, `m${i}`);

@@ -40,17 +40,37 @@ export function answersNeeded(inSync: number, minInSync: number): number {
   return inSync - coverage(inSync, minInSync);
 }
 
+/** What a mirror holds of a queue, durably. */
+export interface Position {
+  /** The highest seq: of the enqueues, which every mirror gets in the same order. */
+  readonly seq: number;
+  /**
+   * Where it is in the stream of the leader of `epoch`: it holds every record up to `lsn`. Known while
+   * the mirror runs; a mirror that restarted since knows its seq only.
+   */
+  readonly stream?: { readonly epoch: number; readonly lsn: number };
+}
+
 /**
- * May `self` take over from `leader`? Only with enough answers (the highest seq each mirror holds
- * durably), and none of them ahead of its own: the stream reaches every mirror in the same order, so the
- * mirror that holds the highest seq holds every confirmed message.
+ * Whether `b` holds more than `a`. Mirrors of one leader's stream hold prefixes of it: the longer one
+ * holds every record of the shorter, acks and dead-letterings too, so their lsns decide. Otherwise the
+ * highest seq does: the enqueues reach every mirror in the same order, so the mirror with the highest
+ * holds every confirmed message (an ack held only by the other may then be lost: a redelivery).
  */
-export function mayTakeOver(self: NodeId, leader: NodeId, inSync: readonly NodeId[], minInSync: number, own: number, answers: ReadonlyMap<NodeId, number>): boolean {
+export function ahead(a: Position, b: Position): boolean {
+  if (a.stream && b.stream && a.stream.epoch === b.stream.epoch) return b.stream.lsn > a.stream.lsn;
+  return b.seq > a.seq;
+}
+
+/**
+ * May `self` take over from `leader`? Only with enough answers, and none of them ahead of its own.
+ */
+export function mayTakeOver(self: NodeId, leader: NodeId, inSync: readonly NodeId[], minInSync: number, own: Position, answers: ReadonlyMap<NodeId, Position>): boolean {
   if (!inSync.includes(self) || self === leader) return false;
   let counted = 0;
   for (const [node, position] of answers) {
     if (node === self || node === leader || !inSync.includes(node)) continue;
-    if (position > own) return false;
+    if (ahead(own, position)) return false;
     counted++;
   }
   return counted >= answersNeeded(inSync.length, minInSync);

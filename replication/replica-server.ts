@@ -6,8 +6,8 @@
 // Refused, with an error answer and a count: a stale epoch (a deposed leader: fencing), a frame out of
 // its session's order (the leader starts over with a snapshot), damaged records, a queue this node
 // leads or is no replica of, and anything that is not a replicate frame or a position request.
-// A position request asks for the highest seq this node holds of a queue, durably: a candidate for
-// the lead compares it with its own (quorum.ts).
+// A position request asks what this node holds of a queue, durably (its highest seq, and its place in
+// the leader's stream while it knows it): a candidate for the lead compares it with its own (quorum.ts).
 import { checkName } from '../node/options.ts';
 import { asQueue, type NodeId, type QueueName } from '../node/ids.ts';
 import { scanRecords } from '../storage/record-codec.ts';
@@ -17,6 +17,7 @@ import { decode, FrameError, type ReplicateFrame } from '../transport/frame.ts';
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
 import { control, controlOk, errorFrame, positionRequest, Replier } from '../queues/remote-protocol.ts';
 import type { ServerCounters } from '../queues/queue-server.ts';
+import type { Position } from './quorum.ts';
 
 interface Replica {
   log: QueueLog | undefined;
@@ -28,6 +29,8 @@ interface Replica {
   leading: boolean;
   /** The highest seq held durably (acknowledged frames only); undefined until the log is open. */
   highest: number | undefined;
+  /** The place in the current leader's stream held durably (acknowledged frames of this session only). */
+  stream: { epoch: number; lsn: number } | undefined;
   /** Frames of one queue are handled one after another. */
   chain: Promise<void>;
 }
@@ -76,6 +79,7 @@ export class ReplicaServer {
       r.log = undefined;
       r.session = '';
       r.highest = undefined;
+      r.stream = undefined;
     });
   }
 
@@ -83,7 +87,7 @@ export class ReplicaServer {
    * The highest seq `node` holds of the queue durably, as it answers (this node's own from its log,
    * opened if need be); undefined without an answer.
    */
-  async position(queue: QueueName, node: NodeId): Promise<number | undefined> {
+  async position(queue: QueueName, node: NodeId): Promise<Position | undefined> {
     if (node === this.self) return this.ownPosition(queue).catch(() => undefined);
     return this.transport.request(this.subjects.replicate(node), control({ op: 'position', queue }), { timeoutMs: POSITION_TIMEOUT_MS })
       .then((bytes) => controlOk(bytes).position, () => undefined);
@@ -112,7 +116,7 @@ export class ReplicaServer {
         if (!mine) throw new FrameError('malformed', 'a replicate-pair frame not addressed to this node');
         if (!isReplyInbox(mine.reply)) throw new FrameError('malformed', 'a replicate-pair frame whose reply-to is not an inbox subject');
         m = { ...received, reply: mine.reply };
-        frame = { type: 'replicate', queue: f.queue, epoch: f.epoch, session: mine.session, from: mine.from, reset: false, records: f.records };
+        frame = { type: 'replicate', queue: f.queue, epoch: f.epoch, session: mine.session, from: mine.from, reset: false, lsn: f.lsn, records: f.records };
       } else if (f.type === 'replicate') {
         frame = f;
       } else if (f.type === 'control') {
@@ -129,7 +133,9 @@ export class ReplicaServer {
     // frames that arrive together share (the log's group commit).
     void this.enqueue(r, () => this.apply(queue, r, frame)).then(({ durable, highest }) => durable.then(() => {
       // Counted before the answer goes out: a position never leaves out what was acknowledged.
-      if (r.session === frame.session) r.highest = Math.max(r.highest ?? 0, highest);
+      if (r.session !== frame.session) return;
+      r.highest = Math.max(r.highest ?? 0, highest);
+      r.stream = { epoch: frame.epoch, lsn: Math.max(r.stream?.epoch === frame.epoch ? r.stream.lsn : 0, frame.lsn) };
     })).then(
       () => this.replier.reply(m, control({ ok: true })),
       (err: unknown) => this.answerError(m, err),
@@ -160,13 +166,10 @@ export class ReplicaServer {
   }
 
   /** This node's position in the queue: from the frames it acknowledged, or from its log after a restart. */
-  private async ownPosition(queue: QueueName): Promise<number> {
+  private async ownPosition(queue: QueueName): Promise<Position> {
     const r = this.mirrorOf(queue);
-    if (r.highest !== undefined) return r.highest;
-    return this.enqueue(r, async () => {
-      if (r.highest === undefined) await this.open(queue, r);
-      return r.highest!;
-    });
+    if (r.highest === undefined) await this.enqueue(r, async () => { if (r.highest === undefined) await this.open(queue, r); });
+    return { seq: r.highest!, ...(r.stream ? { stream: { ...r.stream } } : {}) };
   }
 
   /** Opens the replica's log (frames stay refused until the leader's reset: no session yet). */
@@ -185,6 +188,7 @@ export class ReplicaServer {
       if (r.log) await r.log.destroy();
       else await (await this.storage.openQueue(queue)).destroy();
       r.log = undefined;
+      r.stream = undefined;
       await this.open(queue, r);
       r.session = f.session;
       r.next = 0;
@@ -212,7 +216,7 @@ export class ReplicaServer {
 
   private replica(queue: QueueName): Replica {
     let r = this.replicas.get(queue);
-    if (!r) this.replicas.set(queue, (r = { log: undefined, epoch: 0, session: '', next: 0, leading: false, highest: undefined, chain: Promise.resolve() }));
+    if (!r) this.replicas.set(queue, (r = { log: undefined, epoch: 0, session: '', next: 0, leading: false, highest: undefined, stream: undefined, chain: Promise.resolve() }));
     return r;
   }
 

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { propertyParams } from '../property-tests/params.ts';
-import { decode, encode, FrameError, type Frame } from './frame.ts';
+import { decode, encode, FRAME_VERSION, FrameError, type Frame } from './frame.ts';
 
 const headers = fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 12 }), { maxKeys: 3, noNullPrototype: true });
 const body = fc.uint8Array({ maxLength: 64 });
@@ -22,10 +22,10 @@ const frame: fc.Arbitrary<Frame> = fc.oneof(
   fc.record({ type: fc.constant('settle' as const), consumer: fc.string(), epoch: count, entries: fc.array(fc.record({ seq: count, outcome: fc.constantFrom('ack' as const, 'requeue' as const, 'dead-letter' as const), delayMs: ms }), { maxLength: 5 }) }),
   fc.record({ type: fc.constant('control' as const), json: fc.json() }),
   fc.record({ type: fc.constant('error' as const), code: fc.string(), message: fc.string() }),
-  fc.record({ type: fc.constant('replicate' as const), queue: fc.string(), epoch: count, session: fc.string(), from: count, reset: fc.boolean(), records: body }),
+  fc.record({ type: fc.constant('replicate' as const), queue: fc.string(), epoch: count, session: fc.string(), from: count, reset: fc.boolean(), lsn: count, records: body }),
   fc.record({
     type: fc.constant('replicate-pair' as const), queue: fc.string(), epoch: count,
-    to: fc.array(fc.record({ node: fc.string(), session: fc.string(), from: count, reply: fc.string() }), { maxLength: 3 }), records: body,
+    to: fc.array(fc.record({ node: fc.string(), session: fc.string(), from: count, reply: fc.string() }), { maxLength: 3 }), lsn: count, records: body,
   }),
 );
 
@@ -65,9 +65,9 @@ describe('wire frames', () => {
     const ok = encode({ type: 'control', json: '{}' });
     assert.throws(() => decode(ok, ok.length - 1), (e: unknown) => e instanceof FrameError && e.reason === 'oversized');
     assert.throws(() => decode(new TextEncoder().encode('PUB foo 3')), (e: unknown) => e instanceof FrameError && e.reason === 'magic');
-    const v2 = Buffer.from(ok);
-    v2[2] = 2;
-    assert.throws(() => decode(v2), (e: unknown) => e instanceof FrameError && e.reason === 'version');
+    const other = Buffer.from(ok);
+    other[2] = FRAME_VERSION + 1;
+    assert.throws(() => decode(other), (e: unknown) => e instanceof FrameError && e.reason === 'version');
     assert.throws(() => decode(ok.subarray(0, 5)), (e: unknown) => e instanceof FrameError && e.reason === 'truncated');
   });
 });

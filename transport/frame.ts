@@ -5,7 +5,7 @@
 import type { Headers } from '../storage/storage.ts';
 
 const MAGIC = 0x5752; // 'WR'
-export const FRAME_VERSION = 1;
+export const FRAME_VERSION = 2;
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
 export type Outcome = 'ack' | 'requeue' | 'dead-letter';
@@ -29,6 +29,11 @@ export interface ReplicateFrame {
   readonly session: string;
   readonly from: number;
   readonly reset: boolean;
+  /**
+   * The leader's lsn that the mirror holds once this frame is in (0 while a snapshot or a split append
+   * is in part): mirrors of one leader compare it in a takeover.
+   */
+  readonly lsn: number;
   /** Records in the log's own framing (record-codec.ts): each one checksummed. */
   readonly records: Uint8Array;
 }
@@ -42,6 +47,7 @@ export interface ReplicatePairFrame {
   readonly queue: string;
   readonly epoch: number;
   readonly to: readonly { readonly node: string; readonly session: string; readonly from: number; readonly reply: string }[];
+  readonly lsn: number;
   readonly records: Uint8Array;
 }
 
@@ -244,6 +250,7 @@ export function encode(frame: Frame): Uint8Array {
       w.str(frame.session);
       w.f64(frame.from);
       w.u8(frame.reset ? 1 : 0);
+      w.f64(frame.lsn);
       w.bytes(frame.records);
       break;
     case 'replicate-pair':
@@ -251,6 +258,7 @@ export function encode(frame: Frame): Uint8Array {
       w.u32(frame.epoch);
       w.u32(frame.to.length);
       for (const t of frame.to) { w.str(t.node); w.str(t.session); w.f64(t.from); w.str(t.reply); }
+      w.f64(frame.lsn);
       w.bytes(frame.records);
       break;
   }
@@ -313,14 +321,14 @@ export function decode(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES): Frame {
       frame = { type, code: r.str(), message: r.str() };
       break;
     case 'replicate':
-      frame = { type, queue: r.str(), epoch: r.u32(), session: r.str(), from: r.finite(r.f64(), 'from'), reset: r.u8() === 1, records: r.bytes() };
+      frame = { type, queue: r.str(), epoch: r.u32(), session: r.str(), from: r.finite(r.f64(), 'from'), reset: r.u8() === 1, lsn: r.finite(r.f64(), 'lsn'), records: r.bytes() };
       break;
     case 'replicate-pair': {
       const queue = r.str();
       const epoch = r.u32();
       const to: { node: string; session: string; from: number; reply: string }[] = [];
       for (let n = r.count(20); n > 0; n--) to.push({ node: r.str(), session: r.str(), from: r.finite(r.f64(), 'from'), reply: r.str() });
-      frame = { type, queue, epoch, to, records: r.bytes() };
+      frame = { type, queue, epoch, to, lsn: r.finite(r.f64(), 'lsn'), records: r.bytes() };
       break;
     }
     default:
