@@ -344,6 +344,7 @@ export class Warren {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.cluster?.coordinator.retire();
     clearInterval(this.rateSampler);
     await Promise.all([...this.consumers].map((c) => c.cancel()));
     // Publishes still batching leave on this turn; close must queue up behind them.

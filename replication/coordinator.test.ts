@@ -22,7 +22,7 @@ async function mirrors(positions: (asker: NodeId, node: NodeId) => Position | un
     position: async (_q, node) => positions(self, node),
   }, LEASE_MS, true));
   for (const c of coordinators) c.start();
-  return { store, led, stop: () => { for (const c of coordinators) c.stop(); } };
+  return { store, led, coordinators, stop: () => { for (const c of coordinators) c.stop(); } };
 }
 
 describe('a takeover', () => {
@@ -44,6 +44,19 @@ describe('a takeover', () => {
   it("goes to the mirror further along the leader's stream when both hold the same seq (an ack that reached only it)", async () => {
     const held = new Map([[A, { seq: 9, stream: { epoch: 1, lsn: 40 } }], [B, { seq: 9, stream: { epoch: 1, lsn: 42 } }]]);
     const { led, stop } = await mirrors((_asker, node) => held.get(node));
+    try {
+      await until(() => led.length > 0, 'a new leader');
+      await new Promise((r) => setTimeout(r, LEASE_MS * 3));
+      assert.deepEqual(led, [B]);
+    } finally {
+      stop();
+    }
+  });
+
+  it('never goes to a mirror whose node is stopping, even the one that holds the most', async () => {
+    const held = new Map([[A, { seq: 9 }], [B, { seq: 9 }]]);
+    const { led, coordinators, stop } = await mirrors((_asker, node) => held.get(node));
+    coordinators[0]!.retire();
     try {
       await until(() => led.length > 0, 'a new leader');
       await new Promise((r) => setTimeout(r, LEASE_MS * 3));

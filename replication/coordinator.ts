@@ -25,6 +25,7 @@ export class Coordinator {
   private readonly leading = new Set<QueueName>();
   private readonly claiming = new Set<QueueName>();
   private stopWatch: (() => void) | undefined;
+  private retired = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -51,7 +52,16 @@ export class Coordinator {
     this.leading.delete(queue);
   }
 
+  /**
+   * The node is stopping: it claims no lead from now on (one it won would stay with a node that no
+   * longer serves, the others out of sync), but still follows the metadata until stop().
+   */
+  retire(): void {
+    this.retired = true;
+  }
+
   stop(): void {
+    this.retire();
     this.stopWatch?.();
     clearInterval(this.timer);
   }
@@ -89,10 +99,10 @@ export class Coordinator {
   }
 
   private async claim(queue: QueueName, v: Versioned, eligible: () => Promise<boolean> = async () => true): Promise<void> {
-    if (this.claiming.has(queue)) return;
+    if (this.claiming.has(queue) || this.retired) return;
     this.claiming.add(queue);
     try {
-      if (!(await eligible())) return;
+      if (!(await eligible()) || this.retired) return;
       const won = await this.store.update(queue, { ...v.meta, leader: this.self, epoch: v.meta.epoch + 1, inSync: [this.self] }, v.revision);
       this.leading.add(queue);
       this.seen.set(queue, { v: won, at: Date.now() });
