@@ -29,6 +29,7 @@ describe('metricsRegistry', () => {
       assert.equal(counter('warren_queue_messages_refused_total'), 1);
       assert.equal(counter('warren_queue_messages_redelivered_total'), 0);
       assert.equal(promSample(text, 'warren_queue_messages_ready', 'GAUGE', queue), 0);
+      assert.equal(promSample(text, 'warren_queue_up', 'GAUGE', queue), 1);
       assert.equal(promSample(text, 'warren_queue_consumers', 'GAUGE', queue), 1);
       assert.equal(promSample(text, 'warren_node_invalid_input_total', 'COUNTER', { node: node.nodeId }), 1);
       assert.equal(promSample(text, 'warren_cluster_node_up', 'GAUGE', { node: node.nodeId, peer: node.nodeId }), 1);
@@ -48,7 +49,7 @@ describe('metricsRegistry', () => {
   it("shows a mirrored queue's mirrors, frames refused by reason and peers down, from any source of stats", async () => {
     // A cluster's stats without a cluster: the shape its leader reports.
     const queue: QueueStats = {
-      name: 'ha', ready: 0, delayed: 0, unacked: 0, consumers: 0, leader: 'a', epoch: 3,
+      name: 'ha', state: 'running', ready: 0, delayed: 0, unacked: 0, consumers: 0, leader: 'a', epoch: 3,
       mirrors: [{ nodeId: 'b', inSync: true, lag: 0 }, { nodeId: 'c', inSync: false, lag: 42 }],
       published: 0, duplicates: 0, refused: 0, delivered: 0, redelivered: 0, acked: 0, deadLettered: 0, expired: 0, dropped: 0, staleSettlements: 0,
       recovery: { droppedRecords: 0, droppedBytes: 0, problems: [] }, rates: { publish: 0, deliver: 0, ack: 0 },

@@ -32,6 +32,7 @@ const perNode = (help: string, value: (n: Stats['node']) => number): Family => (
 
 /** A name that ends in _total is a counter (the Prometheus convention), any other a gauge. */
 const FAMILIES: Readonly<Record<string, Family>> = {
+  warren_queue_up: perQueue('1 while the queue serves, 0 while it is down (its actor kept crashing; it opens again after a pause)', (q) => (q.state === 'running' ? 1 : 0)),
   warren_queue_messages_ready: perQueue('Messages waiting for a consumer', (q) => q.ready),
   warren_queue_messages_delayed: perQueue('Messages waiting for their delay to end', (q) => q.delayed),
   warren_queue_messages_unacked: perQueue('Messages delivered and not yet settled', (q) => q.unacked),

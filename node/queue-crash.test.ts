@@ -73,6 +73,7 @@ describe('a crashing queue actor', () => {
       }
       assert.ok(stopped instanceof Stopped, 'the queue stopped after crashing again and again');
       await until(() => errors.some((e) => /kept failing/.test(e.message)), 'the node reports the queue down');
+      assert.equal(node.stats().queues.find((s) => s.name === 'q')?.state, 'down');
 
       await rm(queueDir);
       await rename(`${queueDir}.away`, queueDir);
@@ -82,6 +83,7 @@ describe('a crashing queue actor', () => {
       const q = () => node.stats().queues.find((s) => s.name === 'q')!;
       await until(() => want.every((id) => got.has(id)) && q().ready + q().unacked === 0, 'every confirmed message consumed, none left held', 60_000);
       assert.equal(q().recovery.droppedRecords, 1);
+      assert.equal(q().state, 'running');
     });
   });
 });

@@ -13,6 +13,8 @@ export interface MirrorInfo {
 
 export interface QueueStats {
   readonly name: string;
+  /** 'down': its actor stopped after crashing too often, and the node opens it again after a pause. */
+  readonly state: 'running' | 'down';
   readonly ready: number;
   readonly delayed: number;
   readonly unacked: number;
@@ -59,7 +61,7 @@ export function collectStats(
   nodeId: NodeId,
   counters: NodeCounters,
   queues: readonly {
-    name: QueueName; snapshot: QueueSnapshot | undefined; recovery: RecoveryReport | undefined; rates: Rates;
+    name: QueueName; state: QueueStats['state']; snapshot: QueueSnapshot | undefined; recovery: RecoveryReport | undefined; rates: Rates;
     /** Mirrored queues: leader, epoch and mirrors as the leader sees them. */
     ha?: { leader: string; epoch: number; mirrors: readonly MirrorInfo[] };
   }[],
@@ -68,11 +70,11 @@ export function collectStats(
   rejectedFrames: Readonly<Record<string, number>>,
 ): Stats {
   return {
-    queues: queues.map(({ name, snapshot, recovery, rates, ha }) => {
+    queues: queues.map(({ name, state, snapshot, recovery, rates, ha }) => {
       const s = snapshot ?? { ready: 0, delayed: 0, unacked: 0, consumers: 0, counters: undefined };
       const c = s.counters ?? { published: 0, duplicates: 0, refused: 0, delivered: 0, redelivered: 0, acked: 0, deadLettered: 0, expired: 0, dropped: 0, staleSettlements: 0 };
       return {
-        name, ready: s.ready, delayed: s.delayed, unacked: s.unacked, consumers: s.consumers,
+        name, state, ready: s.ready, delayed: s.delayed, unacked: s.unacked, consumers: s.consumers,
         leader: nodeId, epoch: 0, mirrors: [], ...ha,
         ...c,
         recovery: recovery ?? { droppedRecords: 0, droppedBytes: 0, problems: [] },

@@ -316,7 +316,7 @@ export class Warren {
   stats(): Stats {
     const nodes = this.cluster?.membership.list() ?? [{ nodeId: this.nodeId, up: true, self: true }];
     return collectStats(this.nodeId, this.counters, [...this.queues.values()].map((q) => ({
-      name: q.name, snapshot: q.env.snapshot, recovery: q.env.recovery, rates: this.rates.rates(q.name),
+      name: q.name, state: q.endpoint.ref.alive ? 'running' : 'down', snapshot: q.env.snapshot, recovery: q.env.recovery, rates: this.rates.rates(q.name),
       ...(q.leadership ? { ha: { leader: this.nodeId, epoch: q.leadership.epoch, mirrors: q.leadership.stats() } } : {}),
     })), nodes, this.system.deadLetters.count, Object.fromEntries(this.cluster?.counters.rejected ?? []));
   }
