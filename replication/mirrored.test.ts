@@ -218,6 +218,45 @@ describe('mirrored queues', () => {
     }
   });
 
+  it('a leader whose queue actor keeps crashing, with no in-sync mirror to hand over to, claims the lead again once its disk is mended: every message it still holds is delivered', async () => {
+    const [a, b] = [await start('e1'), await start('e2')];
+    const client = await start('e-client', 'client');
+    const errors: Error[] = [];
+    a.onError((e) => errors.push(e));
+    let mirror: Warren | undefined = b;
+    try {
+      await a.declareQueue('alone', { mirrors: 1, minInSync: 1 });
+      const leaderStats = () => a.stats().queues.find((q) => q.name === 'alone');
+      await until(() => leaderStats()?.mirrors[0]?.inSync === true, 'the mirror in sync');
+      await b.stop();
+      mirror = undefined;
+      // Confirmed once the lost mirror left inSync: the leader alone holds them.
+      const ids = Array.from({ length: 72 }, (_, i) => `m${i}`);
+      await Promise.all(ids.map((id) => client.publish({ queue: 'alone' }, Buffer.concat([Buffer.from(`mark-${id}-`), Buffer.alloc(500 * 1024, 1)]), { id })));
+      assert.equal(leaderStats()?.mirrors[0]?.inSync, false);
+      const folder = path.join(dir, 'e1', 'queues', 'alone');
+      await damageRecord(folder, 'mark-m70-');
+      await rename(folder, `${folder}.away`);
+      await writeFile(folder, 'not a folder');
+
+      const got = new Set<string>();
+      const consumer = await client.consume('alone', (m) => { got.add(m.id); }, { prefetch: 4 });
+      await until(() => errors.some((e) => /no in-sync mirror took the lead/.test(e.message)), 'the leader gives the queue up', 30_000);
+      await rm(folder);
+      await rename(`${folder}.away`, folder);
+      // Its only copy of m70 was damaged: every other message comes.
+      const want = ids.filter((id) => id !== 'm70');
+      await until(() => want.every((id) => got.has(id)), 'every message it holds, from the lead claimed again', 60_000);
+      assert.equal(leaderStats()?.leader, 'e1');
+      assert.ok(leaderStats()!.epoch > 1, 'a new epoch');
+      await consumer.cancel();
+    } finally {
+      await client.stop();
+      await a.stop();
+      await mirror?.stop();
+    }
+  });
+
   it('refuses mirrors without NATS, more mirrors than nodes, and minInSync above the replicas', async () => {
     const embedded = await Warren.start({ dataDir: ':memory:' });
     await assert.rejects(embedded.declareQueue('q', { mirrors: 1 }), { code: 'INVALID_ARGUMENT' });
