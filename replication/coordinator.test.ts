@@ -17,6 +17,7 @@ async function mirrors(positions: (asker: NodeId, node: NodeId) => number | unde
   const led: NodeId[] = [];
   const coordinators = [A, B].map((self) => new Coordinator(self, store, {
     changed: () => {},
+    removed: () => {},
     lead: async () => { led.push(self); },
     position: async (_q, node) => positions(self, node),
   }, LEASE_MS, true));
