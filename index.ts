@@ -6,7 +6,7 @@ export { Consumer } from './node/consumer.ts';
 export type { ConsumerClosed } from './node/consumer.ts';
 export { Message, AlreadySettled } from './node/message.ts';
 export type { Body, JsonValue } from './node/body.ts';
-export type { StartOptions, QueueOptions, ExchangeOptions, PublishOptions } from './node/options.ts';
+export type { StartOptions, QueueOptions, ExchangeOptions, PublishOptions, DeleteQueueOptions, DeleteExchangeOptions } from './node/options.ts';
 export type { Stats, QueueStats, NodeInfo, MirrorInfo } from './node/stats.ts';
 export type { Rates } from './node/rates.ts';
 export { metricsRegistry } from './node/metrics.ts';

@@ -43,6 +43,32 @@ describe('warren, embedded', () => {
 
   });
 
+  it('purges a queue, deletes it (--if-empty refuses while it holds messages) and deletes an exchange (--if-unused refuses while bound)', async () => {
+    const ok = async (...args: string[]) => {
+      const r = await onData(...args);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout === '' ? undefined : JSON.parse(r.stdout) as unknown;
+    };
+    await ok('declare', 'queue', 'jobs');
+    await ok('declare', 'exchange', 'work', '--type', 'fanout');
+    await ok('bind', 'jobs', 'work');
+    for (const n of [1, 2, 3]) await ok('publish', 'work', `job-${n}`, '--key', '');
+    assert.deepEqual(await ok('purge', 'jobs'), { queue: 'jobs', purged: 3 });
+    await ok('publish', 'jobs', 'one-more');
+    const notEmpty = await onData('delete', 'queue', 'jobs', '--if-empty');
+    assert.equal(notEmpty.code, 1);
+    assert.match(notEmpty.stderr, /^warren: queue 'jobs' holds 1 message\(s\) \(ifEmpty\)/);
+    const bound = await onData('delete', 'exchange', 'work', '--if-unused');
+    assert.equal(bound.code, 1);
+    assert.match(bound.stderr, /^warren: exchange 'work' has 1 binding\(s\) \(ifUnused\)/);
+    assert.deepEqual(await ok('delete', 'queue', 'jobs', '--if-unused'), { queue: 'jobs', deleted: true, messages: 1 });
+    assert.deepEqual(await ok('delete', 'exchange', 'work', '--if-unused'), { exchange: 'work', deleted: true }, 'its binding went with the queue');
+    assert.deepEqual(await ok('delete', 'queue', 'jobs'), { queue: 'jobs', deleted: true, messages: 0 }, 'deleting what does not exist succeeds');
+    const gone = await onData('purge', 'jobs');
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /^warren: queue 'jobs' does not exist/);
+  });
+
   const refusals: [string, string[], RegExp][] = [
     ['a number option that is not a number', ['declare', 'queue', 'q', '--max-deliveries', 'abc'], /--max-deliveries <n>' argument 'abc' is invalid/],
     ['an invalid queue name', ['declare', 'queue', 'bad name!'], /^warren: invalid queue name "bad name!"/],

@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --import tsx
-// The `warren` command: runs a node, and declares, publishes, consumes and reads stats on a cluster
+// The `warren` command: runs a node, and declares, publishes, consumes, purges, deletes and reads stats on a cluster
 // (with --nats) or on an embedded node's data dir (without). Same engine as the library.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Warren, type StartOptions } from '../index.ts';
@@ -127,6 +127,28 @@ connection(program.command('consume <queue>'))
         if (o.count !== undefined && ++n >= o.count) break;
       }
     });
+  });
+
+connection(program.command('purge <queue>'))
+  .description("remove the queue's ready and delayed messages (not the unacked ones)")
+  .action(async (queue: string, o: Connection) => {
+    const purged = await withNode(o, (node) => node.purgeQueue(queue));
+    console.log(JSON.stringify({ queue, purged }));
+  });
+
+const del = program.command('delete').description('delete a queue (with its messages) or an exchange, with their bindings');
+connection(del.command('queue <name>'))
+  .option('--if-unused', 'refuse while it has consumers')
+  .option('--if-empty', 'refuse while it holds messages')
+  .action(async (name: string, o: Connection & { ifUnused?: boolean; ifEmpty?: boolean }) => {
+    const messages = await withNode(o, (node) => node.deleteQueue(name, { ifUnused: o.ifUnused ?? false, ifEmpty: o.ifEmpty ?? false }));
+    console.log(JSON.stringify({ queue: name, deleted: true, messages }));
+  });
+connection(del.command('exchange <name>'))
+  .option('--if-unused', 'refuse while it has bindings')
+  .action(async (name: string, o: Connection & { ifUnused?: boolean }) => {
+    await withNode(o, (node) => node.deleteExchange(name, { ifUnused: o.ifUnused ?? false }));
+    console.log(JSON.stringify({ exchange: name, deleted: true }));
   });
 
 connection(program.command('stats'))

@@ -14,7 +14,8 @@ import { RecentKeys } from './recent-keys.ts';
 /** How many finally settled seqs a consumer remembers, to drop late duplicate deliveries. */
 const FINISHED_MEMORY = 10_000;
 
-export type ConsumerClosed = { readonly reason: 'cancelled' } | { readonly reason: 'failed'; readonly error: unknown };
+/** 'deleted': the queue was deleted (deleteQueue, on any node), as AMQP's basic.cancel from the broker. */
+export type ConsumerClosed = { readonly reason: 'cancelled' } | { readonly reason: 'deleted' } | { readonly reason: 'failed'; readonly error: unknown };
 
 
 export class Consumer implements Settler {
@@ -35,6 +36,8 @@ export class Consumer implements Settler {
   private readonly deadLettered = new Set<Seq>();
   private signalled = false;
   private cancelling: Promise<void> | undefined;
+  /** Its queue was deleted: settlements have nowhere to go. */
+  private orphaned = false;
 
   constructor(
     /** Unique in the cluster; safe as an actor name and as one subject token. */
@@ -69,7 +72,24 @@ export class Consumer implements Settler {
     return this.cancelling;
   }
 
+  /**
+   * The queue was deleted: the consumer ends at once (a handler running finishes on its own), and what
+   * it held or had yet to handle went with the queue.
+   */
+  queueDeleted(): Promise<void> {
+    this.orphaned = true;
+    this.inbox.clear();
+    this.cancelling ??= (async () => {
+      this.actor.stop();
+      // Over NATS this also drops the subscription of its deliveries; the queue answers that it is gone.
+      await this.endpoint.cancel(this.tag).catch(() => {});
+      this.finish({ reason: 'deleted' });
+    })();
+    return this.cancelling;
+  }
+
   private deliver(batch: readonly Delivery[]): void {
+    if (this.orphaned) return;
     for (const d of batch) {
       // The queue lost this consumer's settlement (its actor crashed or was reopened before it got
       // there): settled again, as before, for the queue would otherwise count it held for good.
@@ -84,6 +104,7 @@ export class Consumer implements Settler {
   /** As in AMQP, a settlement is on its way once queued here, in order; the queue counts stale ones. */
   settle(seq: Seq, outcome: Outcome, delayMs: number | undefined): Promise<void> {
     this.outstanding.delete(seq);
+    if (this.orphaned) return Promise.resolve();
     if (outcome !== 'requeue') {
       this.finished.add(seq);
       if (outcome === 'dead-letter') this.deadLettered.add(seq);
@@ -103,7 +124,7 @@ export class Consumer implements Settler {
 
   /** The actor stopped: by cancel, or by supervision (then its messages go back to the queue). */
   private stopped(error: unknown): void {
-    if (this.cancelling) return;
+    if (this.cancelling || this.orphaned) return;
     this.endpoint.cancel(this.tag).catch(() => {});
     this.finish(error === undefined ? { reason: 'cancelled' } : { reason: 'failed', error });
   }

@@ -52,6 +52,14 @@ export type ResolvedQueueOptions = z.output<typeof queueSchema>;
 export const exchangeSchema = z.strictObject({ type: z.enum(['direct', 'fanout', 'topic']) });
 export type ExchangeOptions = z.input<typeof exchangeSchema>;
 
+/** queue.delete's conditions: refused (PreconditionFailed) while the queue has consumers, or holds messages. */
+export const deleteQueueSchema = z.strictObject({ ifUnused: z.boolean().default(false), ifEmpty: z.boolean().default(false) });
+export type DeleteQueueOptions = z.input<typeof deleteQueueSchema>;
+
+/** exchange.delete's condition: refused (PreconditionFailed) while the exchange has bindings. */
+export const deleteExchangeSchema = z.strictObject({ ifUnused: z.boolean().default(false) });
+export type DeleteExchangeOptions = z.input<typeof deleteExchangeSchema>;
+
 export const publishSchema = z.strictObject({
   id: z.string().min(1).max(256).optional(),
   headers: z.record(z.string(), z.string()).optional(),

@@ -1,9 +1,12 @@
 // Helpers for tests that drive a node through the public API.
 import assert from 'node:assert/strict';
-import { open, readdir, readFile } from 'node:fs/promises';
+import { after, before } from 'node:test';
+import { access, mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import parsePrometheus, { type PrometheusFamily } from 'parse-prometheus-text-format';
 import { Warren } from '../index.ts';
+import { NatsServer } from '../transport/nats-server.ts';
 
 export async function memoryNode(): Promise<Warren> {
   return Warren.start({ dataDir: ':memory:' });
@@ -16,6 +19,40 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
     if (Date.now() > end) throw new Error(`gave up waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Whether a file or folder is there. */
+export const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false);
+
+export interface TestCluster {
+  /** The cluster's name (its subject prefix). */
+  readonly name: string;
+  readonly server: NatsServer;
+  /** Node `id` keeps its data in `<dir>/<id>`. */
+  readonly dir: string;
+  start(id: string, role?: 'server' | 'client'): Promise<Warren>;
+}
+
+/**
+ * For the tests of one describe block: a nats-server of their own (never the shared one) and a data
+ * folder, both set up before the block and gone after it; `start` runs a node of the cluster on them.
+ */
+export function testCluster(prefix: string): TestCluster {
+  let server: NatsServer | undefined;
+  let dir = '';
+  before(async () => { server = await NatsServer.start(); dir = await mkdtemp(path.join(tmpdir(), `warren-${prefix}-`)); });
+  after(async () => { await server?.stop(); await rm(dir, { recursive: true, force: true }); });
+  const name = `${prefix}${process.pid}`;
+  const running = () => {
+    if (!server) throw new Error('testCluster: the nats-server starts in the before hook');
+    return server;
+  };
+  return {
+    name,
+    get server() { return running(); },
+    get dir() { return dir; },
+    start: (id, role = 'server') => Warren.start({ nats: running().url, cluster: name, nodeId: id, dataDir: path.join(dir, id), role }),
+  };
 }
 
 export const texts = (n: number, prefix = 'm') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);

@@ -7,7 +7,7 @@ import { ActorSystem } from '../actors/actor.ts';
 import type { Catalog, QueueDecl } from '../queues/catalog.ts';
 import { LocalCatalog } from '../queues/local-catalog.ts';
 import type { Handler } from '../queues/consumer-actor.ts';
-import { LocalEndpoint, type PublishRequest, type QueueEndpoint } from '../queues/endpoint.ts';
+import { LocalEndpoint, type DeleteConditions, type PublishRequest, type QueueEndpoint } from '../queues/endpoint.ts';
 import { KvCatalog } from '../queues/kv-catalog.ts';
 import { QueueServer, type ServerCounters } from '../queues/queue-server.ts';
 import { RemoteEndpoint } from '../queues/remote-endpoint.ts';
@@ -41,8 +41,8 @@ import { asConsumerTag, asExchange, asMessageId, asNodeId, asQueue, type Exchang
 import type { Message } from './message.ts';
 import { messageStream } from './message-stream.ts';
 import {
-  checkName, consumeSchema, exchangeSchema, messagesSchema, parse, publishSchema, queueSchema, startSchema,
-  type ExchangeOptions, type PublishOptions, type QueueOptions, type ResolvedQueueOptions, type StartOptions,
+  checkName, consumeSchema, deleteExchangeSchema, deleteQueueSchema, exchangeSchema, messagesSchema, parse, publishSchema, queueSchema, startSchema,
+  type DeleteExchangeOptions, type DeleteQueueOptions, type ExchangeOptions, type PublishOptions, type QueueOptions, type ResolvedQueueOptions, type StartOptions,
 } from './options.ts';
 import { collectStats, type QueueStats, type Stats } from './stats.ts';
 import { RateWindow } from './rates.ts';
@@ -148,6 +148,8 @@ export class Warren {
     // last 5 minutes (up to 30 s): through a downstream outage it pauses and tries again, as a circuit
     // breaker does, and is never given up (only a 'stop' decision ends a consumer).
     this.consumerSupervisor = this.system.supervisor(this.system.root, 'consumers', crashHandler(oneForOne({ intensity: { maxRestarts: Number.POSITIVE_INFINITY, withinMs: 5 * 60_000 } }), (f) => this.fault('consumer', f.error)));
+    // A queue deleted anywhere (this node included) is forgotten here: its consumers, its actor, the way to it.
+    catalog.onChange((c) => { if (c.type === 'queue-deleted') this.forget(c.name); });
     // unref: sampling for stats must not keep a process alive that has nothing else to do.
     this.rateSampler = setInterval(() => {
       const at = Date.now();
@@ -190,6 +192,7 @@ export class Warren {
         servers: new Map(), remotes: new Map(), counters, meta,
         coordinator: new Coordinator(nodeId, meta, {
           changed: (q, v) => self.metaChanged(q, v),
+          removed: (q, last) => self.metaRemoved(q, last),
           lead: (q, v) => self.lead(q, v),
           position: (q, n) => self.cluster!.replicas.position(q, n),
         }, defaultLeadership.leaseMs, role === 'server'),
@@ -235,6 +238,61 @@ export class Warren {
       const { type } = parse(exchangeSchema, options, `exchange '${name}' options`);
       const declared = await this.catalog.declareExchange(ename, type);
       if (declared !== type) throw new PreconditionFailed(`exchange '${name}' exists with type '${declared}', not '${type}'`);
+    });
+  }
+
+  /**
+   * Deletes the exchange and its bindings, as AMQP's exchange.delete; `ifUnused`: refused
+   * (PreconditionFailed) while it has bindings. Deleting one that does not exist succeeds.
+   */
+  async deleteExchange(name: string, options: DeleteExchangeOptions = {}): Promise<void> {
+    return this.guard(async () => {
+      this.assertRunning();
+      const ename = asExchange(checkName('exchange', name));
+      const { ifUnused } = parse(deleteExchangeSchema, options, `delete of exchange '${name}'`);
+      await this.known('exchange', name);
+      if (this.catalog.exchanges.typeOf(ename) === undefined) return;
+      const bindings = this.catalog.exchanges.bindingsOf({ exchange: ename }).length;
+      if (ifUnused && bindings > 0) throw new PreconditionFailed(`exchange '${name}' has ${bindings} binding(s) (ifUnused)`);
+      await this.catalog.deleteExchange(ename);
+    });
+  }
+
+  /**
+   * Removes every message waiting in the queue (ready or delayed; not the unacked ones), as AMQP's
+   * queue.purge; resolves with how many, once their removal is in the queue's log (and, for a mirrored
+   * queue, committed to its mirrors like any other record).
+   */
+  async purgeQueue(name: string): Promise<number> {
+    return this.guard(async () => {
+      this.assertRunning();
+      await this.known('queue', name);
+      return this.endpoint(name).purge();
+    });
+  }
+
+  /**
+   * Deletes the queue everywhere, as AMQP's queue.delete: its catalog entry and bindings, its log on
+   * every replica, its dedup window; its consumers close with `{ reason: 'deleted' }`. Refused
+   * (PreconditionFailed) when `ifUnused` and it has consumers, or `ifEmpty` and it holds messages.
+   * Resolves with the messages it held (ready, delayed and unacked); a queue that does not exist is
+   * deleted already (0), as in RabbitMQ 3.x and 4.x.
+   */
+  async deleteQueue(name: string, options: DeleteQueueOptions = {}): Promise<number> {
+    return this.guard(async () => {
+      this.assertRunning();
+      const qname = asQueue(checkName('queue', name));
+      const { ifUnused, ifEmpty } = parse(deleteQueueSchema, options, `delete of queue '${name}'`);
+      await this.known('queue', name);
+      if (!this.catalog.queue(qname)) return 0;
+      const local = this.queues.get(qname);
+      if (local && !local.leadership) return this.deleteHere(local, { ifUnused, ifEmpty });
+      // Elsewhere (a mirrored queue's leader is asked over NATS from its own node too): its leader
+      // deletes it; deleting it again from the catalog here (a no-op at the source) makes this node's
+      // view show it gone now rather than when the catalog's watch gets here.
+      const held = await this.endpoint(qname).delete({ ifUnused, ifEmpty });
+      await this.catalog.deleteQueue(qname);
+      return held;
     });
   }
 
@@ -393,7 +451,8 @@ export class Warren {
   private async lead(name: QueueName, won: Versioned): Promise<void> {
     const cluster = this.cluster!;
     if (!this.running) return;
-    await cluster.replicas.lead(name);
+    // Epoch 1 is the first claim of a new queue's metadata (every later one raises it).
+    await cluster.replicas.lead(name, won.meta.epoch === 1);
     if (!this.catalog.queue(name)) await this.catalog.refresh('queue', name);
     if (!this.running) return;
     const decl = this.catalog.queue(name);
@@ -421,6 +480,42 @@ export class Warren {
     cluster.coordinator.released(name);
     cluster.replicas.follow(name);
     this.fault('queue', why);
+  }
+
+  /**
+   * Deletes a queue this node leads. Its actor checks the conditions and destroys its log in one turn,
+   * so nothing slips in between; then the lease ends and the metadata goes (every mirror destroys its
+   * copy: metaRemoved), and last the catalog entry, which every node sees (forget).
+   */
+  private async deleteHere(handle: QueueHandle, conditions: DeleteConditions): Promise<number> {
+    const held = await handle.endpoint.delete(conditions);
+    if (handle.leadership) {
+      handle.leadership.stop();
+      await this.cluster!.meta.delete(handle.name);
+    }
+    await this.catalog.deleteQueue(handle.name);
+    return held;
+  }
+
+  /** A deleted queue's last traces on this node, whichever node deleted it. */
+  private forget(name: QueueName): void {
+    const handle = this.queues.get(name);
+    this.queues.delete(name);
+    this.downs.delete(name);
+    this.rates.forget(name);
+    this.cluster?.servers.get(name)?.stop();
+    this.cluster?.servers.delete(name);
+    this.cluster?.remotes.get(name)?.close();
+    this.cluster?.remotes.delete(name);
+    handle?.leadership?.stop();
+    handle?.endpoint.ref.stop();
+    for (const c of this.consumers) if (c.queue === name) void c.queueDeleted();
+  }
+
+  /** A mirrored queue was deleted: a replica of it destroys its copy. */
+  private metaRemoved(name: QueueName, last: Versioned): void {
+    const cluster = this.cluster!;
+    if (cluster.role === 'server' && last.meta.replicas.includes(this.nodeId)) void cluster.replicas.destroy(name).catch((e) => this.fault('queue', e));
   }
 
   /** Metadata of a mirrored queue changed somewhere: fence old epochs, follow a new leader. */
@@ -453,7 +548,7 @@ export class Warren {
     // The first sample: work in the queue's first second shows in its rates from the next one.
     this.sampleRates(handle, Date.now());
     if (this.cluster) {
-      const server = new QueueServer(this.cluster.transport, this.cluster.subjects, handle.endpoint, this.cluster.counters, () => ({ ...this.stats().queues.find((q) => q.name === name) }), () => leadership?.epoch ?? 0);
+      const server = new QueueServer(this.cluster.transport, this.cluster.subjects, handle.endpoint, this.cluster.counters, () => ({ ...this.stats().queues.find((q) => q.name === name) }), (conditions) => this.deleteHere(handle, conditions), () => leadership?.epoch ?? 0);
       this.cluster.servers.set(name, server);
       server.start();
     }

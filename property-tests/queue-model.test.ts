@@ -14,7 +14,7 @@ import {
 } from '../queues/queue-machine.ts';
 import { propertyParams } from './params.ts';
 
-type Place = 'ready' | 'delayed' | 'unacked' | 'acked' | 'dead-lettered' | 'expired' | 'dropped';
+type Place = 'ready' | 'delayed' | 'unacked' | 'acked' | 'dead-lettered' | 'expired' | 'dropped' | 'purged';
 
 interface ModelMessage {
   readonly seq: number;
@@ -63,10 +63,12 @@ interface Expected {
   readonly removed: Record<Exclude<RemoveReason, 'dead-letter'>, number[]>;
   readonly deadLettered: [seq: number, reason: DeadLetterReason, deliveryCount: number][];
   readonly stale: number[];
+  /** The count a purge answers with. */
+  purged?: number;
 }
 
 const EMPTY = new Uint8Array(0);
-const expectNothing = (): Expected => ({ answers: [], enqueued: [], removed: { ack: [], expired: [], dropped: [] }, deadLettered: [], stale: [] });
+const expectNothing = (): Expected => ({ answers: [], enqueued: [], removed: { ack: [], expired: [], dropped: [], purged: [] }, deadLettered: [], stale: [] });
 
 // --- the model's rules ----------------------------------------------------------------------------
 
@@ -308,6 +310,21 @@ class Cancel extends Step {
   }
 }
 
+/** Every waiting message (ready or delayed) goes; unacked ones stay with their consumers. */
+class Purge extends Step {
+  protected apply(m: Model, exp: Expected): QueueCommand {
+    const waiting = [...inPlace(m, 'ready'), ...inPlace(m, 'delayed')];
+    for (const msg of waiting) msg.place = 'purged';
+    exp.removed.purged.push(...waiting.map((x) => x.seq));
+    exp.purged = waiting.length;
+    return { type: 'purge', now: m.now };
+  }
+
+  toString(): string {
+    return `purge(+${this.dt}ms)`;
+  }
+}
+
 class Tick extends Step {
   protected apply(m: Model): QueueCommand {
     return { type: 'tick', now: m.now };
@@ -323,7 +340,8 @@ class Tick extends Step {
 function verify(m: Model, machine: QueueMachine, exp: Expected, effects: QueueEffect[]): void {
   const answers: Expected['answers'] = [];
   const enqueued: number[] = [];
-  const removed: Expected['removed'] = { ack: [], expired: [], dropped: [] };
+  const removed: Expected['removed'] = { ack: [], expired: [], dropped: [], purged: [] };
+  let purged: number | undefined;
   const deadLettered: Expected['deadLettered'] = [];
   const stale: number[] = [];
   const deliveredRecord: number[] = [];
@@ -343,6 +361,7 @@ function verify(m: Model, machine: QueueMachine, exp: Expected, effects: QueueEf
       case 'confirm': answers.push({ ref: e.ref, seq: e.seq, duplicate: e.duplicate }); break;
       case 'refuse': answers.push({ ref: e.ref, refused: true }); break;
       case 'stale': stale.push(...e.seqs); break;
+      case 'purged': purged = e.count; break;
       case 'deliver':
         deliveries.push({ consumer: e.consumer, seqs: e.messages.map((d) => d.seq), counts: e.messages.map((d) => d.deliveryCount) });
         break;
@@ -358,10 +377,11 @@ function verify(m: Model, machine: QueueMachine, exp: Expected, effects: QueueEf
   const bySeq = (a: number, b: number) => a - b;
   assert.deepEqual(answers, exp.answers, 'confirms and refusals, item by item');
   assert.deepEqual(enqueued, exp.enqueued, 'enqueue records: one per stored message, duplicates not stored twice');
-  for (const reason of ['ack', 'expired', 'dropped'] as const) assert.deepEqual(removed[reason].sort(bySeq), exp.removed[reason].sort(bySeq), `'${reason}' removals`);
+  for (const reason of ['ack', 'expired', 'dropped', 'purged'] as const) assert.deepEqual(removed[reason].sort(bySeq), exp.removed[reason].sort(bySeq), `'${reason}' removals`);
   const sortDl = (xs: Expected['deadLettered']) => xs.sort((a, b) => a[0] - b[0]);
   assert.deepEqual(sortDl(deadLettered), sortDl(exp.deadLettered), 'dead letters (seq, reason, deliveryCount)');
   assert.deepEqual(stale, exp.stale, 'stale settlements');
+  assert.equal(purged, exp.purged, 'the count a purge answers with');
 
   verifyDispatch(m, deliveredRecord, deliveries);
   verifyState(m, machine);
@@ -457,6 +477,7 @@ const commands = fc.commands<Model, Real>([
   fc.tuple(dt, pick, rarely, fc.array(settleSpec, { minLength: 1, maxLength: 3 })).map(([t, c, any, items]) => new Settle(t, c, any, items)),
   fc.tuple(dt, pick, fc.constantFrom<'cancel' | 'crash'>('cancel', 'crash')).map(([t, c, why]) => new Cancel(t, c, why)),
   fc.integer({ min: 0, max: 40 }).map((t) => new Tick(t)),
+  dt.map((t) => new Purge(t)),
 ], { maxCommands: 80, size: 'medium' });
 
 const configs: fc.Arbitrary<QueueConfig> = fc.record({
@@ -485,7 +506,7 @@ function setup(config: QueueConfig): { model: Model; real: Real } {
 }
 
 describe('queue machine against a model', () => {
-  it('loses no message, keeps FIFO, prefetch, delivery limits, dedup and counters under random commands', () => {
+  it('loses no message, keeps FIFO, prefetch, delivery limits, dedup, purges and counters under random commands', () => {
     fc.assert(
       fc.property(configs, commands, (config, cmds) => fc.modelRun(() => setup(config), cmds)),
       { ...propertyParams('queue machine model', 200), includeErrorInReport: true },

@@ -16,6 +16,7 @@ export type CatalogChange =
   | { readonly type: 'queue'; readonly decl: QueueDecl }
   | { readonly type: 'queue-deleted'; readonly name: QueueName }
   | { readonly type: 'exchange'; readonly name: ExchangeName; readonly exchangeType: ExchangeType }
+  | { readonly type: 'exchange-deleted'; readonly name: ExchangeName }
   | { readonly type: 'binding'; readonly binding: Binding }
   | { readonly type: 'unbinding'; readonly binding: Binding };
 
@@ -26,6 +27,10 @@ export interface Catalog {
   declareExchange(name: ExchangeName, type: ExchangeType): Promise<ExchangeType>;
   bind(b: Binding): Promise<void>;
   unbind(b: Binding): Promise<void>;
+  /** Removes the queue and its bindings (a no-op for one that is not declared). */
+  deleteQueue(name: QueueName): Promise<void>;
+  /** Removes the exchange and its bindings (a no-op for one that is not declared). */
+  deleteExchange(name: ExchangeName): Promise<void>;
   queue(name: QueueName): QueueDecl | undefined;
   queues(): readonly QueueDecl[];
   /**
@@ -58,6 +63,7 @@ export class CatalogView {
       case 'queue': this.decls.set(c.decl.name, c.decl); break;
       case 'queue-deleted': this.decls.delete(c.name); this.exchanges.forgetQueue(c.name); break;
       case 'exchange': this.exchanges.declare(c.name, c.exchangeType); break;
+      case 'exchange-deleted': this.exchanges.forget(c.name); break;
       case 'binding': this.exchanges.bind(c.binding); break;
       case 'unbinding': this.exchanges.unbind(c.binding); break;
     }

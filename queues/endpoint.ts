@@ -8,6 +8,8 @@ import type { PendingPublish, QueueMsg, Subscriber } from './queue-actor.ts';
 import type { Settlement } from './queue-machine.ts';
 
 export type PublishRequest = Omit<PendingPublish, 'done'>;
+/** queue.delete's preconditions: no consumers (ifUnused), no messages (ifEmpty). */
+export interface DeleteConditions { readonly ifUnused: boolean; readonly ifEmpty: boolean }
 export interface PublishResult { readonly seq: Seq; readonly duplicate: boolean }
 
 export interface QueueEndpoint {
@@ -21,6 +23,13 @@ export interface QueueEndpoint {
   cancel(consumer: ConsumerTag): Promise<void>;
   /** After a reconnect: deliveries the consumer does not hold go back in line; false = unknown consumer. */
   reconcile(consumer: ConsumerTag, holds: readonly Seq[]): Promise<boolean>;
+  /** Removes the waiting messages (not the unacked ones); resolves with how many, once durable. */
+  purge(): Promise<number>;
+  /**
+   * Deletes the queue where it lives (its log, its metadata, its catalog entry) unless a condition
+   * fails (PreconditionFailed); resolves with how many messages it held.
+   */
+  delete(conditions: DeleteConditions): Promise<number>;
 }
 
 
@@ -66,6 +75,15 @@ export class LocalEndpoint implements QueueEndpoint {
 
   reconcile(consumer: ConsumerTag, holds: readonly Seq[]): Promise<boolean> {
     return this.ref.ask<boolean>((reply) => ({ type: 'reconcile', consumer, holds, reply }), DEFAULT_ASK_TIMEOUT_MS);
+  }
+
+  purge(): Promise<number> {
+    return this.ref.ask<number>((reply) => ({ type: 'purge', reply }), DEFAULT_ASK_TIMEOUT_MS);
+  }
+
+  /** Checks the conditions and destroys the log, in one turn of the queue actor; the node does the rest (Warren.deleteHere). */
+  delete(conditions: DeleteConditions): Promise<number> {
+    return this.ref.ask<number>((reply) => ({ type: 'delete', ...conditions, reply }), DEFAULT_ASK_TIMEOUT_MS);
   }
 
   /** Resolves once the queue has recovered from its log. */

@@ -36,6 +36,18 @@ export class Exchanges {
     this.bindings.set(b.exchange, list.filter((x) => !(x.queue === b.queue && x.pattern === b.pattern)));
   }
 
+  /** A deleted exchange goes with its bindings. */
+  forget(exchange: ExchangeName): void {
+    this.types.delete(exchange);
+    this.bindings.delete(exchange);
+  }
+
+  /** The bindings of an exchange (as source) or of a queue (as destination). */
+  bindingsOf(name: { readonly exchange: ExchangeName } | { readonly queue: QueueName }): Binding[] {
+    const all = [...this.bindings.values()].flat();
+    return 'exchange' in name ? all.filter((b) => b.exchange === name.exchange) : all.filter((b) => b.queue === name.queue);
+  }
+
   /** Drops every binding to a deleted queue. */
   forgetQueue(queue: QueueName): void {
     for (const [ex, list] of this.bindings) this.bindings.set(ex, list.filter((b) => b.queue !== queue));

@@ -44,4 +44,27 @@ describe('the distributed catalog (JetStream KV)', () => {
     await a.unbind({ exchange: asExchange('events'), queue: asQueue('orders'), pattern: 'order.*' });
     await until(() => late.exchanges.route(asExchange('events'), 'order.created').length === 0, 'unbinding seen');
   });
+
+  it('a queue or exchange deleted on one node is gone on the others, with its bindings, and can be declared anew', async () => {
+    const [a, b] = [await connect(), await connect()];
+    const options = parse(queueSchema, {}, 'q');
+    const [q, x] = [asQueue('shipping'), asExchange('parcels')];
+    await a.declareQueue({ name: q, options, home: asNodeId('a') });
+    await a.declareExchange(x, 'fanout');
+    await a.bind({ exchange: x, queue: q, pattern: '' });
+    await until(() => b.exchanges.route(x, '').length === 1 && b.queue(q) !== undefined, 'b sees them');
+    const deleted: string[] = [];
+    b.onChange((c) => { if (c.type === 'queue-deleted' || c.type === 'exchange-deleted') deleted.push(`${c.type} ${c.name}`); });
+    await a.deleteQueue(q);
+    assert.equal(a.queue(q), undefined);
+    await until(() => b.queue(q) === undefined && b.exchanges.route(x, '').length === 0, 'b sees the queue and its binding gone');
+    await a.deleteExchange(x);
+    await until(() => b.exchanges.typeOf(x) === undefined, 'b sees the exchange gone');
+    assert.deepEqual(deleted, ['queue-deleted shipping', 'exchange-deleted parcels']);
+    const late = await connect();
+    assert.equal(late.queue(q), undefined);
+    assert.equal(await late.refresh('queue', q), false);
+    assert.equal((await b.declareQueue({ name: q, options, home: asNodeId('b') })).home, 'b', 'declared anew, by another node');
+    await until(() => a.queue(q)?.home === 'b', 'a sees the new declaration');
+  });
 });

@@ -3,7 +3,7 @@
 // and keeps the same local view.
 import type { KV, KvEntry, NatsConnection } from 'nats';
 import { z } from 'zod';
-import { asExchange, asNodeId, asQueue, type ExchangeName } from '../node/ids.ts';
+import { asExchange, asNodeId, asQueue, type ExchangeName, type QueueName } from '../node/ids.ts';
 import { queueSchema } from '../node/options.ts';
 import { ViewCatalog, type Catalog, type QueueDecl } from './catalog.ts';
 import type { Binding, ExchangeType } from './exchanges.ts';
@@ -12,13 +12,15 @@ const queueValue = z.object({ name: z.string(), home: z.string(), options: queue
 const exchangeValue = z.object({ name: z.string(), type: z.enum(['direct', 'fanout', 'topic']) });
 const bindingValue = z.object({ exchange: z.string(), queue: z.string(), pattern: z.string() });
 
-const bindingKey = z.tuple([z.string(), z.string(), z.string()]);
+const bindingKeyValue = z.tuple([z.string(), z.string(), z.string()]);
 const parseJson = (text: string): unknown => { try { return JSON.parse(text); } catch { return undefined; } };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** KV keys allow [-/_=.a-zA-Z0-9]: names go in as base64url. */
 const key = (kind: 'q' | 'x' | 'b', name: string) => `${kind}.${Buffer.from(name).toString('base64url') || '_'}`;
+const bindingKey = (b: Binding) => key('b', JSON.stringify([b.exchange, b.queue, b.pattern]));
+const nameOf = (k: string) => Buffer.from(k.slice(2), 'base64url').toString();
 
 export class KvCatalog extends ViewCatalog implements Catalog {
   /** Entries that did not parse: written by something other than Warren. */
@@ -65,13 +67,26 @@ export class KvCatalog extends ViewCatalog implements Catalog {
   }
 
   async bind(binding: Binding): Promise<void> {
-    await this.kv.put(key('b', JSON.stringify([binding.exchange, binding.queue, binding.pattern])), encoder.encode(JSON.stringify(binding)));
+    await this.kv.put(bindingKey(binding), encoder.encode(JSON.stringify(binding)));
     this.view.apply({ type: 'binding', binding });
   }
 
   async unbind(binding: Binding): Promise<void> {
-    await this.kv.delete(key('b', JSON.stringify([binding.exchange, binding.queue, binding.pattern])));
+    await this.kv.delete(bindingKey(binding));
     this.view.apply({ type: 'unbinding', binding });
+  }
+
+  /** The bindings first: no node routes to the queue once it is gone. Other nodes see the deletes through their watch. */
+  async deleteQueue(name: QueueName): Promise<void> {
+    for (const b of this.view.exchanges.bindingsOf({ queue: name })) await this.unbind(b);
+    await this.kv.delete(key('q', name));
+    if (this.view.queue(name)) this.view.apply({ type: 'queue-deleted', name });
+  }
+
+  async deleteExchange(name: ExchangeName): Promise<void> {
+    for (const b of this.view.exchanges.bindingsOf({ exchange: name })) await this.unbind(b);
+    await this.kv.delete(key('x', name));
+    if (this.view.exchanges.typeOf(name)) this.view.apply({ type: 'exchange-deleted', name });
   }
 
   async refresh(kind: 'queue' | 'exchange', name: string): Promise<boolean> {
@@ -99,8 +114,11 @@ export class KvCatalog extends ViewCatalog implements Catalog {
   private applyEntry(e: KvEntry): void {
     const kind = e.key.slice(0, 1);
     if (e.operation !== 'PUT') {
-      const b = kind === 'b' ? bindingKey.safeParse(parseJson(Buffer.from(e.key.slice(2), 'base64url').toString())) : undefined;
+      // Applied once more on the node that deleted: a no-op there.
+      const b = kind === 'b' ? bindingKeyValue.safeParse(parseJson(nameOf(e.key))) : undefined;
       if (b?.success) this.view.apply({ type: 'unbinding', binding: { exchange: asExchange(b.data[0]), queue: asQueue(b.data[1]), pattern: b.data[2] } });
+      else if (kind === 'q' && this.view.queue(asQueue(nameOf(e.key)))) this.view.apply({ type: 'queue-deleted', name: asQueue(nameOf(e.key)) });
+      else if (kind === 'x' && this.view.exchanges.typeOf(asExchange(nameOf(e.key)))) this.view.apply({ type: 'exchange-deleted', name: asExchange(nameOf(e.key)) });
       return;
     }
     const value = parseJson(decoder.decode(e.value));

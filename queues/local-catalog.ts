@@ -1,6 +1,6 @@
 // The embedded catalog: this node is the home of every queue; durable declarations are saved with
 // the node's storage, so they survive a restart.
-import { asExchange, asQueue, type ExchangeName, type NodeId } from '../node/ids.ts';
+import { asExchange, asQueue, type ExchangeName, type NodeId, type QueueName } from '../node/ids.ts';
 import { parse, queueSchema } from '../node/options.ts';
 import type { Storage } from '../storage/storage.ts';
 import { ViewCatalog, type Catalog, type CatalogChange, type QueueDecl } from './catalog.ts';
@@ -41,6 +41,14 @@ export class LocalCatalog extends ViewCatalog implements Catalog {
 
   unbind(binding: Binding): Promise<void> {
     return this.change({ type: 'unbinding', binding });
+  }
+
+  deleteQueue(name: QueueName): Promise<void> {
+    return this.change({ type: 'queue-deleted', name });
+  }
+
+  deleteExchange(name: ExchangeName): Promise<void> {
+    return this.change({ type: 'exchange-deleted', name });
   }
 
   async refresh(kind: 'queue' | 'exchange', name: string): Promise<boolean> {

@@ -2,7 +2,7 @@
 // effects (log appends, confirms after durability, deliveries, dead letters). A restart rebuilds the
 // machine from the log, so a crash can cost redeliveries but never a confirmed message.
 import type { Behavior, Reply } from '../actors/actor.ts';
-import { NotConfirmed, Overflow, Stopped, StorageError } from '../node/errors.ts';
+import { NotConfirmed, Overflow, PreconditionFailed, QueueNotFound, Stopped, StorageError } from '../node/errors.ts';
 import type { ConsumerTag, MessageId, Seq } from '../node/ids.ts';
 import { seqRuns, type Headers, type LogRecord, type QueueLog, type RecoveryReport, type StoredMessage } from '../storage/storage.ts';
 import { backoffDelay } from '../supervision/backoff.ts';
@@ -43,7 +43,11 @@ export type QueueMsg =
   | { readonly type: 'tick' }
   /** Dead letters confirmed by the dead-letter queue, as `machine` sent them (a restart rebuilds the machine). */
   | { readonly type: 'dead-lettered'; readonly machine: QueueMachine; readonly seqs: readonly Seq[] }
-  | { readonly type: 'close'; readonly reply: Reply<void> };
+  | { readonly type: 'close'; readonly reply: Reply<void> }
+  /** Removes the waiting messages; replies with how many, once their removal is durable. */
+  | { readonly type: 'purge'; readonly reply: Reply<number> }
+  /** Destroys the queue's log unless a precondition fails; replies with how many messages it held. */
+  | { readonly type: 'delete'; readonly ifUnused: boolean; readonly ifEmpty: boolean; readonly reply: Reply<number> };
 
 /** What outlives one incarnation of the actor: configuration, the way to the log, subscribers. */
 export interface QueueEnv {
@@ -66,6 +70,8 @@ export interface QueueEnv {
   snapshot?: QueueSnapshot;
   /** What the last recovery found damaged and dropped. */
   recovery?: RecoveryReport;
+  /** The queue was deleted and its log destroyed: every later message is refused (a restart too). */
+  deleted?: boolean;
   /** Storage and dead-letter failures, for stats and logs. */
   onError(error: Error): void;
   /** The actor stopped for good (by its supervisor, after too many crashes, or with the node), once its log is closed. */
@@ -95,6 +101,12 @@ export function queueBehavior(env: QueueEnv): Behavior<QueueState, QueueMsg> {
       if (msg.type === 'close') {
         await closeLog(env, state);
         msg.reply(undefined);
+        return state;
+      }
+      if (env.deleted) {
+        // Deleting again finds nothing to delete: 0, as for a queue that never existed.
+        if (msg.type === 'delete') msg.reply(0);
+        else failPending(msg, new QueueNotFound(env.config.name));
         return state;
       }
       const self: Self = (m) => ctx.self.tell(m);
@@ -132,6 +144,25 @@ export function queueBehavior(env: QueueEnv): Behavior<QueueState, QueueMsg> {
           state.timer = undefined;
           await run(env, state, self, machine.handle({ type: 'tick', now }));
           break;
+        case 'purge': {
+          const effects = machine.handle({ type: 'purge', now });
+          await run(env, state, self, effects);
+          const purged = effects.find((e) => e.type === 'purged')!;
+          state.durable.then(() => msg.reply(purged.count), (err: unknown) => msg.reply(new NotConfirmed(`queue '${env.config.name}': the purge was not stored`, { cause: err })));
+          break;
+        }
+        case 'delete': {
+          const [verdict] = machine.handle({ type: 'delete', now, ifUnused: msg.ifUnused, ifEmpty: msg.ifEmpty });
+          if (verdict?.type === 'undeletable') {
+            msg.reply(new PreconditionFailed(verdict.why === 'in-use'
+              ? `queue '${env.config.name}' has ${verdict.count} consumer(s) (ifUnused)`
+              : `queue '${env.config.name}' holds ${verdict.count} message(s) (ifEmpty)`));
+            break;
+          }
+          await destroyLog(env, state);
+          msg.reply(verdict?.type === 'deletable' ? verdict.held : 0);
+          return state;
+        }
         case 'dead-lettered':
           // A machine rebuilt since knows these messages as live, and deals with them itself (the
           // dead-letter queue's dedup by id absorbs a second move): log and machine must agree.
@@ -167,6 +198,21 @@ async function closeLog(env: QueueEnv, state: QueueState | undefined): Promise<v
   const log = env.log;
   env.log = undefined;
   await log?.close().catch((err: unknown) => env.onError(err instanceof Error ? err : new Error(String(err))));
+}
+
+/** The queue is deleted: writes under way end, then its log goes from disk, and its state with it. */
+async function destroyLog(env: QueueEnv, state: QueueState): Promise<void> {
+  env.deleted = true;
+  env.subscribers.clear();
+  clearTimeout(state.timer?.handle);
+  state.timer = undefined;
+  state.machine = undefined;
+  state.cache.clear();
+  state.cachedBytes = 0;
+  await state.durable.catch(() => {});
+  const log = env.log;
+  env.log = undefined;
+  await log?.destroy();
 }
 
 /** Opens the log and rebuilds the machine from it: at start, and after every restart. */
@@ -221,6 +267,9 @@ async function run(env: QueueEnv, state: QueueState, self: Self, effects: readon
       case 'append':
       case 'confirm':
       case 'stale':
+      case 'purged':
+      case 'deletable':
+      case 'undeletable':
         break;
     }
   }
@@ -307,7 +356,7 @@ function failPending(msg: QueueMsg | undefined, err: Error): void {
   if (!msg) return;
   switch (msg.type) {
     case 'publish': for (const p of msg.items) p.done(err); break;
-    case 'open': case 'subscribe': case 'cancel': case 'reconcile': case 'close': msg.reply(err); break;
+    case 'open': case 'subscribe': case 'cancel': case 'reconcile': case 'close': case 'purge': case 'delete': msg.reply(err); break;
     case 'settle': case 'tick': case 'dead-lettered': break;
   }
 }

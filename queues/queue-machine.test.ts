@@ -358,4 +358,35 @@ describe('QueueMachine', () => {
       assert.deepEqual(q.publish(['a']).confirmed, [{ seq: 1, duplicate: true }], 'still in the window');
     });
   });
+
+  describe('purge and delete', () => {
+    it('a purge removes the ready and delayed messages in remove records, and leaves the unacked ones with their consumer', () => {
+      const q = new Queue();
+      q.subscribe('c1', 1);
+      q.publish(['a', 'b', 'c']);
+      q.publish(['later'], { delayMs: 1_000 });
+      const effects = q.machine.handle({ type: 'purge', now: q.now });
+      assert.deepEqual(effects.find((e) => e.type === 'purged'), { type: 'purged', count: 3 });
+      assert.deepEqual(outcomes(effects).removed, { purged: [2, 3, 4] });
+      assert.deepEqual(q.held('c1'), [1]);
+      // The unacked one stays the consumer's: a requeue brings it back, and nothing else is left.
+      assert.deepEqual(q.settle('c1', [1], 'requeue').delivered, { c1: [[1, 2]] });
+      assert.equal(q.tick(2_000).delivered.c1, undefined, 'the purged delayed message never comes due');
+      assert.deepEqual({ ...q.machine.snapshot(), counters: undefined }, { ready: 0, delayed: 0, unacked: 1, consumers: 1, counters: undefined });
+    });
+
+    it("a delete is a verdict on queue.delete's conditions; the queue stays as it was", () => {
+      const q = new Queue();
+      const verdict = (ifUnused: boolean, ifEmpty: boolean) => q.machine.handle({ type: 'delete', now: q.now, ifUnused, ifEmpty });
+      assert.deepEqual(verdict(true, true), [{ type: 'deletable', held: 0 }]);
+      q.publish(['a', 'b']);
+      q.publish(['c'], { delayMs: 1_000 });
+      q.subscribe('c1', 1);
+      assert.deepEqual(verdict(false, true), [{ type: 'undeletable', why: 'not-empty', count: 3 }], 'one unacked, one ready, one delayed');
+      assert.deepEqual(verdict(true, false), [{ type: 'undeletable', why: 'in-use', count: 1 }]);
+      assert.deepEqual(verdict(false, false), [{ type: 'deletable', held: 3 }]);
+      assert.deepEqual(q.held('c1'), [1]);
+      assert.equal(q.machine.snapshot().ready, 1);
+    });
+  });
 });

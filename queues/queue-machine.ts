@@ -54,7 +54,11 @@ export type QueueCommand =
   | { readonly type: 'settle'; readonly now: number; readonly consumer: ConsumerTag; readonly items: readonly Settlement[] }
   /** After a reconnect: the consumer says what it holds; deliveries lost on the way go back in line. */
   | { readonly type: 'reconcile'; readonly now: number; readonly consumer: ConsumerTag; readonly holds: readonly Seq[] }
-  | { readonly type: 'tick'; readonly now: number };
+  | { readonly type: 'tick'; readonly now: number }
+  /** Removes every message waiting (ready or delayed), as RabbitMQ's queue.purge; unacked ones stay. */
+  | { readonly type: 'purge'; readonly now: number }
+  /** Whether the queue may be deleted (queue.delete's if-unused, if-empty); the machine itself is left as it is. */
+  | { readonly type: 'delete'; readonly now: number; readonly ifUnused: boolean; readonly ifEmpty: boolean };
 
 export type DeadLetterReason = 'rejected' | 'delivery-limit' | 'expired' | 'maxlen';
 
@@ -80,7 +84,13 @@ export type QueueEffect =
   /** Move to the dead-letter queue; once there, append their removal (reason 'dead-letter'). */
   | { readonly type: 'dead-letter'; readonly messages: readonly DeadLettered[] }
   /** Settlements naming messages this consumer does not hold (stale: taken back, or never its own). */
-  | { readonly type: 'stale'; readonly consumer: ConsumerTag; readonly seqs: readonly Seq[] };
+  | { readonly type: 'stale'; readonly consumer: ConsumerTag; readonly seqs: readonly Seq[] }
+  /** The purge removed this many messages (their remove records are in this command's append). */
+  | { readonly type: 'purged'; readonly count: number }
+  /** The queue may go: it held this many messages (ready, delayed and unacked). */
+  | { readonly type: 'deletable'; readonly held: number }
+  /** A precondition of the delete failed. */
+  | { readonly type: 'undeletable'; readonly why: 'in-use' | 'not-empty'; readonly count: number };
 
 /**
  * What the machine keeps per message: a few numbers (see MessageSlot), not its id, headers or body.
@@ -157,6 +167,8 @@ export class QueueMachine {
   }
 
   handle(cmd: QueueCommand): QueueEffect[] {
+    // A verdict only: nothing is appended, delivered or expired on the way out.
+    if (cmd.type === 'delete') return [this.deletion(cmd.ifUnused, cmd.ifEmpty)];
     // The clock first: what is due or expired at `now` is so before the command sees the queue, or a
     // publish to a full queue would be refused (or drop a live head) for messages already expired.
     this.advance(cmd.now);
@@ -166,6 +178,7 @@ export class QueueMachine {
       case 'cancel': this.cancel(cmd.now, cmd.consumer); break;
       case 'settle': this.settle(cmd.now, cmd.consumer, cmd.items); break;
       case 'reconcile': this.reconcile(cmd.now, cmd.consumer, cmd.holds); break;
+      case 'purge': this.purge(); break;
       case 'tick': break;
     }
     // Again after: messages the command gave back may be past their TTL already.
@@ -233,6 +246,23 @@ export class QueueMachine {
       this.effects.push({ type: 'confirm', ref, seq, duplicate: false });
     }
     this.dedup.evict(now);
+  }
+
+  private purge(): void {
+    let count = 0;
+    for (let seq = this.ready.shift() ?? this.delayed.shift(); seq !== undefined; seq = this.ready.shift() ?? this.delayed.shift()) {
+      this.remove(seq, 'purged');
+      count++;
+    }
+    this.effects.push({ type: 'purged', count });
+  }
+
+  private deletion(ifUnused: boolean, ifEmpty: boolean): QueueEffect {
+    const { ready, delayed, unacked, consumers } = this.snapshot();
+    const held = ready + delayed + unacked;
+    if (ifUnused && consumers > 0) return { type: 'undeletable', why: 'in-use', count: consumers };
+    if (ifEmpty && held > 0) return { type: 'undeletable', why: 'not-empty', count: held };
+    return { type: 'deletable', held };
   }
 
   /** drop-head / dead-letter-head: frees one place by removing the next message in line. */

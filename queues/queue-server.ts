@@ -8,7 +8,7 @@ import { WarrenError } from '../node/errors.ts';
 import type { ClusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, encode, FrameError, messageBytes, type PublishAckEntry } from '../transport/frame.ts';
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
-import type { LocalEndpoint } from './endpoint.ts';
+import type { DeleteConditions, LocalEndpoint } from './endpoint.ts';
 import type { Delivery, PendingPublish } from './queue-actor.ts';
 import { chunks, control, controlRequest, errorFrame, Replier } from './remote-protocol.ts';
 
@@ -30,6 +30,8 @@ export class QueueServer {
     counters: ServerCounters,
     /** The queue's stats, for nodes that ask (the CLI's `warren stats` on a cluster). */
     private readonly stats: () => Record<string, unknown>,
+    /** Deletes the queue from its node (Warren.deleteHere): the node closes this server too. */
+    private readonly remove: (conditions: DeleteConditions) => Promise<number>,
     /** The leader's epoch (mirrored queues; 0 otherwise): deliveries carry it, settlements must match it. */
     private readonly epoch: () => number = () => 0,
   ) {
@@ -135,6 +137,10 @@ export class QueueServer {
           return this.replier.reply(m, control({ ok: true, known: await this.endpoint.reconcile(asConsumerTag(req.consumer), req.holds as Seq[]) }));
         case 'stats':
           return this.replier.reply(m, control({ ok: true, stats: this.stats() }));
+        case 'purge':
+          return this.replier.reply(m, control({ ok: true, count: await this.endpoint.purge() }));
+        case 'delete':
+          return this.replier.reply(m, control({ ok: true, count: await this.remove({ ifUnused: req.ifUnused, ifEmpty: req.ifEmpty }) }));
       }
     } catch (err) {
       this.replier.reply(m, errorFrame(err instanceof WarrenError ? err.code : 'ERROR', String((err as Error)?.message ?? err)));

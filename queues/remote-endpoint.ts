@@ -11,7 +11,7 @@ import type { ClusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, encode, messageBytes, type PublishEntry } from '../transport/frame.ts';
 import type { Subscription, Transport } from '../transport/transport.ts';
 import { DeliveryTags } from './delivery-tags.ts';
-import type { PublishRequest, PublishResult, QueueEndpoint } from './endpoint.ts';
+import type { DeleteConditions, PublishRequest, PublishResult, QueueEndpoint } from './endpoint.ts';
 import type { Subscriber } from './queue-actor.ts';
 import type { Settlement } from './queue-machine.ts';
 import { chunks, control, controlOk, expectReply } from './remote-protocol.ts';
@@ -127,6 +127,15 @@ export class RemoteEndpoint implements QueueEndpoint {
       return origin?.epoch === this.epoch ? [origin.seq] : [];
     });
     return (await this.control({ op: 'reconcile', consumer, holds: seqs })).known ?? false;
+  }
+
+  /** Asks the leader: the purge happens there, and its remove records reach the mirrors with the rest of the log. */
+  async purge(): Promise<number> {
+    return (await this.control({ op: 'purge' })).count ?? 0;
+  }
+
+  async delete(conditions: DeleteConditions): Promise<number> {
+    return (await this.control({ op: 'delete', ...conditions })).count ?? 0;
   }
 
   /** A new leader (mirrored queues): consumers subscribe to it; what they hold from the old one is redelivered. */

@@ -13,6 +13,8 @@ export const controlRequest = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('cancel'), consumer }),
   z.strictObject({ op: z.literal('reconcile'), consumer, holds: z.array(z.number().int().nonnegative()).max(65_535) }),
   z.strictObject({ op: z.literal('stats') }),
+  z.strictObject({ op: z.literal('purge') }),
+  z.strictObject({ op: z.literal('delete'), ifUnused: z.boolean(), ifEmpty: z.boolean() }),
 ]);
 export type ControlRequest = z.infer<typeof controlRequest>;
 
@@ -23,7 +25,7 @@ export type PositionRequest = z.infer<typeof positionRequest>;
 export const controlReply = z.strictObject({ ok: z.literal(true), known: z.boolean().optional(), stats: z.record(z.string(), z.unknown()).optional(), position: z.strictObject({
   seq: z.number().int().nonnegative(),
   stream: z.strictObject({ epoch: z.number().int().nonnegative(), lsn: z.number().int().nonnegative() }).optional(),
-}).optional() });
+}).optional(), count: z.number().int().nonnegative().optional() });
 export type ControlReply = z.infer<typeof controlReply>;
 
 export const control = (value: ControlRequest | PositionRequest | ControlReply): Uint8Array => encode({ type: 'control', json: JSON.stringify(value) });

@@ -18,6 +18,7 @@ async function mirrors(positions: (asker: NodeId, node: NodeId) => Position | un
   const led: NodeId[] = [];
   const coordinators = [A, B].map((self) => new Coordinator(self, store, {
     changed: () => {},
+    removed: () => {},
     lead: async () => { led.push(self); },
     position: async (_q, node) => positions(self, node),
   }, LEASE_MS, true));

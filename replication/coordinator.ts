@@ -16,6 +16,8 @@ export interface CoordinatorHooks {
   changed(queue: QueueName, v: Versioned): void;
   /** This node won the lead; resolves once the queue serves. */
   lead(queue: QueueName, v: Versioned): Promise<void>;
+  /** The queue was deleted: `last` is its metadata as this node last saw it. */
+  removed(queue: QueueName, last: Versioned): void;
   /** What a replica holds of the queue durably (this node's own too); undefined without an answer. */
   position(queue: QueueName, node: NodeId): Promise<Position | undefined>;
 }
@@ -66,8 +68,15 @@ export class Coordinator {
     clearInterval(this.timer);
   }
 
-  private onChange(queue: QueueName, v: Versioned): void {
+  private onChange(queue: QueueName, v: Versioned | undefined): void {
     const last = this.seen.get(queue);
+    if (!v) {
+      // Forgotten, so that no node claims the lead of a deleted queue.
+      this.seen.delete(queue);
+      this.leading.delete(queue);
+      if (last) this.hooks.removed(queue, last.v);
+      return;
+    }
     if (last && last.v.revision >= v.revision) return;
     this.seen.set(queue, { v, at: Date.now() });
     this.hooks.changed(queue, v);

@@ -55,15 +55,22 @@ export class KvMetaStore implements MetaStore {
     }
   }
 
-  watch(listener: (queue: QueueName, v: Versioned) => void): () => void {
+  async delete(queue: QueueName): Promise<void> {
+    await this.kv.delete(key(queue));
+  }
+
+  watch(listener: (queue: QueueName, v: Versioned | undefined) => void): () => void {
     let stopped = false;
     let stopWatch = () => { stopped = true; };
     void this.kv.watch({ key: 'm.>' }).then(async (w) => {
       if (stopped) return w.stop();
       stopWatch = () => w.stop();
       for await (const e of w) {
-        const v = e.operation === 'PUT' ? this.parse(e.value, e.revision) : undefined;
-        if (v) listener(queueOf(e.key), v);
+        if (e.operation !== 'PUT') listener(queueOf(e.key), undefined);
+        else {
+          const v = this.parse(e.value, e.revision);
+          if (v) listener(queueOf(e.key), v);
+        }
       }
     }).catch(() => {});
     const stop = () => { stopped = true; stopWatch(); this.stops.delete(stop); };

@@ -226,7 +226,8 @@ export class Leadership {
    */
   private write(change: (m: QueueMeta) => QueueMeta, renewal = false): Promise<boolean> {
     const attempt = async (): Promise<boolean> => {
-      for (let tries = 0; tries < 5 && !this.deposed; tries++) {
+      // Stopped: the queue closed here (handed off, or deleted with its metadata); nothing more is written.
+      for (let tries = 0; tries < 5 && !this.deposed && !this.stopped; tries++) {
         try {
           const next = change(this.current.meta);
           if (next === this.current.meta && !renewal) return true;

@@ -5,7 +5,7 @@ import { CasConflict, type MetaStore, type QueueMeta, type Versioned } from './m
 
 export class MemoryMetaStore implements MetaStore {
   private readonly entries = new Map<QueueName, Versioned>();
-  private readonly listeners = new Set<(queue: QueueName, v: Versioned) => void>();
+  private readonly listeners = new Set<(queue: QueueName, v: Versioned | undefined) => void>();
   private revision = 0;
 
   async get(queue: QueueName): Promise<Versioned | undefined> {
@@ -21,7 +21,13 @@ export class MemoryMetaStore implements MetaStore {
     return this.put(queue, meta);
   }
 
-  watch(listener: (queue: QueueName, v: Versioned) => void): () => void {
+  async delete(queue: QueueName): Promise<void> {
+    if (!this.entries.delete(queue)) return;
+    this.revision++;
+    for (const l of this.listeners) l(queue, undefined);
+  }
+
+  watch(listener: (queue: QueueName, v: Versioned | undefined) => void): () => void {
     for (const [q, v] of this.entries) listener(q, v);
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);

@@ -20,7 +20,7 @@ function contract(name: string, open: () => Promise<MetaStore>): void {
   it(`${name}: creates once, then changes only from the revision it read`, async () => {
     const store = await open();
     try {
-      const seen: [QueueName, Versioned][] = [];
+      const seen: [QueueName, Versioned | undefined][] = [];
       const first = await store.create(q, meta);
       assert.deepEqual(first.meta, meta);
       assert.deepEqual(await store.create(q, { ...meta, leader: b }), first, 'a second create returns what is stored');
@@ -31,8 +31,13 @@ function contract(name: string, open: () => Promise<MetaStore>): void {
       assert.deepEqual((await store.get(q))?.meta.leader, b);
       assert.equal(await store.get(asQueue('nothing')), undefined);
       // A watch sees the latest state of each key: a write made while it was starting may come folded in.
-      await until(() => seen.at(-1)?.[1].meta.epoch === 1, `the watch saw the change: ${JSON.stringify(seen)}`);
-      assert.ok(seen.every(([queue], i) => queue === q && (i === 0 || seen[i - 1]![1].revision < seen[i]![1].revision)));
+      await until(() => seen.at(-1)?.[1]?.meta.epoch === 1, `the watch saw the change: ${JSON.stringify(seen)}`);
+      assert.ok(seen.every(([queue, v], i) => queue === q && (i === 0 || seen[i - 1]![1]!.revision < v!.revision)));
+      // A deleted queue's metadata: gone, the watch says so, and declaring the queue again starts over.
+      await store.delete(q);
+      assert.equal(await store.get(q), undefined);
+      await until(() => seen.length > 0 && seen.at(-1)![1] === undefined, 'the watch saw the delete');
+      assert.deepEqual((await store.create(q, meta)).meta, meta);
       stop();
     } finally {
       await store.close();

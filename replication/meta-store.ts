@@ -39,7 +39,12 @@ export interface MetaStore {
   create(queue: QueueName, meta: QueueMeta): Promise<Versioned>;
   /** Writes if the stored revision is still `revision`; throws CasConflict otherwise. */
   update(queue: QueueName, meta: QueueMeta, revision: number): Promise<Versioned>;
-  /** The latest state of every entry, then every write (this node's included) as it becomes visible here. */
-  watch(listener: (queue: QueueName, v: Versioned) => void): () => void;
+  /** Removes the metadata (the queue was deleted); a no-op when there is none. */
+  delete(queue: QueueName): Promise<void>;
+  /**
+   * The latest state of every entry, then every write (this node's included) as it becomes visible
+   * here; `undefined` when the entry was deleted.
+   */
+  watch(listener: (queue: QueueName, v: Versioned | undefined) => void): () => void;
   close(): Promise<void>;
 }

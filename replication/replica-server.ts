@@ -70,12 +70,17 @@ export class ReplicaServer {
     r.epoch = Math.max(r.epoch, epoch);
   }
 
-  /** This node becomes the leader: the replica's log is closed and handed over. */
-  lead(queue: QueueName): Promise<void> {
+  /**
+   * This node becomes the leader: the replica's log is closed and handed over. `fresh`: the queue's
+   * first leader, whose log starts from nothing; a copy on disk is of a deleted queue of that name,
+   * which this node missed being down.
+   */
+  lead(queue: QueueName, fresh: boolean): Promise<void> {
     const r = this.replica(queue);
     r.leading = true;
     return this.enqueue(r, async () => {
-      await r.log?.close();
+      if (fresh) await (r.log ?? (await this.storage.openQueue(queue))).destroy();
+      else await r.log?.close();
       r.log = undefined;
       r.session = '';
       r.highest = undefined;
@@ -96,6 +101,17 @@ export class ReplicaServer {
   /** This node no longer leads: it waits for the new leader's snapshot. */
   follow(queue: QueueName): void {
     this.replica(queue).leading = false;
+  }
+
+  /** The queue was deleted: this node's copy goes from disk (the leader's went with its queue actor). */
+  destroy(queue: QueueName): Promise<void> {
+    const r = this.replica(queue);
+    this.replicas.delete(queue);
+    return this.enqueue(r, async () => {
+      if (r.leading) return;
+      await (r.log ?? (await this.storage.openQueue(queue))).destroy();
+      r.log = undefined;
+    });
   }
 
   async stop(): Promise<void> {

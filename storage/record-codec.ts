@@ -6,13 +6,13 @@
 // Payloads, by their first byte:
 //   1 enqueue    flags | seq | enqueuedAt | priority | [expiresAt] | [readyAt] | id | headers | body
 //   2 delivered  seq...
-//   3 remove     reason | seq...
+//   3 remove     reason | seq...   (reason: the index in REMOVE_REASONS)
 // Numbers are little-endian; seqs and times are f64 (exact for integers up to 2^53). id and headers
 // are a u32 byte length and UTF-8; headers are compact JSON, or nothing when there are none. The body
 // ends the payload as raw bytes: it never goes through a text form.
 import { crc32 } from 'node:zlib';
 import { asMessageId, asSeq, type Seq } from '../node/ids.ts';
-import type { Framed, Headers, LogRecord, MessageMeta, RemoveReason } from './storage.ts';
+import { REMOVE_REASONS, type Framed, type Headers, type LogRecord, type MessageMeta, type RemoveReason } from './storage.ts';
 
 /** 0xFE and 0xC1 never occur in UTF-8, so a text body never holds a false record start. */
 const MAGIC = Buffer.from([0xfe, 0x57, 0xc1, 0x4e]);
@@ -25,7 +25,6 @@ const DELIVERED = 2;
 const REMOVE = 3;
 const HAS_EXPIRES = 1;
 const HAS_READY = 2;
-const REASONS: readonly RemoveReason[] = ['ack', 'dead-letter', 'expired', 'dropped'];
 /** Shared by every recovered message without headers: a backlog of millions holds one object, not millions. */
 const NO_HEADERS: Headers = Object.freeze({});
 
@@ -153,7 +152,7 @@ export function recordHeaderBytes(headers: Headers): number {
 }
 
 function reasonCode(reason: RemoveReason): number {
-  const code = REASONS.indexOf(reason);
+  const code = REMOVE_REASONS.indexOf(reason);
   if (code < 0) throw new RangeError(`unknown remove reason '${String(reason)}'`);
   return code;
 }
@@ -268,7 +267,7 @@ function decodePayload(c: Cursor): LogRecord {
     case DELIVERED:
       return { type: 'delivered', seqs: c.seqs() };
     case REMOVE: {
-      const reason = REASONS[c.u8()];
+      const reason = REMOVE_REASONS[c.u8()];
       if (reason === undefined) throw new RangeError('unknown remove reason');
       return { type: 'remove', reason, seqs: c.seqs() };
     }

@@ -20,7 +20,9 @@ export interface MessageMeta {
   readonly size: number;
 }
 
-export type RemoveReason = 'ack' | 'dead-letter' | 'expired' | 'dropped';
+/** In the order of their codes on disk (record-codec.ts): new reasons go at the end. */
+export const REMOVE_REASONS = ['ack', 'dead-letter', 'expired', 'dropped', 'purged'] as const;
+export type RemoveReason = (typeof REMOVE_REASONS)[number];
 
 export type LogRecord =
   | { readonly type: 'enqueue'; readonly meta: MessageMeta; readonly body: Uint8Array }

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { asMessageId, asQueue, asSeq, type Seq } from '../node/ids.ts';
 import { propertyParams } from '../property-tests/params.ts';
 import { MemoryStorage } from './memory-store.ts';
-import type { LogRecord, MessageMeta, QueueLog, RecoveredQueue, RemoveReason } from './storage.ts';
+import { REMOVE_REASONS, type LogRecord, type MessageMeta, type QueueLog, type RecoveredQueue } from './storage.ts';
 
 export const QUEUE = asQueue('orders');
 
@@ -41,11 +41,10 @@ const enqueueStep = fc.record({
   body: fc.uint8Array({ maxLength: 80 }),
 });
 type EnqueueStep = typeof enqueueStep extends fc.Arbitrary<infer T> ? T : never;
-const reasons: readonly RemoveReason[] = ['ack', 'dead-letter', 'expired', 'dropped'];
 const seqsStep = fc.record({
   kind: fc.constantFrom('delivered' as const, 'remove' as const),
   picks: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }),
-  reason: fc.constantFrom(...reasons),
+  reason: fc.constantFrom(...REMOVE_REASONS),
 });
 const step = fc.record({
   what: fc.oneof({ arbitrary: enqueueStep, weight: 3 }, { arbitrary: seqsStep, weight: 2 }),

@@ -1,0 +1,73 @@
+// purgeQueue, deleteQueue and deleteExchange in distributed mode: two nodes on a nats-server of the
+// test's own; the queue lives on one, the calls come from the other (the control requests of the
+// remote protocol), and both nodes see the result.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import type { Message } from '../index.ts';
+import { exists, testCluster, until } from './testing.ts';
+
+describe('purge and delete across nodes', () => {
+  const cluster = testCluster('del');
+  const { start } = cluster;
+
+  it('a node purges and deletes a queue that lives on another; both see it gone, with its bindings and consumers', async () => {
+    const [a, b] = [await start('a'), await start('b')];
+    try {
+      await a.declareExchange('events', { type: 'fanout' });
+      await a.declareQueue('orders');
+      await a.bindQueue('orders', 'events');
+      // b learns of the binding through the catalog's watch: until then its publish routes nowhere.
+      await until(async () => (await b.publish({ exchange: 'events' }, 'm0', { id: 'id-0' }).catch(() => undefined))?.routed === 1, 'b routes through the binding');
+      for (let i = 1; i < 5; i++) await b.publish({ exchange: 'events' }, `m${i}`, { id: `id-${i}` });
+      const held: Message[] = [];
+      const remote = await b.consume('orders', (m) => { held.push(m); }, { ack: 'manual', prefetch: 1 });
+      const local = await a.consume('orders', () => new Promise(() => {}), { prefetch: 1 });
+      const orders = () => a.stats().queues.find((q) => q.name === 'orders');
+      await until(() => held.length === 1 && orders()?.unacked === 2, 'one message with each consumer');
+
+      assert.equal(await b.purgeQueue('orders'), 3, 'the ready ones; the two unacked stay');
+      assert.equal(orders()?.ready, 0);
+      assert.equal(orders()?.unacked, 2);
+      await assert.rejects(b.deleteQueue('orders', { ifUnused: true }), { code: 'PRECONDITION_FAILED' });
+      await assert.rejects(b.deleteQueue('orders', { ifEmpty: true }), { code: 'PRECONDITION_FAILED' });
+      assert.equal(orders()?.consumers, 2, 'a refused delete leaves the queue as it was');
+
+      assert.equal(await b.deleteQueue('orders'), 2);
+      assert.deepEqual(await remote.closed, { reason: 'deleted' });
+      assert.deepEqual(await local.closed, { reason: 'deleted' });
+      assert.equal(orders(), undefined);
+      assert.equal(await exists(path.join(cluster.dir, 'a', 'queues', 'orders')), false, 'its log is gone from the disk of its node');
+      await assert.rejects(b.publish({ queue: 'orders' }, 'x'), { code: 'QUEUE_NOT_FOUND' });
+      await assert.rejects(b.purgeQueue('orders'), { code: 'QUEUE_NOT_FOUND' });
+      await assert.rejects(a.publish({ queue: 'orders' }, 'x'), { code: 'QUEUE_NOT_FOUND' });
+      assert.equal((await b.publish({ exchange: 'events' }, 'x')).routed, 0, 'its binding is gone');
+      assert.equal(await a.deleteQueue('orders'), 0, 'already deleted');
+
+      // Declared again, from the other node: a new, empty queue there, whose dedup window is new.
+      await b.declareQueue('orders');
+      assert.deepEqual(await a.publish({ queue: 'orders' }, 'again', { id: 'id-0' }), { id: 'id-0', duplicate: false, routed: 1 });
+      assert.equal(b.stats().queues.find((q) => q.name === 'orders')?.ready, 1);
+    } finally {
+      await b.stop();
+      await a.stop();
+    }
+  });
+
+  it('an exchange deleted on one node is gone on the other; ifUnused refuses while it has bindings', async () => {
+    const [a, b] = [await start('c'), await start('d')];
+    try {
+      await a.declareExchange('audit', { type: 'topic' });
+      await a.declareQueue('trail');
+      await a.bindQueue('trail', 'audit', '#');
+      await until(async () => (await b.publish({ exchange: 'audit', routingKey: 'k' }, 'x').catch(() => undefined))?.routed === 1, 'b routes through it');
+      await assert.rejects(b.deleteExchange('audit', { ifUnused: true }), { code: 'PRECONDITION_FAILED' });
+      await b.deleteExchange('audit');
+      await until(() => a.publish({ exchange: 'audit', routingKey: 'k' }, 'x').then(() => false, (e: { code?: string }) => e.code === 'EXCHANGE_NOT_FOUND'), 'a sees it gone');
+      assert.equal(a.stats().queues.find((q) => q.name === 'trail')?.ready, 1, 'the queue stays');
+    } finally {
+      await b.stop();
+      await a.stop();
+    }
+  });
+});
