@@ -135,11 +135,22 @@ export class ActorSystem {
 
   /** A stateless parent whose only job is to supervise its children. */
   supervisor(parent: Ref<unknown>, name: string, onCrash: CrashHandler<unknown>): Ref<unknown> {
+    // A child stopped while its supervisor was deciding (a backoff sleeps before a restart) is gone:
+    // nact would look it up to restart it, find nothing and throw. The decision is moot then.
+    const decide: CrashHandler<unknown> = async (msg, error, ctx, child) => {
+      const directive = await onCrash(msg, error, ctx, child);
+      return child && !this.alive(child) ? (ctx.resume as symbol) : directive;
+    };
     // nact.spawnStateless would replace onCrash with 'resume', so this is a stateful actor without state.
     const handle = { stop: () => nact.stop(ref) };
-    const ref = nact.spawn(parent, () => undefined, name, { onCrash, afterStop: () => this.live.delete(handle) } as never) as Ref<unknown>;
+    const ref = nact.spawn(parent, () => undefined, name, { onCrash: decide, afterStop: () => this.live.delete(handle) } as never) as Ref<unknown>;
     this.live.add(handle);
     return ref;
+  }
+
+  private alive(ref: Ref<unknown>): boolean {
+    for (const actor of this.live) if (actor instanceof ActorRef && actor.nactRef === ref) return actor.alive;
+    return false;
   }
 
   stop(): void {

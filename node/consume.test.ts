@@ -120,6 +120,28 @@ describe('publish and consume', () => {
     assert.equal(await Promise.race([consumer.closed.then(() => 'closed'), new Promise((r) => setImmediate(() => r('open')))]), 'open');
   });
 
+  it('a consumer is cancelled at once while its supervisor backs off before restarting it, and the node stops', async () => {
+    await node.declareQueue('q');
+    for (const t of texts(20)) await node.publish({ queue: 'q' }, t);
+    let escalations = 0;
+    node.onError(() => { escalations++; });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const consumer = await node.consume('q', () => { throw new Error('downstream gone'); }, { supervision: { decide: () => 'escalate' } });
+      await until(() => escalations >= 4, 'the consumer escalated again and again', 30_000);
+      await consumer.cancel();
+      assert.deepEqual(await consumer.closed, { reason: 'cancelled' });
+      // The supervisor's backoff (at most 800 ms after the 4th escalation) ends with its child gone.
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.deepEqual(unhandled, []);
+      assert.equal(node.stats().queues.find((q) => q.name === 'q')!.consumers, 0);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('a handler that fails for every message for a while (a downstream outage) trips restart intensity: the consumer pauses and tries again, dead-letters nothing, and handles every message once the outage ends', async () => {
     await node.declareQueue('q', { maxDeliveries: 20 });
     for (const t of texts(30)) await node.publish({ queue: 'q' }, t);

@@ -1,13 +1,13 @@
 // A consumer as the user holds it: a supervised consumer actor subscribed to a queue, here or remote.
 import Denque from 'denque';
-import { DEFAULT_ASK_TIMEOUT_MS, type ActorRef, type ActorSystem } from '../actors/actor.ts';
+import type { ActorRef, ActorSystem } from '../actors/actor.ts';
 import { Batcher } from '../actors/batcher.ts';
 import type { Ref } from 'nact';
-import { consumerBehavior, type ConsumerEnv, type ConsumerMsg } from '../queues/consumer-actor.ts';
+import { consumerBehavior, type ConsumerEnv, type ConsumerGate, type ConsumerMsg } from '../queues/consumer-actor.ts';
 import type { QueueEndpoint } from '../queues/endpoint.ts';
 import type { Delivery } from '../queues/queue-actor.ts';
 import type { Outcome, Settlement } from '../queues/queue-machine.ts';
-import type { ConsumerTag, QueueName, Seq } from './ids.ts';
+import type { ConsumerTag, MessageId, QueueName, Seq } from './ids.ts';
 import { Message, type Settler } from './message.ts';
 import { RecentKeys } from './recent-keys.ts';
 
@@ -24,16 +24,19 @@ export class Consumer implements Settler {
   private actor!: ActorRef<ConsumerMsg>;
   private readonly settles: Batcher<Settlement>;
   private readonly inbox = new Denque<Message>();
-  /** Delivered and not yet settled: what a reconnect tells the queue this consumer holds. */
-  private readonly outstanding = new Set<Seq>();
+  /** Delivered and not yet settled, with their ids: what a reconnect tells the queue this consumer holds. */
+  private readonly outstanding = new Map<Seq, MessageId>();
   /**
-   * Seqs this consumer acked or dead-lettered, most recent last. Over a network a delivery can arrive
-   * twice (a frame buffered across a reconnect, and its redelivery after the reconcile): the second
-   * copy of a message already in hand, or already finally settled, is dropped, never handled again.
+   * Messages this consumer acked or dead-lettered, the last FINISHED_MEMORY of them. Over a network a
+   * delivery can arrive twice (a frame buffered across a reconnect, and its redelivery after the
+   * reconcile): the second copy of a message already in hand, or already finally settled, is dropped,
+   * never handled again. A seq names a message only while the queue's log keeps it (a queue that lost
+   * its last writes in a crash gives their seqs to new messages), so the id must match too.
    */
-  private readonly finished = new RecentKeys<Seq>(FINISHED_MEMORY, (seq) => this.deadLettered.delete(seq));
-  /** The finished seqs that were dead-lettered rather than acked. */
-  private readonly deadLettered = new Set<Seq>();
+  private readonly finished = new Map<Seq, { readonly id: MessageId; readonly outcome: 'ack' | 'dead-letter' }>();
+  private readonly finishedOrder = new RecentKeys<Seq>(FINISHED_MEMORY, (seq) => this.finished.delete(seq));
+  /** Shared with the actor: a cancel stops it handling messages, and waits for the one in hand. */
+  private readonly gate: ConsumerGate = { draining: false, inHand: undefined };
   private signalled = false;
   private cancelling: Promise<void> | undefined;
   /** Its queue was deleted: settlements have nowhere to go. */
@@ -51,18 +54,22 @@ export class Consumer implements Settler {
   }
 
   /** Spawns the actor under `supervisor` and subscribes it; resolves once deliveries can flow. */
-  async start(system: ActorSystem, supervisor: Ref<unknown>, env: Omit<ConsumerEnv, 'onStopped' | 'inbox' | 'wake'>, prefetch: number): Promise<this> {
+  async start(system: ActorSystem, supervisor: Ref<unknown>, env: Omit<ConsumerEnv, 'onStopped' | 'inbox' | 'wake' | 'gate'>, prefetch: number): Promise<this> {
     this.actor = system.spawn(supervisor, this.tag, consumerBehavior({
-      ...env, inbox: this.inbox, wake: () => this.wake(), onStopped: (error) => this.stopped(error),
+      ...env, inbox: this.inbox, gate: this.gate, wake: () => this.wake(), onStopped: (error) => this.stopped(error),
     }));
-    await this.endpoint.subscribe(this.tag, { prefetch, deliver: (batch) => this.deliver(batch), held: () => [...this.outstanding] });
+    await this.endpoint.subscribe(this.tag, { prefetch, deliver: (batch) => this.deliver(batch), held: () => [...this.outstanding.keys()] });
     return this;
   }
 
-  /** Graceful: lets the message in hand finish, returns the unacked ones to the queue, then stops. */
+  /**
+   * Graceful: lets the message in hand finish, returns the unacked ones to the queue, then stops. Not
+   * through the actor's mailbox: an actor that escalated waits for its supervisor's backoff (up to 30 s).
+   */
   cancel(): Promise<void> {
     this.cancelling ??= (async () => {
-      if (this.actor.alive) await this.actor.ask<void>((reply) => ({ type: 'drain', reply }), DEFAULT_ASK_TIMEOUT_MS);
+      this.gate.draining = true;
+      await this.gate.inHand;
       // Settlements made so far leave on the next turn; the cancel must reach the queue after them.
       await new Promise((r) => setImmediate(r));
       await this.endpoint.cancel(this.tag).catch(() => {});
@@ -91,11 +98,12 @@ export class Consumer implements Settler {
   private deliver(batch: readonly Delivery[]): void {
     if (this.orphaned) return;
     for (const d of batch) {
+      const done = this.finished.get(d.seq);
       // The queue lost this consumer's settlement (its actor crashed or was reopened before it got
       // there): settled again, as before, for the queue would otherwise count it held for good.
-      if (this.finished.has(d.seq)) this.settles.add({ seq: d.seq, outcome: this.deadLettered.has(d.seq) ? 'dead-letter' : 'ack', delayMs: undefined });
-      if (this.outstanding.has(d.seq) || this.finished.has(d.seq)) continue;
-      this.outstanding.add(d.seq);
+      if (done?.id === d.id) this.settles.add({ seq: d.seq, outcome: done.outcome, delayMs: undefined });
+      if (this.outstanding.has(d.seq) || done?.id === d.id) continue;
+      this.outstanding.set(d.seq, d.id);
       this.inbox.push(new Message(this.queue, this, d.seq, d.id, d.body, d.headers, d.deliveryCount));
     }
     this.wake();
@@ -103,11 +111,12 @@ export class Consumer implements Settler {
 
   /** As in AMQP, a settlement is on its way once queued here, in order; the queue counts stale ones. */
   settle(seq: Seq, outcome: Outcome, delayMs: number | undefined): Promise<void> {
+    const id = this.outstanding.get(seq);
     this.outstanding.delete(seq);
     if (this.orphaned) return Promise.resolve();
-    if (outcome !== 'requeue') {
-      this.finished.add(seq);
-      if (outcome === 'dead-letter') this.deadLettered.add(seq);
+    if (outcome !== 'requeue' && id !== undefined) {
+      this.finished.set(seq, { id, outcome });
+      this.finishedOrder.add(seq);
     }
     this.settles.add({ seq, outcome, delayMs });
     return Promise.resolve();

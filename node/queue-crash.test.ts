@@ -63,6 +63,8 @@ describe('a crashing queue actor', () => {
       await writeFile(queueDir, 'not a folder');
       const got = new Set<string>();
       await node.consume('q', (m) => { got.add(m.id); }, { prefetch: 4 });
+      // Cancelled while the queue is down: it must not come back with the queue, holding messages.
+      const leaving = await node.consume('q', (m) => { got.add(m.id); }, { prefetch: 4 });
       const confirmed: string[] = [];
       let stopped: unknown;
       for (let i = 0; i < 1_000 && !stopped; i++) {
@@ -74,6 +76,8 @@ describe('a crashing queue actor', () => {
       assert.ok(stopped instanceof Stopped, 'the queue stopped after crashing again and again');
       await until(() => errors.some((e) => /kept failing/.test(e.message)), 'the node reports the queue down');
       assert.equal(node.stats().queues.find((s) => s.name === 'q')?.state, 'down');
+      await leaving.cancel();
+      assert.deepEqual(await leaving.closed, { reason: 'cancelled' });
 
       await rm(queueDir);
       await rename(`${queueDir}.away`, queueDir);
@@ -84,6 +88,7 @@ describe('a crashing queue actor', () => {
       await until(() => want.every((id) => got.has(id)) && q().ready + q().unacked === 0, 'every confirmed message consumed, none left held', 60_000);
       assert.equal(q().recovery.droppedRecords, 1);
       assert.equal(q().state, 'running');
+      assert.equal(q().consumers, 1);
     });
   });
 });

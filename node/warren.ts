@@ -542,7 +542,7 @@ export class Warren {
       onStopped: () => { if (this.running && this.queues.get(name) === handle) void this.queueDown(handle); },
     };
     const ref = this.system.spawn(this.queueSupervisor, `q-${name}`, queueBehavior(env));
-    const handle: QueueHandle = { name, options, endpoint: new LocalEndpoint(name, ref), env, ...(leadership ? { leadership } : {}) };
+    const handle: QueueHandle = { name, options, endpoint: new LocalEndpoint(name, ref, env.subscribers), env, ...(leadership ? { leadership } : {}) };
     this.queues.set(name, handle);
     await handle.endpoint.open();
     // The first sample: work in the queue's first second shows in its rates from the next one.

@@ -7,17 +7,25 @@
 // Deliveries wait in the consumer's inbox, in order; the actor's mailbox only carries "work" signals,
 // so one actor turn handles a run of messages instead of paying an actor turn per message.
 import type Denque from 'denque';
-import type { Behavior, Reply } from '../actors/actor.ts';
+import type { Behavior } from '../actors/actor.ts';
 import type { Message } from '../node/message.ts';
 import { backoffDelay, type BackoffOptions } from '../supervision/backoff.ts';
 import { crashHandler, type Directive, type Strategy } from '../supervision/strategy.ts';
 
 export type Handler = (msg: Message) => unknown;
 
-export type ConsumerMsg =
-  | { readonly type: 'work' }
-  /** Ends the consumer once the messages before it are handled. */
-  | { readonly type: 'drain'; readonly reply: Reply<void> };
+export type ConsumerMsg = { readonly type: 'work' };
+
+/**
+ * Shared with the consumer's owner, outside the mailbox: a cancel must not wait behind work signals,
+ * nor behind the supervisor's backoff of an escalating actor, and it outlives restarts.
+ */
+export interface ConsumerGate {
+  /** Set by a cancel: no further message is handled. */
+  draining: boolean;
+  /** Settles when the handler in progress ends (however it ends); undefined between messages. */
+  inHand: Promise<void> | undefined;
+}
 
 export interface ConsumerEnv {
   readonly handler: Handler;
@@ -26,15 +34,13 @@ export interface ConsumerEnv {
   readonly retry: BackoffOptions;
   /** Deliveries not yet handled, in order. */
   readonly inbox: Denque<Message>;
+  readonly gate: ConsumerGate;
   /** Asks for another turn (a 'work' signal to this actor). */
   wake(): void;
   /** Supervision stopped this consumer: its host cancels the subscription and reports. */
   onStopped(error: unknown): void;
 }
 
-interface ConsumerState {
-  draining: boolean;
-}
 
 /**
  * Messages handled per actor turn before yielding to the rest of the node. A whole prefetch window of
@@ -42,28 +48,31 @@ interface ConsumerState {
  */
 const RUN_LENGTH = 256;
 
-export function consumerBehavior(env: ConsumerEnv): Behavior<ConsumerState, ConsumerMsg> {
+export function consumerBehavior(env: ConsumerEnv): Behavior<undefined, ConsumerMsg> {
   let failure: unknown;
   let current: Message | undefined;
   return {
-    init: () => ({ draining: false }),
+    init: () => undefined,
 
-    async receive(state, msg) {
-      if (msg.type === 'drain') {
-        state.draining = true;
-        msg.reply(undefined);
-        return state;
-      }
+    async receive() {
       // While draining, deliveries stay unsettled: cancelling returns them to the queue.
-      for (let n = 0; n < RUN_LENGTH && !state.draining; n++) {
+      for (let n = 0; n < RUN_LENGTH && !env.gate.draining; n++) {
         current = env.inbox.shift();
-        if (!current) return state;
-        await env.handler(current);
+        if (!current) return undefined;
+        const result = env.handler(current);
+        if (isPromise(result)) {
+          env.gate.inHand = result.then(() => {}, () => {});
+          try {
+            await result;
+          } finally {
+            env.gate.inHand = undefined;
+          }
+        }
         if (env.ack === 'auto' && !current.settled) void current.ack();
       }
       current = undefined;
-      if (!env.inbox.isEmpty()) env.wake();
-      return state;
+      if (!env.inbox.isEmpty() && !env.gate.draining) env.wake();
+      return undefined;
     },
 
     onCrash: crashHandler<ConsumerMsg>(env.strategy, ({ directive, exhausted, error }) => {
@@ -77,6 +86,10 @@ export function consumerBehavior(env: ConsumerEnv): Behavior<ConsumerState, Cons
 
     afterStop: () => env.onStopped(failure),
   };
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof (value as Promise<unknown> | undefined)?.then === 'function';
 }
 
 function settleFor(message: Message, directive: Directive, retry: BackoffOptions): Promise<void> {

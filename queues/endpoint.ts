@@ -37,7 +37,12 @@ export class LocalEndpoint implements QueueEndpoint {
   /** Publishes of one event-loop turn reach the queue actor as one batch: one append, one sync. */
   private readonly publisher = new Batcher<PendingPublish>((items) => this.publishBatch(items));
 
-  constructor(readonly name: QueueName, private actor: ActorRef<QueueMsg>) {}
+  constructor(
+    readonly name: QueueName,
+    private actor: ActorRef<QueueMsg>,
+    /** The queue's subscribers (QueueEnv.subscribers): what its actor subscribes again when it restarts or reopens. */
+    private readonly subscribers: Map<ConsumerTag, Subscriber>,
+  ) {}
 
   get ref(): ActorRef<QueueMsg> {
     return this.actor;
@@ -70,6 +75,10 @@ export class LocalEndpoint implements QueueEndpoint {
   }
 
   cancel(consumer: ConsumerTag): Promise<void> {
+    // Gone from the subscribers first: a cancel that a crash or a down queue keeps from the actor must
+    // not leave a ghost that a restart subscribes again, with messages handed to it that no one handles.
+    this.subscribers.delete(consumer);
+    if (!this.ref.alive) return Promise.resolve();
     return this.ref.ask<void>((reply) => ({ type: 'cancel', consumer, reply }), DEFAULT_ASK_TIMEOUT_MS);
   }
 

@@ -261,7 +261,7 @@ async function run(env: QueueEnv, state: QueueState, self: Self, effects: readon
       }
       case 'dead-letter': {
         const stored = await messagesOf(env, state, e.messages);
-        moveDead(env, self, state.machine!, e.messages.map((dead, i) => ({ ...dead, message: stored[i]! })));
+        moveDead(env, self, { machine: state.machine!, log: env.log! }, e.messages.map((dead, i) => ({ ...dead, message: stored[i]! })));
         break;
       }
       case 'append':
@@ -284,13 +284,15 @@ const DEAD_LETTER_RETRY = { minMs: 100, maxMs: 5_000, jitter: 0.3 };
  * until it succeeds, deduplicated by message id, so dead letters are held back, never lost. A stopping
  * node gives up: without their removal, the next start dead-letters them again.
  */
-function moveDead(env: QueueEnv, self: Self, machine: QueueMachine, messages: Parameters<QueueEnv['deadLetter']>[0], attempt = 1): void {
+function moveDead(env: QueueEnv, self: Self, from: { readonly machine: QueueMachine; readonly log: QueueLog }, messages: Parameters<QueueEnv['deadLetter']>[0], attempt = 1): void {
   env.deadLetter(messages).then(
-    () => self({ type: 'dead-lettered', machine, seqs: messages.map((m) => m.seq) }),
+    () => self({ type: 'dead-lettered', machine: from.machine, seqs: messages.map((m) => m.seq) }),
     (err: unknown) => {
       if (err instanceof Stopped) return;
       env.onError(err instanceof Error ? err : new Error(String(err)));
-      setTimeout(() => moveDead(env, self, machine, messages, attempt + 1), backoffDelay(attempt, DEAD_LETTER_RETRY)).unref();
+      // Until the actor restarts or stops (its log is closed then): a rebuilt machine moves its dead letters itself.
+      const retry = () => { if (env.log === from.log) moveDead(env, self, from, messages, attempt + 1); };
+      setTimeout(retry, backoffDelay(attempt, DEAD_LETTER_RETRY)).unref();
     },
   );
 }

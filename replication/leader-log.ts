@@ -67,6 +67,9 @@ export class LeaderLog implements QueueLog {
   ) {
     this.lsn = from.lsn;
     this.committed = from.committed;
+    // What the previous log appended may hold messages not committed yet, which the recovery brings
+    // back: deliveries wait for all of it.
+    this.enqueuedLsn = from.lsn;
     this.recovered = new Promise((resolve, reject) => {
       this.settleRecovery = (err) => (err === undefined ? resolve() : reject(err));
     });

@@ -74,7 +74,7 @@ async function leader(opts: { inSync?: NodeId[]; backlog?: number; stallMs?: num
   const inSync = async () => (await store.get(queue))!.meta.inSync;
   // The links start with a snapshot each; both mirrors answer until they are back in sync.
   await until(async () => (await inSync()).length === 3 && leadership.stats().every((m) => m.inSync), 'both mirrors in sync');
-  return { store, leadership, log, local, inSync, a: mirrors.get(A)!, b: mirrors.get(B)! };
+  return { store, storage, leadership, log, local, inSync, a: mirrors.get(A)!, b: mirrors.get(B)! };
 }
 
 let seq = 0;
@@ -167,6 +167,27 @@ describe('a mirrored queue leader', () => {
     assert.equal(await delivered, 'confirmed');
     await leadership.handOff();
     assert.match(await settled(leadership.messagesCommitted()), /leader is stopping/, "a leader handing over delivers nothing more");
+  });
+
+  it('after its queue actor restarts, delivers the messages it recovers only once the mirrors hold them', async () => {
+    const { leadership, storage, log, a, b } = await leader();
+    stop = () => leadership.stop();
+    a.auto = false;
+    b.auto = false;
+    const refused = settled(publish(log));
+    // The queue actor restarts: its log is wrapped anew and recovered, the message not committed yet.
+    await log.close();
+    await leadership.wrap(await storage.openQueue(queue)).recover();
+    assert.match(await refused, /the queue restarted/);
+    let delivered = false;
+    const committed = leadership.messagesCommitted().then(() => { delivered = true; });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(delivered, false, 'no delivery of a message the mirrors may not hold');
+    a.auto = true;
+    b.auto = true;
+    a.answer();
+    b.answer();
+    await committed;
   });
 
   it('hands the lead over to the mirror that holds every confirmed append', async () => {
