@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import type { Message } from '../index.ts';
+import { NotConfirmed, type Message } from '../index.ts';
 import { exists, testCluster, until } from './testing.ts';
 
 describe('purge and delete across nodes', () => {
@@ -68,6 +68,22 @@ describe('purge and delete across nodes', () => {
     } finally {
       await b.stop();
       await a.stop();
+    }
+  });
+
+  it("a purge or a delete is sent once: with the queue's node down it is refused at once as NotConfirmed (a purge sent again would remove what came in between)", async () => {
+    const [a, b] = [await start('pa'), await start('pb')];
+    let aUp = true;
+    try {
+      await a.declareQueue('lonely');
+      await until(async () => (await b.publish({ queue: 'lonely' }, 'x').catch(() => undefined)) !== undefined, 'b reaches the queue');
+      await a.stop();
+      aUp = false;
+      await assert.rejects(b.purgeQueue('lonely'), (e: unknown) => e instanceof NotConfirmed && /no answer to purge/.test(e.message));
+      await assert.rejects(b.deleteQueue('lonely'), (e: unknown) => e instanceof NotConfirmed && /no answer to delete/.test(e.message));
+    } finally {
+      await b.stop();
+      if (aUp) await a.stop();
     }
   });
 });

@@ -288,10 +288,10 @@ export class Warren {
       const local = this.queues.get(qname);
       if (local && !local.leadership) return this.deleteHere(local, { ifUnused, ifEmpty });
       // Elsewhere (a mirrored queue's leader is asked over NATS from its own node too): its leader
-      // deletes it; deleting it again from the catalog here (a no-op at the source) makes this node's
-      // view show it gone now rather than when the catalog's watch gets here.
+      // deletes it, the catalog entry last. Read back here, this node's view shows it gone now rather
+      // than when the catalog's watch gets here (and shows it declared anew, should it be meanwhile).
       const held = await this.endpoint(qname).delete({ ifUnused, ifEmpty });
-      await this.catalog.deleteQueue(qname);
+      await this.catalog.refresh('queue', qname);
       return held;
     });
   }

@@ -35,7 +35,8 @@ export interface Catalog {
   queues(): readonly QueueDecl[];
   /**
    * Looks a name up at the source when the local view does not have it yet (a declaration made on
-   * another node a moment ago); true when found, and then the view has it.
+   * another node a moment ago); true when found, and then the view has it. One deleted at the source
+   * leaves the view.
    */
   refresh(kind: 'queue' | 'exchange', name: string): Promise<boolean>;
   readonly exchanges: Exchanges;

@@ -90,10 +90,12 @@ export class KvCatalog extends ViewCatalog implements Catalog {
   }
 
   async refresh(kind: 'queue' | 'exchange', name: string): Promise<boolean> {
-    const entry = await this.kv.get(key(kind === 'queue' ? 'q' : 'x', name)).catch(() => null);
-    if (entry?.operation !== 'PUT') return false;
-    this.applyEntry(entry);
-    return true;
+    const k = key(kind === 'queue' ? 'q' : 'x', name);
+    const entry = await this.kv.get(k).catch(() => undefined);
+    if (entry === undefined) return false; // not read: the view stays as it is
+    if (entry?.operation === 'PUT') this.applyEntry(entry);
+    else this.applyDeletion(k); // deleted, or never there: the view must not show it either
+    return entry?.operation === 'PUT';
   }
 
   async close(): Promise<void> {
@@ -111,16 +113,18 @@ export class KvCatalog extends ViewCatalog implements Catalog {
     }
   }
 
+  /** Applied once more on the node that deleted: a no-op there. */
+  private applyDeletion(k: string): void {
+    const kind = k.slice(0, 1);
+    const b = kind === 'b' ? bindingKeyValue.safeParse(parseJson(nameOf(k))) : undefined;
+    if (b?.success) this.view.apply({ type: 'unbinding', binding: { exchange: asExchange(b.data[0]), queue: asQueue(b.data[1]), pattern: b.data[2] } });
+    else if (kind === 'q' && this.view.queue(asQueue(nameOf(k)))) this.view.apply({ type: 'queue-deleted', name: asQueue(nameOf(k)) });
+    else if (kind === 'x' && this.view.exchanges.typeOf(asExchange(nameOf(k)))) this.view.apply({ type: 'exchange-deleted', name: asExchange(nameOf(k)) });
+  }
+
   private applyEntry(e: KvEntry): void {
     const kind = e.key.slice(0, 1);
-    if (e.operation !== 'PUT') {
-      // Applied once more on the node that deleted: a no-op there.
-      const b = kind === 'b' ? bindingKeyValue.safeParse(parseJson(nameOf(e.key))) : undefined;
-      if (b?.success) this.view.apply({ type: 'unbinding', binding: { exchange: asExchange(b.data[0]), queue: asQueue(b.data[1]), pattern: b.data[2] } });
-      else if (kind === 'q' && this.view.queue(asQueue(nameOf(e.key)))) this.view.apply({ type: 'queue-deleted', name: asQueue(nameOf(e.key)) });
-      else if (kind === 'x' && this.view.exchanges.typeOf(asExchange(nameOf(e.key)))) this.view.apply({ type: 'exchange-deleted', name: asExchange(nameOf(e.key)) });
-      return;
-    }
+    if (e.operation !== 'PUT') return this.applyDeletion(e.key);
     const value = parseJson(decoder.decode(e.value));
     const q = kind === 'q' ? queueValue.safeParse(value) : undefined;
     const x = kind === 'x' ? exchangeValue.safeParse(value) : undefined;

@@ -131,11 +131,11 @@ export class RemoteEndpoint implements QueueEndpoint {
 
   /** Asks the leader: the purge happens there, and its remove records reach the mirrors with the rest of the log. */
   async purge(): Promise<number> {
-    return (await this.control({ op: 'purge' })).count ?? 0;
+    return (await this.once({ op: 'purge' })).count ?? 0;
   }
 
   async delete(conditions: DeleteConditions): Promise<number> {
-    return (await this.control({ op: 'delete', ...conditions })).count ?? 0;
+    return (await this.once({ op: 'delete', ...conditions })).count ?? 0;
   }
 
   /** A new leader (mirrored queues): consumers subscribe to it; what they hold from the old one is redelivered. */
@@ -205,6 +205,24 @@ export class RemoteEndpoint implements QueueEndpoint {
 
   private control(req: Parameters<typeof control>[0]) {
     return this.retrying(async () => controlOk(await this.request(this.subjects.control(this.name), control(req))));
+  }
+
+  /**
+   * A request that is not safe to repeat, sent once, with the whole deadline to answer: a purge sent
+   * again would also remove what was published in between, a delete sent again could delete the queue
+   * declared anew meanwhile. Without an answer it may or may not have happened (NotConfirmed).
+   */
+  private async once(req: Extract<Parameters<typeof control>[0], { op: 'purge' | 'delete' }>) {
+    if (this.closed) throw new Stopped(`the way to queue '${this.name}'`);
+    try {
+      return controlOk(await Promise.race([
+        this.transport.request(this.subjects.control(this.name), control(req), { timeoutMs: this.opts.confirmDeadlineMs }),
+        this.leaderChanged.promise,
+      ]));
+    } catch (err) {
+      if (err instanceof WarrenError) throw err;
+      throw new NotConfirmed(`queue '${this.name}': no answer to ${req.op} (it may have been done)`, { cause: err });
+    }
   }
 
   /** The node stops: what fails from now on is not retried (Stopped), and a new leader is not probed for. */

@@ -47,6 +47,8 @@ export class ReplicaServer {
   private readonly replier: Replier;
   private subs: Subscription[] = [];
   private readonly replicas = new Map<QueueName, Replica>();
+  /** Copies of deleted queues being destroyed, by name. */
+  private readonly destroying = new Map<QueueName, Promise<void>>();
 
   constructor(
     private readonly transport: Transport,
@@ -106,13 +108,20 @@ export class ReplicaServer {
   /** The queue was deleted: this node's copy goes from disk (the leader's went with its queue actor). */
   destroy(queue: QueueName): Promise<void> {
     const r = this.replica(queue);
+    // Forgotten at once (its epoch, its session, whether it led), but a queue declared anew under the
+    // name starts on a replica whose work waits behind the destroy: it must not find the old copy.
     this.replicas.delete(queue);
-    return this.enqueue(r, async () => {
+    const destroyed = this.enqueue(r, async () => {
       if (r.leading) return;
       await (r.log ?? (await this.storage.openQueue(queue))).destroy();
       r.log = undefined;
     });
+    const settled = destroyed.then(() => {}, () => {});
+    this.destroying.set(queue, settled);
+    void settled.then(() => { if (this.destroying.get(queue) === settled) this.destroying.delete(queue); });
+    return destroyed;
   }
+
 
   async stop(): Promise<void> {
     for (const s of this.subs) s.unsubscribe();
@@ -232,7 +241,7 @@ export class ReplicaServer {
 
   private replica(queue: QueueName): Replica {
     let r = this.replicas.get(queue);
-    if (!r) this.replicas.set(queue, (r = { log: undefined, epoch: 0, session: '', next: 0, leading: false, highest: undefined, stream: undefined, chain: Promise.resolve() }));
+    if (!r) this.replicas.set(queue, (r = { log: undefined, epoch: 0, session: '', next: 0, leading: false, highest: undefined, stream: undefined, chain: this.destroying.get(queue) ?? Promise.resolve() }));
     return r;
   }
 

@@ -247,13 +247,17 @@ export class FileQueueLog implements QueueLog {
   }
 
   close(): Promise<void> {
-    return (this.closing ??= this.shutdown());
+    return (this.closing ??= this.shutdown().finally(() => this.onClose()));
   }
 
-  async destroy(): Promise<void> {
-    await this.close();
-    await rm(this.dir, { recursive: true, force: true });
-    await syncDir(dirname(this.dir));
+  destroy(): Promise<void> {
+    const remove = async () => {
+      await rm(this.dir, { recursive: true, force: true });
+      await syncDir(dirname(this.dir));
+    };
+    if (this.closing) return this.closing.then(remove);
+    // The name stays taken until the folder is gone: a log opened anew under it meanwhile would lose its files to the rm.
+    return (this.closing = this.shutdown().then(remove).finally(() => this.onClose()));
   }
 
   private async shutdown(): Promise<void> {
@@ -267,7 +271,6 @@ export class FileQueueLog implements QueueLog {
     // Only a log that recovered and wrote all it was given. Without the mark, the next recovery merely
     // flags more messages redelivered than it must.
     if (active && !this.failure) await writeFile(join(this.dir, CLEAN_FILE), '').catch(() => {});
-    this.onClose();
   }
 
   /** The pending group is to be written now. */
