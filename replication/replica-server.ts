@@ -68,6 +68,8 @@ export class ReplicaServer {
 
   /** The metadata shows an epoch: frames of older ones are refused from now on. */
   fence(queue: QueueName, epoch: number): void {
+    // Only where the node holds a replica: another keeps no entry per mirrored queue of the cluster.
+    if (!this.replicas.has(queue) && !this.isReplica(queue)) return;
     const r = this.replica(queue);
     r.epoch = Math.max(r.epoch, epoch);
   }
