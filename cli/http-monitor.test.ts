@@ -8,7 +8,7 @@ import { HttpMonitor } from './http-monitor.ts';
 describe('HttpMonitor', () => {
   it('answers /healthz with 200 while the node runs and 503 once it is draining, and closes', async () => {
     const node = await memoryNode();
-    const monitor = await HttpMonitor.start(node, 0, '127.0.0.1');
+    const monitor = await HttpMonitor.start(node, 0, '127.0.0.1').catch(async (e: unknown) => { await node.stop(); throw e; });
     try {
       await node.declareQueue('q');
       const healthz = async () => {
@@ -16,6 +16,9 @@ describe('HttpMonitor', () => {
         return { status: res.status, body: await res.json() as unknown };
       };
       assert.deepEqual(await healthz(), { status: 200, body: { ok: true, nodeId: node.nodeId, queues: 1 } });
+      // Request lines that are no URL get a 404, and the node goes on.
+      for (const odd of ['//', '///', '//[', '/metrics/..', '/toString', '/__proto__']) assert.equal((await fetch(`${monitor.url}${odd}`)).status, 404, odd);
+      assert.equal((await healthz()).status, 200);
       monitor.draining();
       assert.deepEqual(await healthz(), { status: 503, body: { ok: false, nodeId: node.nodeId, stopping: true } });
       await monitor.close();

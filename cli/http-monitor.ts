@@ -22,7 +22,9 @@ export class HttpMonitor {
       '/stats': async () => json(200, node.stats()),
     };
     this.server = createServer((req, res) => {
-      const route = req.method === 'GET' ? routes[new URL(req.url ?? '/', 'http://monitor').pathname] : undefined;
+      // The path alone, without parsing it as a URL: a request line such as '//' is no URL and must not throw.
+      const path = (req.url ?? '/').split('?', 1)[0]!;
+      const route = req.method === 'GET' && Object.hasOwn(routes, path) ? routes[path] : undefined;
       const answer = route ? route() : Promise.resolve(json(404, { error: 'not found' }));
       void answer.catch((e: unknown) => json(500, { error: e instanceof Error ? e.message : String(e) })).then(([status, type, body]) => {
         res.writeHead(status, { 'content-type': type }).end(body);

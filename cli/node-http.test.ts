@@ -12,12 +12,14 @@ import { startNode, type RunningNode } from './testing.ts';
 
 describe('warren node --http', () => {
   it('serves /metrics, /healthz and /stats (404 elsewhere) while it runs, and exits 0 on SIGTERM', async () => {
-    const server = await NatsServer.start();
-    const dir = await mkdtemp(path.join(tmpdir(), 'warren-cli-node-'));
     const cluster = 'cli-http';
+    let server: NatsServer | undefined;
+    let dir: string | undefined;
     let node: RunningNode | undefined;
     let client: Warren | undefined;
     try {
+      server = await NatsServer.start();
+      dir = await mkdtemp(path.join(tmpdir(), 'warren-cli-node-'));
       node = await startNode('--http', '0', '--nats', server.url, '--cluster', cluster, '--data', dir, '--id', 'cli-a');
       const base = node.ready.http!;
       assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -50,14 +52,13 @@ describe('warren node --http', () => {
       assert.equal((await fetch(`${base}/nowhere`)).status, 404);
       assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 404);
 
-      node.process.kill('SIGTERM');
-      assert.equal(await node.exited, 0);
+      assert.equal(await node.stop('SIGTERM'), 0);
       await assert.rejects(fetch(`${base}/healthz`), 'the port is closed once the node has stopped');
     } finally {
       await client?.stop();
       await node?.kill();
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
+      await server?.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
     }
   });
 });

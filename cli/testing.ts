@@ -1,5 +1,5 @@
 // Helpers for tests that run the real `warren` command as a child process, from the repo's root.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -22,7 +22,7 @@ export interface CliResult {
 export function warren(...args: string[]): Promise<CliResult> {
   const [file, argv] = command(args);
   return new Promise((resolve) => {
-    execFile(file, argv, { cwd: root, env, timeout: COMMAND_LIMIT_MS }, (error, stdout, stderr) => {
+    execFile(file, argv, { cwd: root, env, timeout: COMMAND_LIMIT_MS, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
       resolve({ code, stdout, stderr });
     });
@@ -31,9 +31,9 @@ export function warren(...args: string[]): Promise<CliResult> {
 
 /** `warren node ...`, running: its ready line, and its exit code once it ends. */
 export interface RunningNode {
-  readonly process: ChildProcess;
   readonly ready: { readonly ready: true; readonly nodeId: string; readonly pid: number; readonly http?: string };
-  readonly exited: Promise<number | null>;
+  /** Sends `signal` and resolves with the exit code; one that does not end within the limit is killed, and this rejects. */
+  stop(signal: NodeJS.Signals): Promise<number | null>;
   /** Ends the process if it still runs (SIGKILL, by its pid): cleanup after a failed test. */
   kill(): Promise<void>;
 }
@@ -56,8 +56,21 @@ export async function startNode(...args: string[]): Promise<RunningNode> {
     lines.once('line', (line) => { clearTimeout(timer); resolve(line); });
     void exited.then((code) => { clearTimeout(timer); reject(new Error(`warren node exited with ${code} before it was ready; stderr: ${stderr}`)); });
   });
+  const stop = async (signal: NodeJS.Signals) => {
+    child.kill(signal);
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`warren node did not end within ${COMMAND_LIMIT_MS} ms of ${signal}`)), COMMAND_LIMIT_MS); });
+    try {
+      return await Promise.race([exited, limit]);
+    } catch (e) {
+      await kill();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   try {
-    return { process: child, ready: JSON.parse(await firstLine) as RunningNode['ready'], exited, kill };
+    return { ready: JSON.parse(await firstLine) as RunningNode['ready'], stop, kill };
   } catch (e) {
     await kill();
     throw e;

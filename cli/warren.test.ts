@@ -40,7 +40,6 @@ describe('warren, embedded', () => {
       { id: 'o-2', body: 'plain text', deliveryCount: 1 },
     ]);
     assert.deepEqual(await ordersStats(), { ready: 0, unacked: 0, consumers: 0 });
-
   });
 
   it('purges a queue, deletes it (--if-empty refuses while it holds messages) and deletes an exchange (--if-unused refuses while bound)', async () => {

@@ -66,10 +66,14 @@ program.command('node')
     });
     console.log(JSON.stringify({ ready: true, nodeId: node.nodeId, pid: process.pid, ...(monitor ? { http: monitor.url } : {}) }));
     // The HTTP port stays up while the node stops, its /healthz saying 503, and closes after.
+    let stopping = false;
     const stop = () => {
+      if (stopping) return;
+      stopping = true;
       monitor?.draining();
       node.stop().then(() => monitor?.close()).then(() => process.exit(0), fail);
     };
+    // once: the same signal again ends the process at once (a second Ctrl-C); the other one waits for the stop.
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });

@@ -241,6 +241,23 @@ describe('publish and consume', () => {
     assert.deepEqual(rest, ['m6', 'm7', 'm8', 'm9']);
   });
 
+  it('stop() called again while the node stops waits for that stop, not less (a second signal must not cut it short)', async () => {
+    await node.declareQueue('q');
+    await node.publish({ queue: 'q' }, 'slow');
+    let release!: () => void;
+    let finished = false;
+    const started = new Promise<void>((r) => {
+      void node.consume('q', () => { r(); return new Promise<void>((done) => { release = () => { finished = true; done(); }; }); });
+    });
+    await started;
+    const first = node.stop();
+    const second = node.stop();
+    assert.equal(second, first);
+    release();
+    await second;
+    assert.ok(finished, 'the message in hand finished before the stop ended');
+  });
+
   it('cancel waits for the message in hand to finish', async () => {
     await node.declareQueue('q');
     await node.publish({ queue: 'q' }, 'slow');

@@ -21,7 +21,7 @@ interface Sample {
 }
 
 /** RabbitMQ samples every 5 s: a rate is about the last 5 s of work. */
-export const RATE_WINDOW_MS = 5_000;
+const RATE_WINDOW_MS = 5_000;
 
 const NONE: Rates = Object.freeze({ publish: 0, deliver: 0, ack: 0 });
 

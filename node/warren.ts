@@ -134,6 +134,7 @@ export class Warren {
   private readonly volatile = new MemoryStorage();
   private readonly errorListeners = new Set<(e: Error) => void>();
   private running = true;
+  private stopping: Promise<void> | undefined;
   private readonly rates = new RateWindow<QueueName>();
   private readonly rateSampler: NodeJS.Timeout;
   readonly counters: NodeCounters = { invalidInput: 0, unroutable: 0, errors: 0 };
@@ -399,8 +400,12 @@ export class Warren {
   }
 
   /** Graceful: cancels consumers (their in-flight handlers finish), flushes queues, closes storage. */
-  async stop(): Promise<void> {
-    if (!this.running) return;
+  /** Graceful; every call gets the one stop's promise (a second signal must not cut the first stop short). */
+  stop(): Promise<void> {
+    return (this.stopping ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
     this.running = false;
     this.cluster?.coordinator.retire();
     clearInterval(this.rateSampler);

@@ -124,7 +124,6 @@ export class ReplicaServer {
     return destroyed;
   }
 
-
   async stop(): Promise<void> {
     for (const s of this.subs) s.unsubscribe();
     this.subs = [];
