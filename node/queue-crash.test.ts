@@ -3,11 +3,11 @@
 // every restart, until the supervisor gives the actor up and the node opens the queue again later).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Stopped, Warren } from '../index.ts';
-import { damageRecord, until } from './testing.ts';
+import { breakQueueFolder, damageRecord, until } from './testing.ts';
 
 const MIB = 1024 * 1024;
 /** Past the 32 MiB of bodies a queue keeps in memory: the last ones are read back from the log. */
@@ -57,10 +57,7 @@ describe('a crashing queue actor', () => {
 
   it('that keeps crashing is stopped (publishes fail fast with Stopped), and the node opens the queue again once it can: nothing confirmed is lost', async () => {
     await withBacklog(async (node, queueDir, errors) => {
-      await damageRecord(queueDir, `mark-${DAMAGED}-`);
-      // The log stays readable through the open file; a restart cannot open the folder again.
-      await rename(queueDir, `${queueDir}.away`);
-      await writeFile(queueDir, 'not a folder');
+      const mend = await breakQueueFolder(queueDir, `mark-${DAMAGED}-`);
       const got = new Set<string>();
       await node.consume('q', (m) => { got.add(m.id); }, { prefetch: 4 });
       // Cancelled while the queue is down: it must not come back with the queue, holding messages.
@@ -79,8 +76,7 @@ describe('a crashing queue actor', () => {
       await leaving.cancel();
       assert.deepEqual(await leaving.closed, { reason: 'cancelled' });
 
-      await rm(queueDir);
-      await rename(`${queueDir}.away`, queueDir);
+      await mend();
       let reopened = 0;
       await until(() => node.publish({ queue: 'q' }, 'after', { id: `after${reopened}` }).then(() => true, () => { reopened++; return false; }), 'the queue open again', 30_000);
       const want = [...ids(COUNT, DAMAGED), ...confirmed, `after${reopened}`];

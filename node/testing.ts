@@ -1,7 +1,7 @@
 // Helpers for tests that drive a node through the public API.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { access, mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import parsePrometheus, { type PrometheusFamily } from 'parse-prometheus-text-format';
@@ -80,4 +80,19 @@ export function promSample(text: string, name: string, type: PrometheusFamily['t
   assert.equal(family.type, type, `${name} is a ${family.type}`);
   const sample = family.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v));
   return sample === undefined ? undefined : Number(sample.value);
+}
+
+/**
+ * A disk that fails a queue: the record holding `marker` damaged (a crash when it is read back), and
+ * the folder replaced by a file (a restart cannot open the log again; the log stays readable through
+ * its open files). Resolves with the mend: the folder back, the damaged record left for recovery.
+ */
+export async function breakQueueFolder(queueDir: string, marker: string): Promise<() => Promise<void>> {
+  await damageRecord(queueDir, marker);
+  await rename(queueDir, `${queueDir}.away`);
+  await writeFile(queueDir, 'not a folder');
+  return async () => {
+    await rm(queueDir);
+    await rename(`${queueDir}.away`, queueDir);
+  };
 }

@@ -27,44 +27,34 @@ async function mirrors(positions: (asker: NodeId, node: NodeId) => Position | un
 }
 
 describe('a takeover', () => {
-  it('goes to the in-sync mirror that holds the most, even when another would come first', async () => {
-    // A comes first in inSync (it would try first) but holds less than B.
-    const held = new Map([[A, { seq: 5 }], [B, { seq: 9 }]]);
-    const { store, led, stop } = await mirrors((_asker, node) => held.get(node));
+  /** Who leads once the lease lapses, the mirrors holding `held`; `before` runs on the coordinators first. */
+  async function takeover(held: Map<NodeId, Position>, before: (coordinators: Coordinator[]) => void = () => {}) {
+    const { store, led, coordinators, stop } = await mirrors((_asker, node) => held.get(node));
+    before(coordinators);
     try {
       await until(() => led.length > 0, 'a new leader');
       await new Promise((r) => setTimeout(r, LEASE_MS * 3));
-      assert.deepEqual(led, [B]);
-      const { meta } = (await store.get(queue))!;
-      assert.deepEqual([meta.leader, meta.epoch, meta.inSync], [B, 2, [B]]);
+      return { led, meta: (await store.get(queue))!.meta };
     } finally {
       stop();
     }
+  }
+
+  it('goes to the in-sync mirror that holds the most, even when another would come first', async () => {
+    // A comes first in inSync (it would try first) but holds less than B.
+    const { led, meta } = await takeover(new Map([[A, { seq: 5 }], [B, { seq: 9 }]]));
+    assert.deepEqual(led, [B]);
+    assert.deepEqual([meta.leader, meta.epoch, meta.inSync], [B, 2, [B]]);
   });
 
   it("goes to the mirror further along the leader's stream when both hold the same seq (an ack that reached only it)", async () => {
-    const held = new Map([[A, { seq: 9, stream: { epoch: 1, lsn: 40 } }], [B, { seq: 9, stream: { epoch: 1, lsn: 42 } }]]);
-    const { led, stop } = await mirrors((_asker, node) => held.get(node));
-    try {
-      await until(() => led.length > 0, 'a new leader');
-      await new Promise((r) => setTimeout(r, LEASE_MS * 3));
-      assert.deepEqual(led, [B]);
-    } finally {
-      stop();
-    }
+    const { led } = await takeover(new Map([[A, { seq: 9, stream: { epoch: 1, lsn: 40 } }], [B, { seq: 9, stream: { epoch: 1, lsn: 42 } }]]));
+    assert.deepEqual(led, [B]);
   });
 
   it('never goes to a mirror whose node is stopping, even the one that holds the most', async () => {
-    const held = new Map([[A, { seq: 9 }], [B, { seq: 9 }]]);
-    const { led, coordinators, stop } = await mirrors((_asker, node) => held.get(node));
-    coordinators[0]!.retire();
-    try {
-      await until(() => led.length > 0, 'a new leader');
-      await new Promise((r) => setTimeout(r, LEASE_MS * 3));
-      assert.deepEqual(led, [B]);
-    } finally {
-      stop();
-    }
+    const { led } = await takeover(new Map([[A, { seq: 9 }], [B, { seq: 9 }]]), (coordinators) => coordinators[0]!.retire());
+    assert.deepEqual(led, [B]);
   });
 
   it('waits while a candidate cannot learn what the other in-sync mirror holds', async () => {

@@ -4,16 +4,23 @@
 // property-tests/mirrored-faults.test.ts.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Overflow, Warren, type Message } from '../index.ts';
 import { FRAME_ROOM } from '../node/limits.ts';
-import { damageRecord, until } from '../node/testing.ts';
+import { breakQueueFolder, until } from '../node/testing.ts';
 import { clusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, encode } from '../transport/frame.ts';
 import { NatsTransport } from '../transport/nats.ts';
 import { NatsServer } from '../transport/nats-server.ts';
+
+/** Past the 32 MiB of bodies a queue keeps in memory (the last ones are read back from its log): 72 of 500 KiB, marked by id. */
+async function publishBacklog(client: Warren, queue: string): Promise<string[]> {
+  const ids = Array.from({ length: 72 }, (_, i) => `m${i}`);
+  await Promise.all(ids.map((id) => client.publish({ queue }, Buffer.concat([Buffer.from(`mark-${id}-`), Buffer.alloc(500 * 1024, 1)]), { id })));
+  return ids;
+}
 
 describe('mirrored queues', () => {
   let server: NatsServer;
@@ -193,13 +200,8 @@ describe('mirrored queues', () => {
       await a.declareQueue('disk', { mirrors: 2 });
       const leaderStats = () => [a, b, c].flatMap((n) => n.stats().queues.filter((q) => q.name === 'disk'));
       await until(() => leaderStats()[0]?.mirrors.filter((m) => m.inSync).length === 2, 'both mirrors in sync');
-      // Past the 32 MiB of bodies a queue keeps in memory: the last ones are read back from the log.
-      const ids = Array.from({ length: 72 }, (_, i) => `m${i}`);
-      await Promise.all(ids.map((id) => client.publish({ queue: 'disk' }, Buffer.concat([Buffer.from(`mark-${id}-`), Buffer.alloc(500 * 1024, 1)]), { id })));
-      const folder = path.join(dir, 'd1', 'queues', 'disk');
-      await damageRecord(folder, 'mark-m70-');
-      await rename(folder, `${folder}.away`);
-      await writeFile(folder, 'not a folder');
+      const ids = await publishBacklog(client, 'disk');
+      const mend = await breakQueueFolder(path.join(dir, 'd1', 'queues', 'disk'), 'mark-m70-');
 
       const got = new Set<string>();
       const consumer = await client.consume('disk', (m) => { got.add(m.id); }, { prefetch: 4 });
@@ -208,8 +210,7 @@ describe('mirrored queues', () => {
       // The mirrors hold the record the leader's disk damaged.
       await until(() => ids.every((id) => got.has(id)), 'every message, the damaged one too', 60_000);
 
-      await rm(folder);
-      await rename(`${folder}.away`, folder);
+      await mend();
       await until(() => leaderStats()[0]?.mirrors.filter((m) => m.inSync).length === 2, 'the old leader mirrors the queue again', 30_000);
       await consumer.cancel();
     } finally {
@@ -231,19 +232,14 @@ describe('mirrored queues', () => {
       await b.stop();
       mirror = undefined;
       // Confirmed once the lost mirror left inSync: the leader alone holds them.
-      const ids = Array.from({ length: 72 }, (_, i) => `m${i}`);
-      await Promise.all(ids.map((id) => client.publish({ queue: 'alone' }, Buffer.concat([Buffer.from(`mark-${id}-`), Buffer.alloc(500 * 1024, 1)]), { id })));
+      const ids = await publishBacklog(client, 'alone');
       assert.equal(leaderStats()?.mirrors[0]?.inSync, false);
-      const folder = path.join(dir, 'e1', 'queues', 'alone');
-      await damageRecord(folder, 'mark-m70-');
-      await rename(folder, `${folder}.away`);
-      await writeFile(folder, 'not a folder');
+      const mend = await breakQueueFolder(path.join(dir, 'e1', 'queues', 'alone'), 'mark-m70-');
 
       const got = new Set<string>();
       const consumer = await client.consume('alone', (m) => { got.add(m.id); }, { prefetch: 4 });
       await until(() => errors.some((e) => /no in-sync mirror took the lead/.test(e.message)), 'the leader gives the queue up', 30_000);
-      await rm(folder);
-      await rename(`${folder}.away`, folder);
+      await mend();
       // Its only copy of m70 was damaged: every other message comes.
       const want = ids.filter((id) => id !== 'm70');
       await until(() => want.every((id) => got.has(id)), 'every message it holds, from the lead claimed again', 60_000);
