@@ -191,28 +191,27 @@ export function queueBehavior(env: QueueEnv): Behavior<QueueState, QueueMsg> {
   };
 }
 
-/** Waits for the writes under way, then closes the log. */
-async function closeLog(env: QueueEnv, state: QueueState | undefined): Promise<void> {
+/** Waits for the writes under way, then ends the log: `end` closes it, or destroys it with the queue. */
+async function endLog(env: QueueEnv, state: QueueState | undefined, end: (log: QueueLog) => Promise<void>): Promise<void> {
   clearTimeout(state?.timer?.handle);
   await state?.durable.catch(() => {});
   const log = env.log;
   env.log = undefined;
-  await log?.close().catch((err: unknown) => env.onError(err instanceof Error ? err : new Error(String(err))));
+  if (log) await end(log);
 }
 
-/** The queue is deleted: writes under way end, then its log goes from disk, and its state with it. */
-async function destroyLog(env: QueueEnv, state: QueueState): Promise<void> {
+function closeLog(env: QueueEnv, state: QueueState | undefined): Promise<void> {
+  return endLog(env, state, (log) => log.close().catch((err: unknown) => env.onError(err instanceof Error ? err : new Error(String(err)))));
+}
+
+/** The queue is deleted: its log goes from disk, and its state with it. */
+function destroyLog(env: QueueEnv, state: QueueState): Promise<void> {
   env.deleted = true;
   env.subscribers.clear();
-  clearTimeout(state.timer?.handle);
-  state.timer = undefined;
   state.machine = undefined;
   state.cache.clear();
   state.cachedBytes = 0;
-  await state.durable.catch(() => {});
-  const log = env.log;
-  env.log = undefined;
-  await log?.destroy();
+  return endLog(env, state, (log) => log.destroy());
 }
 
 /** Opens the log and rebuilds the machine from it: at start, and after every restart. */
