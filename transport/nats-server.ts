@@ -11,8 +11,15 @@ export class NatsServer {
 
   private constructor(readonly port: number, readonly storeDir: string, private readonly config: readonly string[]) {}
 
-  /** `maxPayload`: the server's max_payload, when not its default (1 MiB); `auth`: the one user, or the token, it lets in. */
-  static async start(opts: { readonly maxPayload?: number; readonly auth?: { readonly user: string; readonly pass: string } | { readonly token: string } } = {}): Promise<NatsServer> {
+  /**
+   * `maxPayload`: the server's max_payload, when not its default (1 MiB); `auth`: the one user, or the
+   * token, it lets in; `tls`: its certificate and key (PEM files), and with `caFile` it verifies clients.
+   */
+  static async start(opts: {
+    readonly maxPayload?: number;
+    readonly auth?: { readonly user: string; readonly pass: string } | { readonly token: string };
+    readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile?: string };
+  } = {}): Promise<NatsServer> {
     const storeDir = await mkdtemp(path.join(tmpdir(), 'warren-nats-'));
     let config: string[] = [];
     const lines = [
@@ -20,6 +27,8 @@ export class NatsServer {
       ...(opts.auth === undefined ? [] : ['token' in opts.auth
         ? `authorization { token: ${JSON.stringify(opts.auth.token)} }`
         : `authorization { user: ${JSON.stringify(opts.auth.user)}, password: ${JSON.stringify(opts.auth.pass)} }`]),
+      ...(opts.tls === undefined ? [] : [`tls { cert_file: ${JSON.stringify(opts.tls.certFile)}, key_file: ${JSON.stringify(opts.tls.keyFile)}${
+        opts.tls.caFile === undefined ? '' : `, ca_file: ${JSON.stringify(opts.tls.caFile)}, verify: true`} }`]),
     ];
     if (lines.length > 0) {
       const file = path.join(storeDir, 'server.conf');

@@ -4,6 +4,16 @@
 import { connect, ErrorCode, type NatsConnection, type NatsError, type Subscription as NatsSub } from 'nats';
 import { NoResponders, TransportTimeout, type MessageHandler, type Subscription, type Transport } from './transport.ts';
 
+/** How often a node that starts before its NATS server tries again. */
+const FIRST_CONNECT_RETRY_MS = 250;
+
+/** What the server or the TLS handshake said against this node: trying again changes nothing. */
+function refusal(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? '');
+  return code === ErrorCode.AuthorizationViolation || code === ErrorCode.AuthenticationExpired
+    || /^(ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(code);
+}
+
 /** nats-server's default, until the server has said its own. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
@@ -15,6 +25,8 @@ export interface NatsTransportOptions {
   readonly user?: string;
   readonly pass?: string;
   readonly token?: string;
+  /** PEM files: the CA to trust, and a client certificate with its key. */
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
 }
 
 export class NatsTransport implements Transport {
@@ -26,22 +38,32 @@ export class NatsTransport implements Transport {
   }
 
   static async connect(opts: NatsTransportOptions): Promise<NatsTransport> {
-    const { servers, name, user, pass, token } = opts;
-    const nc = await connect({
+    const { servers, name, user, pass, token, tls } = opts;
+    const options = {
       servers,
       ...(name ? { name } : {}),
       ...(user === undefined ? {} : { user, pass: pass ?? '' }),
       ...(token === undefined ? {} : { token }),
+      ...(tls === undefined ? {} : { tls }),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
-      waitOnFirstConnect: true,
       pingInterval: 2_000,
       maxPingOut: 3,
       // No stack captured for every request (frames go as requests): Warren's own errors say what timed out.
       noAsyncTraces: true,
-    });
-    return new NatsTransport(nc);
+    };
+    // A server that is not up yet is waited for, as long as it takes; one that refuses this node (its
+    // credentials, or a certificate that does not verify) refuses it again: that is final.
+    for (;;) {
+      try {
+        return new NatsTransport(await connect(options));
+      } catch (err) {
+        if (refusal(err)) throw err;
+        await new Promise((r) => setTimeout(r, FIRST_CONNECT_RETRY_MS));
+      }
+    }
   }
+
 
   /** The largest message the server takes (its max_payload). */
   get maxPayload(): number {
