@@ -475,11 +475,7 @@ export class Warren {
    */
   private async giveUp(name: QueueName, why: Error = new NotConfirmed(`queue '${name}': this node was deposed as its leader`)): Promise<void> {
     const cluster = this.cluster!;
-    const handle = this.queues.get(name);
-    cluster.servers.get(name)?.stop();
-    cluster.servers.delete(name);
-    this.queues.delete(name);
-    this.rates.forget(name);
+    const handle = this.unserve(name);
     await handle?.endpoint.close().catch(() => {});
     handle?.endpoint.ref.stop();
     cluster.coordinator.released(name);
@@ -502,14 +498,20 @@ export class Warren {
     return held;
   }
 
-  /** A deleted queue's last traces on this node, whichever node deleted it. */
-  private forget(name: QueueName): void {
+  /** The queue no longer serves from this node: its server, its handle (returned) and its rates go. */
+  private unserve(name: QueueName): QueueHandle | undefined {
     const handle = this.queues.get(name);
-    this.queues.delete(name);
-    this.downs.delete(name);
-    this.rates.forget(name);
     this.cluster?.servers.get(name)?.stop();
     this.cluster?.servers.delete(name);
+    this.queues.delete(name);
+    this.rates.forget(name);
+    return handle;
+  }
+
+  /** A deleted queue's last traces on this node, whichever node deleted it. */
+  private forget(name: QueueName): void {
+    const handle = this.unserve(name);
+    this.downs.delete(name);
     this.cluster?.remotes.get(name)?.close();
     this.cluster?.remotes.delete(name);
     handle?.leadership?.stop();

@@ -165,8 +165,8 @@ export class RemoteEndpoint implements QueueEndpoint {
   }
 
   /** One request, given up early if the leader changes meanwhile (the retry goes to the new one). */
-  private request(subject: string, data: Uint8Array): Promise<Uint8Array> {
-    return Promise.race([this.transport.request(subject, data, { timeoutMs: this.opts.requestTimeoutMs }), this.leaderChanged.promise]);
+  private request(subject: string, data: Uint8Array, timeoutMs = this.opts.requestTimeoutMs): Promise<Uint8Array> {
+    return Promise.race([this.transport.request(subject, data, { timeoutMs }), this.leaderChanged.promise]);
   }
 
   /** The queue's stats, as its leader sees them: one request, no retries (a reading, not a command). */
@@ -215,10 +215,7 @@ export class RemoteEndpoint implements QueueEndpoint {
   private async once(req: Extract<Parameters<typeof control>[0], { op: 'purge' | 'delete' }>) {
     if (this.closed) throw new Stopped(`the way to queue '${this.name}'`);
     try {
-      return controlOk(await Promise.race([
-        this.transport.request(this.subjects.control(this.name), control(req), { timeoutMs: this.opts.confirmDeadlineMs }),
-        this.leaderChanged.promise,
-      ]));
+      return controlOk(await this.request(this.subjects.control(this.name), control(req), this.opts.confirmDeadlineMs));
     } catch (err) {
       if (err instanceof WarrenError) throw err;
       throw new NotConfirmed(`queue '${this.name}': no answer to ${req.op} (it may have been done)`, { cause: err });

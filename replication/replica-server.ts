@@ -83,7 +83,7 @@ export class ReplicaServer {
     const r = this.replica(queue);
     r.leading = true;
     return this.enqueue(r, async () => {
-      if (fresh) await (r.log ?? (await this.storage.openQueue(queue))).destroy();
+      if (fresh) await this.wipe(queue, r);
       else await r.log?.close();
       r.log = undefined;
       r.session = '';
@@ -113,12 +113,8 @@ export class ReplicaServer {
     // Forgotten at once (its epoch, its session, whether it led), but a queue declared anew under the
     // name starts on a replica whose work waits behind the destroy: it must not find the old copy.
     this.replicas.delete(queue);
-    const destroyed = this.enqueue(r, async () => {
-      if (r.leading) return;
-      await (r.log ?? (await this.storage.openQueue(queue))).destroy();
-      r.log = undefined;
-    });
-    const settled = destroyed.then(() => {}, () => {});
+    const destroyed = this.enqueue(r, async () => { if (!r.leading) await this.wipe(queue, r); });
+    const settled = r.chain;
     this.destroying.set(queue, settled);
     void settled.then(() => { if (this.destroying.get(queue) === settled) this.destroying.delete(queue); });
     return destroyed;
@@ -198,6 +194,12 @@ export class ReplicaServer {
     return { seq: r.highest!, ...(r.stream ? { stream: { ...r.stream } } : {}) };
   }
 
+  /** Removes the replica's copy from disk, open or not. */
+  private async wipe(queue: QueueName, r: Replica): Promise<void> {
+    await (r.log ?? (await this.storage.openQueue(queue))).destroy();
+    r.log = undefined;
+  }
+
   /** Opens the replica's log (frames stay refused until the leader's reset: no session yet). */
   private async open(queue: QueueName, r: Replica): Promise<void> {
     r.log ??= await this.storage.openQueue(queue);
@@ -211,9 +213,7 @@ export class ReplicaServer {
     const { records, framed } = parseRecords(f.records);
     if (f.reset) {
       // A new session starts from nothing: the snapshot that follows is the whole live state.
-      if (r.log) await r.log.destroy();
-      else await (await this.storage.openQueue(queue)).destroy();
-      r.log = undefined;
+      await this.wipe(queue, r);
       r.stream = undefined;
       await this.open(queue, r);
       r.session = f.session;
