@@ -2,7 +2,7 @@
 // group-committed; recovery replays the segments in order and repairs what a crash tore; compaction
 // deletes old segments that no longer hold anything a restart would need.
 import { constants } from 'node:fs';
-import { open, readdir, rm, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rm, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Seq } from '../node/ids.ts';
 import { DiskFailure, StorageError } from '../node/errors.ts';
@@ -125,6 +125,13 @@ export class FileQueueLog implements QueueLog {
   private syncTimer: NodeJS.Timeout | undefined;
   private failure: DiskFailure | undefined;
   private closing: Promise<void> | undefined;
+  /**
+   * The next segment, created while the active one fills: creating a file and syncing its folder at
+   * rotation stalled that group's write (on a mirrored queue, on every replica at once).
+   */
+  private next: { readonly no: number; readonly handle: Promise<FileHandle> } | undefined;
+  /** Deletions of compacted segments, one after another, off the path of the appends. */
+  private compacted: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly name: string,
@@ -145,6 +152,7 @@ export class FileQueueLog implements QueueLog {
       .flatMap((file) => SEGMENT_FILE.exec(file)?.[1] ?? [])
       .map(Number)
       .sort((a, b) => a - b);
+    await this.dropUnusedNext(nos);
     let scratch: Buffer = Buffer.alloc(0);
     let last: { segment: Segment; size: number } | undefined;
     for (const [i, no] of nos.entries()) {
@@ -180,7 +188,9 @@ export class FileQueueLog implements QueueLog {
       }
     }
     this.active = last ? await this.reopen(last.segment, last.size) : await this.createSegment(1);
-    await this.compact(this.active);
+    this.compact(this.active);
+    await this.compacted;
+    if (this.failure) throw this.failure;
     const recovered = replayer.result(report);
     return clean ? recovered : { ...recovered, uncertainBelow: recovered.nextSeq };
   }
@@ -267,6 +277,8 @@ export class FileQueueLog implements QueueLog {
       this.hurry(active);
       await this.flushed;
     }
+    await this.compacted;
+    await this.discardNext();
     await Promise.all([...this.segments.values()].map(closeSegment));
     // Only a log that recovered and wrote all it was given. Without the mark, the next recovery merely
     // flags more messages redelivered than it must.
@@ -312,7 +324,7 @@ export class FileQueueLog implements QueueLog {
           clearTimeout(this.syncTimer); // this sync covers what the timer was for
           this.syncTimer = undefined;
           if (!this.dsync) await active.handle.datasync();
-          await this.compact(active);
+          this.compact(active);
         } else {
           this.syncTimer ??= setTimeout(() => {
             this.syncTimer = undefined;
@@ -334,14 +346,20 @@ export class FileQueueLog implements QueueLog {
   private async write(active: Active, group: Group): Promise<void> {
     const bytes = group.frames.bytes;
     if (active.size > 0 && active.size + bytes.length > this.opts.segmentBytes) {
-      // A sealed segment must be durable: compaction deletes older segments on the strength of its records.
-      await active.handle.datasync();
+      // A sealed segment must be durable: compaction deletes older segments on the strength of its
+      // records. With O_DSYNC every write already was.
+      if (!this.dsync) await active.handle.datasync();
       Object.assign(active, await this.createSegment(active.segment.no + 1));
     }
     await writeAll(active.handle, bytes, active.size);
     for (const { record, length } of group.records) {
       this.track(record, active.segment, active.size, length);
       active.size += length;
+    }
+    if (!this.next && active.size > this.opts.segmentBytes / 2) {
+      const no = active.segment.no + 1;
+      this.next = { no, handle: this.newSegmentFile(no) };
+      this.next.handle.catch(() => {}); // a failure is met, and reported, at rotation
     }
   }
 
@@ -362,18 +380,34 @@ export class FileQueueLog implements QueueLog {
     }
   }
 
-  /** Deletes, oldest first, the segments whose messages are all gone and that nothing else needs. */
-  private async compact(active: Active): Promise<void> {
+  /**
+   * Deletes, oldest first, the segments whose messages are all gone and that nothing else needs. Called
+   * when every record tracked so far is durable, so that it decides on durable records alone; the
+   * deletions follow in the background.
+   */
+  private compact(active: Active): void {
+    const doomed: Segment[] = [];
     for (const s of this.segments.values()) {
       if (s === active.segment || s === this.top || s.live > 0) continue;
       if ([...s.dependsOn].some((d) => this.segments.has(d))) continue;
       this.segments.delete(s.no);
-      await closeSegment(s);
-      await unlink(this.pathOf(s.no));
-      // Each deletion is durable before the next: a later segment holding the removes of this one's
-      // messages must never be gone after a crash while this one is back.
-      await syncDir(this.dir);
+      doomed.push(s);
     }
+    if (doomed.length === 0) return;
+    this.compacted = this.compacted.then(async () => {
+      for (const s of doomed) {
+        // After a failed deletion none follows: a later segment may hold the removes of its messages.
+        if (this.failure) return;
+        try {
+          await closeSegment(s);
+          await unlink(this.pathOf(s.no));
+          // Each deletion is durable before the next, for the same reason.
+          await syncDir(this.dir);
+        } catch (err) {
+          this.failure ??= new DiskFailure(`queue '${this.name}': deleting an old segment failed; the log takes no more appends`, { cause: err });
+        }
+      }
+    });
   }
 
   /** A segment's bytes, read into `scratch` when it is large enough: one buffer serves every segment. */
@@ -398,11 +432,41 @@ export class FileQueueLog implements QueueLog {
   }
 
   private async createSegment(no: number): Promise<Active> {
-    const handle = await open(this.pathOf(no), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | this.dsyncFlag);
-    await syncDir(this.dir); // the new file's name must be as durable as the records it is about to hold
+    const next = this.next?.no === no ? this.next.handle : this.newSegmentFile(no);
+    this.next = undefined;
+    const handle = await next;
     const segment = this.addSegment(no);
     segment.handle = Promise.resolve(handle);
     return { segment, handle, size: 0 };
+  }
+
+  private async newSegmentFile(no: number): Promise<FileHandle> {
+    const handle = await open(this.pathOf(no), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | this.dsyncFlag);
+    await syncDir(this.dir); // the new file's name must be as durable as the records it is about to hold
+    return handle;
+  }
+
+  /** A next segment made ahead and never written to is removed at a clean close. */
+  private async discardNext(): Promise<void> {
+    const next = this.next;
+    this.next = undefined;
+    if (!next) return;
+    const handle = await next.handle.catch(() => undefined);
+    if (!handle) return;
+    await handle.close().catch(() => {});
+    await unlink(this.pathOf(next.no)).catch(() => {});
+  }
+
+  /**
+   * A crash can leave the next segment made ahead, empty, after the last one written to: it goes, so
+   * that the last one written to is reopened, its torn tail truncated, and the next made again.
+   */
+  private async dropUnusedNext(nos: number[]): Promise<void> {
+    const last = nos.at(-1);
+    if (nos.length < 2 || last === undefined || (await stat(this.pathOf(last))).size > 0) return;
+    await unlink(this.pathOf(last));
+    await syncDir(this.dir);
+    nos.pop();
   }
 
   private addSegment(no: number): Segment {

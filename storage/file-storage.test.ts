@@ -182,16 +182,47 @@ describe('FileStorage', () => {
       assert.ok(full >= 15, `one segment per ~200 bytes, got ${full}`);
       await log.append([{ type: 'delivered', seqs: [asSeq(7)] }]);
       await log.append([{ type: 'remove', seqs: seqs(1, 29).filter((s) => s !== 7), reason: 'ack' }]);
+      assert.equal((await log.read([asSeq(7)]))[0]!.body.length, 100);
+      await storage.close(); // the deletions run in the background; a close waits for them
       const left = (await segmentFiles(dir)).length;
       assert.ok(left <= 4, `segments of removed messages are deleted: ${left} of ${full} left`);
-      assert.equal((await log.read([asSeq(7)]))[0]!.body.length, 100);
-      await storage.close();
 
       const again = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 200 });
       const recovered = await again.openQueue(QUEUE).then((l) => l.recover());
       assert.deepEqual([...recovered.messages].map((m) => [m.seq, m.deliveryCount]), [[7, 1], [30, 0]]);
       assert.equal(recovered.nextSeq, 31);
       assert.deepEqual(recovered.report, clean);
+      await again.close();
+    });
+  });
+
+  it('makes the next segment ahead; after a crash an empty one goes and the torn tail before it is cut', async () => {
+    await withTempDir(async (dir) => {
+      const folder = join(dir, 'queues', queueFolder(QUEUE));
+      const storage = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 600 });
+      const log = await storage.openQueue(QUEUE);
+      await log.recover();
+      for (let seq = 1; seq <= 4; seq++) await log.append([enqueue(seq, 'x'.repeat(100))]);
+      const files = await segmentFiles(dir);
+      const last = files.at(-1)!;
+      assert.equal((await stat(join(folder, last))).size, 0, 'past half its size, the active segment has a successor waiting');
+      await storage.close();
+      assert.deepEqual(await segmentFiles(dir), files.slice(0, -1), 'a clean close removes it');
+
+      // What a crash leaves: that empty successor, and a torn write at the end of the segment before it.
+      const written = join(folder, files.at(-2)!);
+      const handle = await open(written, 'a');
+      await handle.write(Buffer.from('torn'));
+      await handle.close();
+      await (await open(join(folder, last), 'w')).close();
+      const again = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 600 });
+      const reopened = await again.openQueue(QUEUE);
+      const recovered = await reopened.recover();
+      assert.deepEqual([...recovered.messages].map((m) => m.seq), seqs(1, 4));
+      assert.equal(recovered.report.droppedBytes, 4);
+      assert.match(recovered.report.problems[0]!, /truncated a torn tail/);
+      for (let seq = 5; seq <= 12; seq++) await reopened.append([enqueue(seq, 'x'.repeat(100))]);
+      assert.deepEqual((await reopened.read(seqs(1, 12))).map((m) => m.meta.seq), seqs(1, 12));
       await again.close();
     });
   });

@@ -1,9 +1,10 @@
 // Warren over NATS: the queue's leader is a `warren node` process of its own; the producer and the
 // consumer are two more nodes (client role) in the benchmark process, so every message crosses NATS
 // twice (producer → leader → consumer), with confirms after fdatasync on the leader. Mirrored: two more
-// node processes hold the mirrors, and a confirm also waits for every mirror in sync (both, while they
-// keep up; minInSync 2 of 3: with one out of sync the queue goes on, with both it stops confirming). The NATS server is the machine's shared one on 127.0.0.1:4222; each run uses a
-// cluster name of its own and deletes its buckets afterwards.
+// node processes hold the mirrors, and a confirm also waits for a quorum of the replicas in sync (the
+// leader and the first mirror to answer; minInSync 2 of 3: with one mirror out of sync the queue goes
+// on, with both it stops confirming). The NATS server is the machine's shared one on 127.0.0.1:4222;
+// each run uses a cluster name of its own and deletes its buckets afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
