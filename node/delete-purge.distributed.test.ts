@@ -72,6 +72,30 @@ describe('purge and delete across nodes', () => {
     }
   });
 
+  it('a bind that races with the delete of its exchange or of its queue leaves no binding behind', async () => {
+    const [a, b] = [await start('ra'), await start('rb')];
+    const routes = async (node: typeof a, exchange: string) => (await node.publish({ exchange }, 'probe')).routed;
+    try {
+      for (let i = 0; i < 8; i++) {
+        const [x, q] = [`x${i}`, `q${i}`];
+        await a.declareExchange(x, { type: 'fanout' });
+        await a.declareQueue(q);
+        const [bound] = await Promise.allSettled([b.bindQueue(q, x), a.deleteExchange(x)]);
+        if (bound.status === 'rejected') assert.equal((bound.reason as { code?: string }).code, 'EXCHANGE_NOT_FOUND');
+        await a.declareExchange(x, { type: 'fanout' });
+        for (const node of [a, b]) await until(async () => (await routes(node, x)) === 0, `the new exchange ${x} has no binding of the old one`);
+
+        const [boundToGone] = await Promise.allSettled([b.bindQueue(q, x), a.deleteQueue(q)]);
+        if (boundToGone.status === 'rejected') assert.equal((boundToGone.reason as { code?: string }).code, 'QUEUE_NOT_FOUND');
+        await a.declareQueue(q);
+        for (const node of [a, b]) await until(async () => (await routes(node, x)) === 0, `exchange ${x} has no binding to the deleted ${q}`);
+      }
+    } finally {
+      await b.stop();
+      await a.stop();
+    }
+  });
+
   it("a purge or a delete is sent once: with the queue's node down it is refused at once as NotConfirmed (a purge sent again would remove what came in between)", async () => {
     const [a, b] = [await start('pa'), await start('pb')];
     let aUp = true;

@@ -3,6 +3,7 @@
 // and keeps the same local view.
 import type { KV, KvEntry, NatsConnection } from 'nats';
 import { z } from 'zod';
+import { ExchangeNotFound, QueueNotFound } from '../node/errors.ts';
 import { asExchange, asNodeId, asQueue, type ExchangeName, type QueueName } from '../node/ids.ts';
 import { queueSchema } from '../node/options.ts';
 import { ViewCatalog, type Catalog, type QueueDecl } from './catalog.ts';
@@ -66,9 +67,18 @@ export class KvCatalog extends ViewCatalog implements Catalog {
     return parsed.data.type;
   }
 
+  /**
+   * Written, then both ends read back. A delete of either end reads the bindings back after its own
+   * delete (unbindStored), so of a bind and a delete that race, one sees the other: no binding outlives
+   * its exchange or its queue, to come back to life when a namesake is declared.
+   */
   async bind(binding: Binding): Promise<void> {
     await this.kv.put(bindingKey(binding), encoder.encode(JSON.stringify(binding)));
     this.view.apply({ type: 'binding', binding });
+    const [queue, exchange] = await Promise.all([this.stored(key('q', binding.queue)), this.stored(key('x', binding.exchange))]);
+    if (queue && exchange) return;
+    await this.unbind(binding);
+    throw queue ? new ExchangeNotFound(binding.exchange) : new QueueNotFound(binding.queue);
   }
 
   async unbind(binding: Binding): Promise<void> {
@@ -81,12 +91,14 @@ export class KvCatalog extends ViewCatalog implements Catalog {
     for (const b of this.view.exchanges.bindingsOf({ queue: name })) await this.unbind(b);
     await this.kv.delete(key('q', name));
     if (this.view.queue(name)) this.view.apply({ type: 'queue-deleted', name });
+    await this.unbindStored((b) => b.queue === name);
   }
 
   async deleteExchange(name: ExchangeName): Promise<void> {
     for (const b of this.view.exchanges.bindingsOf({ exchange: name })) await this.unbind(b);
     await this.kv.delete(key('x', name));
     if (this.view.exchanges.typeOf(name)) this.view.apply({ type: 'exchange-deleted', name });
+    await this.unbindStored((b) => b.exchange === name);
   }
 
   async refresh(kind: 'queue' | 'exchange', name: string): Promise<boolean> {
@@ -100,6 +112,22 @@ export class KvCatalog extends ViewCatalog implements Catalog {
 
   async close(): Promise<void> {
     this.stopWatching();
+  }
+
+  private async stored(k: string): Promise<boolean> {
+    return (await this.kv.get(k))?.operation === 'PUT';
+  }
+
+  /** The bucket's bindings, read after a delete: it may hold some made elsewhere that the view has not seen yet. */
+  private async unbindStored(doomed: (b: Binding) => boolean): Promise<void> {
+    const found: Binding[] = [];
+    for await (const k of await this.kv.keys('b.>')) {
+      const b = bindingKeyValue.safeParse(parseJson(nameOf(k)));
+      if (!b.success) continue;
+      const binding = { exchange: asExchange(b.data[0]), queue: asQueue(b.data[1]), pattern: b.data[2] };
+      if (doomed(binding)) found.push(binding);
+    }
+    for (const b of found) await this.unbind(b);
   }
 
   /** false when the key exists already. */
