@@ -87,4 +87,32 @@ describe('a crashing queue actor', () => {
       assert.equal(q().consumers, 1);
     });
   });
+
+  it('that is down can be deleted as it is: its folder goes, its consumers close, and a queue declared anew under its name starts empty', async () => {
+    await withBacklog(async (node, queueDir, errors) => {
+      await breakQueueFolder(queueDir, `mark-${DAMAGED}-`);
+      const consumer = await node.consume('q', () => {}, { prefetch: 4 });
+      let stopped = false;
+      for (let i = 0; i < 1_000 && !stopped; i++) await node.publish({ queue: 'q' }, `probe ${i}`).catch((e: unknown) => { stopped = e instanceof Stopped; });
+      assert.ok(stopped, 'the queue stopped after crashing again and again');
+      await until(() => errors.some((e) => /kept failing/.test(e.message)), 'the node reports the queue down');
+      assert.equal(node.stats().queues.find((s) => s.name === 'q')?.state, 'down');
+
+      await assert.rejects(node.deleteQueue('q', { ifEmpty: true }), Stopped, 'what it holds cannot be read');
+      await assert.rejects(node.deleteQueue('q', { ifUnused: true }), { code: 'PRECONDITION_FAILED' });
+      assert.equal(await node.deleteQueue('q'), 0, 'what it held cannot be counted');
+      assert.deepEqual(await consumer.closed, { reason: 'deleted' });
+      assert.equal(node.stats().queues.find((s) => s.name === 'q'), undefined);
+      await assert.rejects(rm(queueDir), { code: 'ENOENT' }, 'its folder (a file in its place here) is gone');
+      await assert.rejects(node.publish({ queue: 'q' }, 'x'), { code: 'QUEUE_NOT_FOUND' });
+
+      await node.declareQueue('q');
+      await node.publish({ queue: 'q' }, 'fresh');
+      // Past the pause after which the node would have opened the old queue again: the new one stays as it is.
+      await new Promise((r) => setTimeout(r, 1_500));
+      const q = node.stats().queues.find((s) => s.name === 'q');
+      assert.equal(q?.state, 'running');
+      assert.equal(q?.ready, 1);
+    });
+  });
 });

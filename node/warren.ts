@@ -489,13 +489,28 @@ export class Warren {
    * copy: metaRemoved), and last the catalog entry, which every node sees (forget).
    */
   private async deleteHere(handle: QueueHandle, conditions: DeleteConditions): Promise<number> {
-    const held = await handle.endpoint.delete(conditions);
+    const held = handle.endpoint.ref.alive ? await handle.endpoint.delete(conditions) : await this.deleteDown(handle, conditions);
     if (handle.leadership) {
       handle.leadership.stop();
       await this.cluster!.meta.delete(handle.name);
     }
     await this.catalog.deleteQueue(handle.name);
     return held;
+  }
+
+  /**
+   * A queue whose actor is down (its log does not open, or it kept crashing) is deleted without it:
+   * its files go as they are. What they hold cannot be read, so it counts as none and `ifEmpty` is
+   * refused.
+   */
+  private async deleteDown(handle: QueueHandle, { ifUnused, ifEmpty }: DeleteConditions): Promise<number> {
+    const { name } = handle;
+    if (ifEmpty) throw new Stopped(`queue '${name}' is down: whether it is empty cannot be told (ifEmpty)`);
+    const consumers = handle.env.subscribers.size;
+    if (ifUnused && consumers > 0) throw new PreconditionFailed(`queue '${name}' has ${consumers} consumer(s) (ifUnused)`);
+    this.unserve(name); // its reopening, due after a pause, finds it gone
+    await (handle.options.durable ? this.storage : this.volatile).destroyQueue(name);
+    return 0;
   }
 
   /** The queue no longer serves from this node: its server, its handle (returned) and its rates go. */

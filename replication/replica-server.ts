@@ -196,7 +196,8 @@ export class ReplicaServer {
 
   /** Removes the replica's copy from disk, open or not. */
   private async wipe(queue: QueueName, r: Replica): Promise<void> {
-    await (r.log ?? (await this.storage.openQueue(queue))).destroy();
+    if (r.log) await r.log.destroy();
+    else await this.storage.destroyQueue(queue);
     r.log = undefined;
   }
 

@@ -1,5 +1,5 @@
 // Small file-system steps that crash safety rests on.
-import { open, rename, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** fsync of a folder: makes the creation, renaming or deletion of its entries durable. */
@@ -10,6 +10,12 @@ export async function syncDir(path: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Removes a folder and all it holds (or a file in its place), durably. */
+export async function removeDir(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true });
+  await syncDir(dirname(path));
 }
 
 /** A positional write may write less than asked; this one does not return before all is written. */

@@ -3,10 +3,10 @@
 // deletes old segments that no longer hold anything a restart would need.
 import { constants } from 'node:fs';
 import { open, readdir, rm, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Seq } from '../node/ids.ts';
 import { DiskFailure, StorageError } from '../node/errors.ts';
-import { readAll, syncDir, writeAll } from './durable-fs.ts';
+import { readAll, removeDir, syncDir, writeAll } from './durable-fs.ts';
 import { LiveIndex } from './live-index.ts';
 import { FrameWriter, readFrame, scanRecords } from './record-codec.ts';
 import { Replayer } from './replay.ts';
@@ -261,10 +261,7 @@ export class FileQueueLog implements QueueLog {
   }
 
   destroy(): Promise<void> {
-    const remove = async () => {
-      await rm(this.dir, { recursive: true, force: true });
-      await syncDir(dirname(this.dir));
-    };
+    const remove = () => removeDir(this.dir);
     if (this.closing) return this.closing.then(remove);
     // The name stays taken until the folder is gone: a log opened anew under it meanwhile would lose its files to the rm.
     return (this.closing = this.shutdown().then(remove).finally(() => this.onClose()));

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { QueueName } from '../node/ids.ts';
 import { InvalidArgument, InvalidName, StorageError } from '../node/errors.ts';
-import { replaceFile, syncDir } from './durable-fs.ts';
+import { removeDir, replaceFile, syncDir } from './durable-fs.ts';
 import { lockDir, type DirLock } from './dir-lock.ts';
 import { FileQueueLog } from './file-log.ts';
 import type { FsyncPolicy, QueueLog, Storage, TopologySnapshot } from './storage.ts';
@@ -70,6 +70,12 @@ export class FileStorage implements Storage {
       throw new StorageError(`cannot create the folder of queue '${name}'`, { cause: err });
     }
     return log;
+  }
+
+  async destroyQueue(name: QueueName): Promise<void> {
+    if (this.closed) throw new StorageError('storage is closed');
+    if (this.logs.has(name)) throw new StorageError(`queue '${name}' is open`);
+    await removeDir(join(this.dir, 'queues', queueFolder(name)));
   }
 
   async loadTopology(): Promise<TopologySnapshot | undefined> {

@@ -51,6 +51,7 @@ export class MemoryStorage implements Storage {
     if (!state) this.logs.set(name, (state = { replayer: new Replayer(), messages: new Map() }));
     return new MemoryQueueLog(state);
   }
+  async destroyQueue(name: QueueName): Promise<void> { this.logs.delete(name); }
   async loadTopology() { return this.topology; }
   async saveTopology(t: TopologySnapshot) { this.topology = t; }
   async close() {}

@@ -131,6 +131,8 @@ export interface TopologySnapshot {
 
 export interface Storage {
   openQueue(name: QueueName): Promise<QueueLog>;
+  /** Removes a queue's data as it is, whether its log would open or not; refused while its log is open. */
+  destroyQueue(name: QueueName): Promise<void>;
   loadTopology(): Promise<TopologySnapshot | undefined>;
   saveTopology(topology: TopologySnapshot): Promise<void>;
   close(): Promise<void>;
