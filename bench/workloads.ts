@@ -43,7 +43,8 @@ export function engineWarmupN(topology: Topology): number {
  */
 export const DEFAULTS = {
   params: { n: 50_000, w2n: 5_000, w3Burst: 40_000, w3Rate: 2_000 } satisfies Params,
-  rounds: 3,
+  /** W1 carries the goals: its ratios move from round to round on a shared machine, so five rounds give their medians. */
+  rounds: 5,
   /** W2 carries no goal: two rounds keep the whole run under 10 minutes on a slow day. */
   w2Rounds: 2,
   /** W3's drain time is set by the rate limit, so one long burst tells more than several short ones. */
