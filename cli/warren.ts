@@ -28,10 +28,10 @@ const connection = (cmd: Command) => cmd
 
 /** The nats option: the URL, with credentials and TLS files from the environment (on the command line, `ps` would show them). */
 function natsOf(url: string): NonNullable<StartOptions['nats']> {
-  const { WARREN_NATS_USER: user, WARREN_NATS_PASS: pass, WARREN_NATS_TOKEN: token, WARREN_NATS_CA: caFile, WARREN_NATS_CERT: certFile, WARREN_NATS_KEY: keyFile } = process.env;
+  const { WARREN_NATS_USER: user, WARREN_NATS_PASS: pass, WARREN_NATS_TOKEN: token, WARREN_NATS_CREDS: credsFile, WARREN_NATS_CA: caFile, WARREN_NATS_CERT: certFile, WARREN_NATS_KEY: keyFile } = process.env;
   const tls = { ...(caFile ? { caFile } : {}), ...(certFile ? { certFile } : {}), ...(keyFile ? { keyFile } : {}) };
-  if (!user && !token && Object.keys(tls).length === 0) return url;
-  return { servers: url, ...(user ? { user, pass: pass ?? '' } : {}), ...(token ? { token } : {}), ...(Object.keys(tls).length > 0 ? { tls } : {}) };
+  if (!user && !token && !credsFile && Object.keys(tls).length === 0) return url;
+  return { servers: url, ...(user ? { user, pass: pass ?? '' } : {}), ...(token ? { token } : {}), ...(credsFile ? { credsFile } : {}), ...(Object.keys(tls).length > 0 ? { tls } : {}) };
 }
 
 /** A short-lived node for one command: a client of the cluster, or the embedded node on its data dir. */

@@ -26,6 +26,8 @@ export const startSchema = z.strictObject({
     user: z.string().min(1).optional(),
     pass: z.string().optional(),
     token: z.string().min(1).optional(),
+    /** A NATS credentials file (user JWT and nkey seed), as a server in operator mode asks (nsc, Synadia Cloud). */
+    credsFile: z.string().min(1).optional(),
     /** TLS, as the server's `tls` block asks: the CA that signed its certificate; a client certificate where it verifies clients. */
     tls: z.strictObject({ caFile: z.string().min(1).optional(), certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() }).optional(),
   })]).optional(),

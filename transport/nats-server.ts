@@ -13,12 +13,15 @@ export class NatsServer {
 
   /**
    * `maxPayload`: the server's max_payload, when not its default (1 MiB); `auth`: the one user, or the
-   * token, it lets in; `tls`: its certificate and key (PEM files), and with `caFile` it verifies clients.
+   * token, it lets in; `tls`: its certificate and key (PEM files), and with `caFile` it verifies clients;
+   * `operator`: operator mode, with the operator's JWT and its accounts' JWTs by public key (a memory
+   * resolver), one of them the system account.
    */
   static async start(opts: {
     readonly maxPayload?: number;
     readonly auth?: { readonly user: string; readonly pass: string } | { readonly token: string };
     readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile?: string };
+    readonly operator?: { readonly jwt: string; readonly systemAccount: string; readonly accounts: Readonly<Record<string, string>> };
   } = {}): Promise<NatsServer> {
     const storeDir = await mkdtemp(path.join(tmpdir(), 'warren-nats-'));
     let config: string[] = [];
@@ -29,6 +32,12 @@ export class NatsServer {
         : `authorization { user: ${JSON.stringify(opts.auth.user)}, password: ${JSON.stringify(opts.auth.pass)} }`]),
       ...(opts.tls === undefined ? [] : [`tls { cert_file: ${JSON.stringify(opts.tls.certFile)}, key_file: ${JSON.stringify(opts.tls.keyFile)}${
         opts.tls.caFile === undefined ? '' : `, ca_file: ${JSON.stringify(opts.tls.caFile)}, verify: true`} }`]),
+      ...(opts.operator === undefined ? [] : [
+        `operator: ${JSON.stringify(opts.operator.jwt)}`,
+        `system_account: ${opts.operator.systemAccount}`,
+        'resolver: MEMORY',
+        `resolver_preload: { ${Object.entries(opts.operator.accounts).map(([key, jwt]) => `${key}: ${JSON.stringify(jwt)}`).join(', ')} }`,
+      ]),
     ];
     if (lines.length > 0) {
       const file = path.join(storeDir, 'server.conf');

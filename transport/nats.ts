@@ -1,7 +1,8 @@
 // The NATS implementation of the Transport interface, over the `nats` client. It reconnects forever
 // (a restarted server is the normal case, not an error) and reports its connection status, so that the
 // node can resend what was in flight and consumers can reconcile after a reconnect.
-import { connect, ErrorCode, type NatsConnection, type NatsError, type Subscription as NatsSub } from 'nats';
+import { readFile } from 'node:fs/promises';
+import { connect, credsAuthenticator, ErrorCode, type NatsConnection, type NatsError, type Subscription as NatsSub } from 'nats';
 import { NoResponders, TransportTimeout, type MessageHandler, type Subscription, type Transport } from './transport.ts';
 
 /** How often a node that starts before its NATS server tries again. */
@@ -25,6 +26,8 @@ export interface NatsTransportOptions {
   readonly user?: string;
   readonly pass?: string;
   readonly token?: string;
+  /** A NATS credentials file (a user JWT and its nkey seed), for a server in operator mode. */
+  readonly credsFile?: string;
   /** PEM files: the CA to trust, and a client certificate with its key. */
   readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
 }
@@ -38,12 +41,14 @@ export class NatsTransport implements Transport {
   }
 
   static async connect(opts: NatsTransportOptions): Promise<NatsTransport> {
-    const { servers, name, user, pass, token, tls } = opts;
+    const { servers, name, user, pass, token, credsFile, tls } = opts;
     const options = {
       servers,
       ...(name ? { name } : {}),
       ...(user === undefined ? {} : { user, pass: pass ?? '' }),
       ...(token === undefined ? {} : { token }),
+      // Read once: a file that cannot be read fails the start, as a refused certificate does.
+      ...(credsFile === undefined ? {} : { authenticator: credsAuthenticator(await readFile(credsFile)) }),
       ...(tls === undefined ? {} : { tls }),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
