@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Warren } from '../index.ts';
-import { promSample } from '../node/testing.ts';
+import { promSample, until } from '../node/testing.ts';
 import { NatsServer } from '../transport/nats-server.ts';
 import { startNode, type RunningNode } from './testing.ts';
 
@@ -26,6 +26,8 @@ describe('warren node --http', () => {
       assert.equal(node.ready.nodeId, 'cli-a');
 
       client = await Warren.start({ nats: server.url, cluster, role: 'client', nodeId: 'test-client' });
+      // The queue goes to a server node the client has heard from: on a loaded machine, maybe not yet.
+      await until(() => client!.stats().nodes.some((n) => n.nodeId === 'cli-a' && n.up), 'the client hears cli-a');
       await client.declareQueue('jobs');
       for (const n of [1, 2, 3]) await client.publish({ queue: 'jobs' }, `job ${n}`);
       await client.stop();

@@ -75,7 +75,8 @@ describe('queue features', () => {
 
   it('delayed delivery: a message published with delayMs comes after those without', async () => {
     await node.declareQueue('q');
-    await node.publish({ queue: 'q' }, 'later', { delayMs: 40 });
+    // Long enough that no stall of a loaded machine makes it ready before the other is published and consumed.
+    await node.publish({ queue: 'q' }, 'later', { delayMs: 1_000 });
     await node.publish({ queue: 'q' }, 'now');
     assert.equal(stat('q').delayed, 1);
     const got: string[] = [];
