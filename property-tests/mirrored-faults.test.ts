@@ -81,6 +81,10 @@ describe('mirrored queues under SIGKILL, SIGSTOP and restarts (3 node processes)
           if (fault === 'pause') {
             nodes.get(node)!.signal('SIGSTOP');
             await sleep(defaultLeadership.leaseMs * 2 + 1_000);
+            // A paused leader stays paused until another node took over, however long that takes on a loaded machine.
+            if (node === before.leader) {
+              await until(async () => { const now = await ha().catch(() => undefined); return now !== undefined && now.leader !== node && now.epoch > before.epoch; }, 'a takeover while the leader is paused', 60_000);
+            }
             nodes.get(node)!.signal('SIGCONT');
             if (node === before.leader) {
               // Deposed while paused: it steps down, and the leader is another node at a later epoch.
