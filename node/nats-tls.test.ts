@@ -53,10 +53,12 @@ describe('a node on a NATS server that speaks TLS', () => {
     }
   });
 
-  it('presents a client certificate to a server that verifies clients', async () => {
+  it('presents a client certificate to a server that verifies clients, and without one is refused at once', async () => {
     const server = await NatsServer.start({ tls: { ...certs.server, caFile: certs.ca } });
     try {
       await works(await start({ servers: server.url, tls: { caFile: certs.ca, ...certs.client } }));
+      // The server's INFO says it verifies clients: no waiting as for a server that is not up yet.
+      await assert.rejects(start({ servers: server.url, tls: { caFile: certs.ca } }), (e: unknown) => e instanceof InvalidArgument && /verifies client certificates/.test(e.message));
     } finally {
       await server.stop();
     }

@@ -34,3 +34,25 @@ describe('NATS transport across a server restart', () => {
     await b.close();
   });
 });
+
+describe('NATS transport started before its server', () => {
+  it('waits for the server, however long it takes to come up, and then works', async () => {
+    const late = await NatsServer.start();
+    try {
+      await late.kill();
+      let connected = false;
+      const connecting = NatsTransport.connect({ servers: late.url }).then((t) => { connected = true; return t; });
+      // Nothing to connect to for a while: several rounds of trying (each also asks the server's INFO).
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.equal(connected, false);
+      await late.restart();
+      const t = await connecting;
+      t.subscribe('late.echo', (m) => { if (m.reply) t.publish(m.reply, m.data); });
+      await t.flush();
+      assert.deepEqual(new TextDecoder().decode(await t.request('late.echo', new TextEncoder().encode('up'), { timeoutMs: 5_000 })), 'up');
+      await t.close();
+    } finally {
+      await late.stop();
+    }
+  });
+});

@@ -3,6 +3,7 @@
 // node can resend what was in flight and consumers can reconcile after a reconnect.
 import { readFile } from 'node:fs/promises';
 import { connect, credsAuthenticator, ErrorCode, type NatsConnection, type NatsError, type Subscription as NatsSub } from 'nats';
+import { verifyingServer } from './nats-info.ts';
 import { NoResponders, TransportTimeout, type MessageHandler, type Subscription, type Transport } from './transport.ts';
 
 /** How often a node that starts before its NATS server tries again. */
@@ -60,6 +61,10 @@ export class NatsTransport implements Transport {
     // A server that is not up yet is waited for, as long as it takes; one that refuses this node (its
     // credentials, or a certificate that does not verify) refuses it again: that is final.
     for (;;) {
+      // A server that verifies client certificates refuses a node without one only after the TLS 1.3
+      // handshake, which the client reports as a timeout, like a server that is down: its INFO says it first.
+      const verifying = tls?.certFile === undefined ? await verifyingServer(servers) : undefined;
+      if (verifying !== undefined) throw new Error(`the NATS server ${verifying} verifies client certificates: give the node one (tls: { certFile, keyFile })`);
       try {
         return new NatsTransport(await connect(options));
       } catch (err) {
