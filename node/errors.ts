@@ -36,6 +36,8 @@ export class InvalidArgument extends WarrenError {
 export class PreconditionFailed extends WarrenError {
   constructor(message: string) { super('PRECONDITION_FAILED', message); }
 }
+/** A delete with `ifUnused` of a queue that has consumers. */
+export const queueInUse = (queue: string, consumers: number) => new PreconditionFailed(`queue '${queue}' has ${consumers} consumer(s) (ifUnused)`);
 export class Overflow extends WarrenError {
   constructor(readonly queue: string, readonly maxLength: number) {
     super('OVERFLOW', `queue '${queue}' is full (maxLength ${maxLength}, overflow 'reject-publish')`);

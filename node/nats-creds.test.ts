@@ -77,10 +77,12 @@ describe('a node on a NATS server in operator mode', () => {
     }
   });
 
-  it('is refused at once without credentials, with a user of an account the server does not know, or without the file', async () => {
+  it('is refused at once without credentials, with a user of an account the server does not know, without the file, or with one that does not parse', async () => {
     const refused = (e: unknown) => e instanceof InvalidArgument && /cannot connect to NATS/.test(e.message);
     await assert.rejects(start(), refused);
     await assert.rejects(start(await credsFile('stranger.creds', setup.creds(nkeys.createAccount()))), refused);
     await assert.rejects(start(path.join(dir, 'missing.creds')), (e: unknown) => refused(e) && /ENOENT/.test((e as Error).message));
+    await assert.rejects(start(await credsFile('pasted-wrong.creds', setup.creds().replace(/(BEGIN USER NKEY SEED-----\n)SU[A-Z0-9]+/, '$1SUNOTASEED'))), (e: unknown) => refused(e) && /not valid/.test((e as Error).message));
+    await assert.rejects(start(await credsFile('not-creds.txt', 'hello')), (e: unknown) => refused(e) && /not valid/.test((e as Error).message));
   });
 });

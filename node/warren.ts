@@ -35,7 +35,7 @@ import { crashHandler, defaultIntensity, oneForOne, type Directive } from '../su
 import { CONTENT_TYPE, encodeBody, type Body } from './body.ts';
 import { Consumer, type ConsumerClosed } from './consumer.ts';
 import {
-  ExchangeNotFound, InvalidArgument, NotConfirmed, PreconditionFailed, QueueNotFound, Stopped, WarrenError,
+  ExchangeNotFound, InvalidArgument, NotConfirmed, PreconditionFailed, QueueNotFound, Stopped, WarrenError, queueInUse,
 } from './errors.ts';
 import { asConsumerTag, asExchange, asMessageId, asNodeId, asQueue, type ExchangeName, type NodeId, type QueueName } from './ids.ts';
 import type { Message } from './message.ts';
@@ -89,6 +89,8 @@ interface QueueHandle {
   readonly env: QueueEnv;
   /** Mirrored queues: this node's leadership of it. */
   readonly leadership?: Leadership;
+  /** Its actor was given up, its log closed (queueDown), and the node has not opened it again yet. */
+  down: boolean;
 }
 
 /** What a distributed node has beyond an embedded one. */
@@ -485,11 +487,12 @@ export class Warren {
 
   /**
    * Deletes a queue this node leads. Its actor checks the conditions and destroys its log in one turn,
-   * so nothing slips in between; then the lease ends and the metadata goes (every mirror destroys its
-   * copy: metaRemoved), and last the catalog entry, which every node sees (forget).
+   * so nothing slips in between (one that is down goes without it: deleteDown); then the lease ends and
+   * the metadata goes (every mirror destroys its copy: metaRemoved), and last the catalog entry, which
+   * every node sees (forget).
    */
   private async deleteHere(handle: QueueHandle, conditions: DeleteConditions): Promise<number> {
-    const held = handle.endpoint.ref.alive ? await handle.endpoint.delete(conditions) : await this.deleteDown(handle, conditions);
+    const held = handle.down ? await this.deleteDown(handle, conditions) : await handle.endpoint.delete(conditions);
     if (handle.leadership) {
       handle.leadership.stop();
       await this.cluster!.meta.delete(handle.name);
@@ -505,9 +508,11 @@ export class Warren {
    */
   private async deleteDown(handle: QueueHandle, { ifUnused, ifEmpty }: DeleteConditions): Promise<number> {
     const { name } = handle;
+    // Its lead is moving to a mirror that holds what it held: the delete is that leader's to do.
+    if (handle.leadership) throw new Stopped(`queue '${name}' is down on this node, which hands its lead over: delete it again in a moment`);
     if (ifEmpty) throw new Stopped(`queue '${name}' is down: whether it is empty cannot be told (ifEmpty)`);
     const consumers = handle.env.subscribers.size;
-    if (ifUnused && consumers > 0) throw new PreconditionFailed(`queue '${name}' has ${consumers} consumer(s) (ifUnused)`);
+    if (ifUnused && consumers > 0) throw queueInUse(name, consumers);
     this.unserve(name); // its reopening, due after a pause, finds it gone
     await (handle.options.durable ? this.storage : this.volatile).destroyQueue(name);
     return 0;
@@ -564,7 +569,7 @@ export class Warren {
       onStopped: () => { if (this.running && this.queues.get(name) === handle) void this.queueDown(handle); },
     };
     const ref = this.system.spawn(this.queueSupervisor, `q-${name}`, queueBehavior(env));
-    const handle: QueueHandle = { name, options, endpoint: new LocalEndpoint(name, ref, env.subscribers), env, ...(leadership ? { leadership } : {}) };
+    const handle: QueueHandle = { name, options, endpoint: new LocalEndpoint(name, ref, env.subscribers), env, ...(leadership ? { leadership } : {}), down: false };
     this.queues.set(name, handle);
     await handle.endpoint.open();
     // The first sample: work in the queue's first second shows in its rates from the next one.
@@ -589,12 +594,14 @@ export class Warren {
     this.downs.set(name, downs);
     const pause = backoffDelay(downs.length, QUEUE_REOPEN);
     this.fault('queue', new Stopped(`queue '${name}' (its actor kept failing; it opens again in ${Math.round(pause / 1000)} s unless another replica leads it)`));
+    handle.down = true;
     handle.leadership?.stepDown();
     await new Promise((r) => setTimeout(r, pause).unref());
     if (!this.running || this.queues.get(name) !== handle) return; // stopping, or deposed: a mirror leads
     if (handle.leadership) return this.giveUp(name, new NotConfirmed(`queue '${name}': no in-sync mirror took the lead; this node claims it again`));
     const ref = this.system.spawn(this.queueSupervisor, `q-${name}`, queueBehavior(handle.env));
     handle.endpoint.rebind(ref);
+    handle.down = false;
     await handle.endpoint.open().catch((e: unknown) => this.fault('queue', e));
   }
 

@@ -22,21 +22,33 @@ const decoder = new TextDecoder();
 const key = (kind: 'q' | 'x' | 'b', name: string) => `${kind}.${Buffer.from(name).toString('base64url') || '_'}`;
 const bindingKey = (b: Binding) => key('b', JSON.stringify([b.exchange, b.queue, b.pattern]));
 const nameOf = (k: string) => Buffer.from(k.slice(2), 'base64url').toString();
+/** The binding a 'b.' key names, or undefined for one that Warren did not write. */
+function bindingOf(k: string): Binding | undefined {
+  const b = bindingKeyValue.safeParse(parseJson(nameOf(k)));
+  return b.success ? { exchange: asExchange(b.data[0]), queue: asQueue(b.data[1]), pattern: b.data[2] } : undefined;
+}
 
 export class KvCatalog extends ViewCatalog implements Catalog {
   /** Entries that did not parse: written by something other than Warren. */
   rejected = 0;
 
-  private constructor(private readonly kv: KV, private readonly stopWatching: () => void) {
+  private constructor(private readonly kv: KV, private readonly bindingKeys: () => Promise<string[]>, private readonly stopWatching: () => void) {
     super();
   }
 
   static async open(nc: NatsConnection, cluster: string): Promise<KvCatalog> {
-    const kv = await nc.jetstream().views.kv(`warren_${cluster}`, { history: 1 });
+    const bucket = `warren_${cluster}`;
+    const kv = await nc.jetstream().views.kv(bucket, { history: 1 });
+    const jsm = await nc.jetstreamManager();
+    // The bucket's binding keys from its stream's subjects, in requests that time out: kv.keys(), an
+    // ordered consumer, was seen to wait for ever when keys were deleted while it listed them. Deleted
+    // keys are listed too (a delete is a message); deleting one again does no harm.
+    const prefix = `$KV.${bucket}.`;
+    const bindingKeys = async () => Object.keys((await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}b.>` })).state.subjects ?? {}).map((s) => s.slice(prefix.length));
     let ready!: () => void;
     const initialized = new Promise<void>((r) => (ready = r));
     const watch = await kv.watch({ key: '>', initializedFn: () => ready() });
-    const c = new KvCatalog(kv, () => watch.stop());
+    const c = new KvCatalog(kv, bindingKeys, () => watch.stop());
     void (async () => { for await (const e of watch) c.applyEntry(e); })();
     await initialized;
     // initializedFn fires once the last existing entry is queued; let the loop above apply it.
@@ -75,7 +87,14 @@ export class KvCatalog extends ViewCatalog implements Catalog {
   async bind(binding: Binding): Promise<void> {
     await this.kv.put(bindingKey(binding), encoder.encode(JSON.stringify(binding)));
     this.view.apply({ type: 'binding', binding });
-    const [queue, exchange] = await Promise.all([this.stored(key('q', binding.queue)), this.stored(key('x', binding.exchange))]);
+    let ends: [boolean, boolean];
+    try {
+      ends = await Promise.all([this.stored(key('q', binding.queue)), this.stored(key('x', binding.exchange))]);
+    } catch (err) {
+      await this.unbind(binding).catch(() => {}); // not read back, not kept: the caller sees the bind fail
+      throw err;
+    }
+    const [queue, exchange] = ends;
     if (queue && exchange) return;
     await this.unbind(binding);
     throw queue ? new ExchangeNotFound(binding.exchange) : new QueueNotFound(binding.queue);
@@ -121,11 +140,9 @@ export class KvCatalog extends ViewCatalog implements Catalog {
   /** The bucket's bindings, read after a delete: it may hold some made elsewhere that the view has not seen yet. */
   private async unbindStored(doomed: (b: Binding) => boolean): Promise<void> {
     const found: Binding[] = [];
-    for await (const k of await this.kv.keys('b.>')) {
-      const b = bindingKeyValue.safeParse(parseJson(nameOf(k)));
-      if (!b.success) continue;
-      const binding = { exchange: asExchange(b.data[0]), queue: asQueue(b.data[1]), pattern: b.data[2] };
-      if (doomed(binding)) found.push(binding);
+    for (const k of await this.bindingKeys()) {
+      const binding = bindingOf(k);
+      if (binding && doomed(binding)) found.push(binding);
     }
     for (const b of found) await this.unbind(b);
   }
@@ -144,8 +161,8 @@ export class KvCatalog extends ViewCatalog implements Catalog {
   /** Applied once more on the node that deleted: a no-op there. */
   private applyDeletion(k: string): void {
     const kind = k.slice(0, 1);
-    const b = kind === 'b' ? bindingKeyValue.safeParse(parseJson(nameOf(k))) : undefined;
-    if (b?.success) this.view.apply({ type: 'unbinding', binding: { exchange: asExchange(b.data[0]), queue: asQueue(b.data[1]), pattern: b.data[2] } });
+    const binding = kind === 'b' ? bindingOf(k) : undefined;
+    if (binding) this.view.apply({ type: 'unbinding', binding });
     else if (kind === 'q' && this.view.queue(asQueue(nameOf(k)))) this.view.apply({ type: 'queue-deleted', name: asQueue(nameOf(k)) });
     else if (kind === 'x' && this.view.exchanges.typeOf(asExchange(nameOf(k)))) this.view.apply({ type: 'exchange-deleted', name: asExchange(nameOf(k)) });
   }

@@ -2,7 +2,7 @@
 // effects (log appends, confirms after durability, deliveries, dead letters). A restart rebuilds the
 // machine from the log, so a crash can cost redeliveries but never a confirmed message.
 import type { Behavior, Reply } from '../actors/actor.ts';
-import { NotConfirmed, Overflow, PreconditionFailed, QueueNotFound, Stopped, StorageError } from '../node/errors.ts';
+import { NotConfirmed, Overflow, PreconditionFailed, QueueNotFound, Stopped, StorageError, queueInUse } from '../node/errors.ts';
 import type { ConsumerTag, MessageId, Seq } from '../node/ids.ts';
 import { seqRuns, type Headers, type LogRecord, type QueueLog, type RecoveryReport, type StoredMessage } from '../storage/storage.ts';
 import { backoffDelay } from '../supervision/backoff.ts';
@@ -154,9 +154,9 @@ export function queueBehavior(env: QueueEnv): Behavior<QueueState, QueueMsg> {
         case 'delete': {
           const [verdict] = machine.handle({ type: 'delete', now, ifUnused: msg.ifUnused, ifEmpty: msg.ifEmpty });
           if (verdict?.type === 'undeletable') {
-            msg.reply(new PreconditionFailed(verdict.why === 'in-use'
-              ? `queue '${env.config.name}' has ${verdict.count} consumer(s) (ifUnused)`
-              : `queue '${env.config.name}' holds ${verdict.count} message(s) (ifEmpty)`));
+            msg.reply(verdict.why === 'in-use'
+              ? queueInUse(env.config.name, verdict.count)
+              : new PreconditionFailed(`queue '${env.config.name}' holds ${verdict.count} message(s) (ifEmpty)`));
             break;
           }
           await destroyLog(env, state);

@@ -45,6 +45,8 @@ interface Segment {
    */
   readonly dependsOn: Set<number>;
   handle?: Promise<FileHandle>;
+  /** Chosen by compaction, its deletion under way: nothing opens it again. */
+  doomed?: boolean;
 }
 
 /** The segment appends go to; rotation replaces its fields in place. */
@@ -238,6 +240,8 @@ export class FileQueueLog implements QueueLog {
       }
       let bytes: Buffer;
       try {
+        // Its last messages were removed while this read waited: it is being deleted.
+        if (first.segment.doomed) throw new Error('the segment was compacted away');
         const handle = await (first.segment.handle ??= this.openForReading(first.segment));
         const buffer = Buffer.allocUnsafe(end - first.at.offset);
         bytes = buffer.subarray(0, await readAll(handle, buffer, first.at.offset));
@@ -388,6 +392,7 @@ export class FileQueueLog implements QueueLog {
       if (s === active.segment || s === this.top || s.live > 0) continue;
       if ([...s.dependsOn].some((d) => this.segments.has(d))) continue;
       this.segments.delete(s.no);
+      s.doomed = true;
       doomed.push(s);
     }
     if (doomed.length === 0) return;
@@ -429,21 +434,30 @@ export class FileQueueLog implements QueueLog {
   }
 
   private async createSegment(no: number): Promise<Active> {
-    const next = this.next?.no === no ? this.next.handle : this.newSegmentFile(no);
+    const made = this.next?.no === no ? this.next.handle : undefined;
     this.next = undefined;
-    const handle = await next;
+    // One that could not be made ahead (too many open files, say) is tried again now.
+    const handle = (await made?.catch(() => undefined)) ?? (await this.newSegmentFile(no));
     const segment = this.addSegment(no);
     segment.handle = Promise.resolve(handle);
     return { segment, handle, size: 0 };
   }
 
   private async newSegmentFile(no: number): Promise<FileHandle> {
-    const handle = await open(this.pathOf(no), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | this.dsyncFlag);
-    await syncDir(this.dir); // the new file's name must be as durable as the records it is about to hold
+    const path = this.pathOf(no);
+    const handle = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | this.dsyncFlag);
+    try {
+      await syncDir(this.dir); // the new file's name must be as durable as the records it is about to hold
+    } catch (err) {
+      // Gone again, so that it can be made anew.
+      await handle.close().catch(() => {});
+      await unlink(path).catch(() => {});
+      throw err;
+    }
     return handle;
   }
 
-  /** A next segment made ahead and never written to is removed at a clean close. */
+  /** A next segment made ahead and never written to is removed when the log closes or is destroyed. */
   private async discardNext(): Promise<void> {
     const next = this.next;
     this.next = undefined;

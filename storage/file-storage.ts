@@ -33,6 +33,8 @@ const topologySchema = z.object({
 
 export class FileStorage implements Storage {
   private readonly logs = new Map<string, FileQueueLog>();
+  /** Queues whose folder destroyQueue is removing: a log opened meanwhile would lose its files to the rm. */
+  private readonly destroying = new Set<string>();
   /** Topology writes, one at a time, in call order. */
   private topologyWrites: Promise<void> = Promise.resolve();
   private closed = false;
@@ -60,6 +62,7 @@ export class FileStorage implements Storage {
   async openQueue(name: QueueName): Promise<QueueLog> {
     if (this.closed) throw new StorageError('storage is closed');
     if (this.logs.has(name)) throw new StorageError(`queue '${name}' is already open`);
+    if (this.destroying.has(name)) throw new StorageError(`queue '${name}' is being destroyed`);
     const dir = join(this.dir, 'queues', queueFolder(name));
     const log = new FileQueueLog(name, dir, { fsync: this.fsync, segmentBytes: this.segmentBytes }, () => this.logs.delete(name));
     this.logs.set(name, log);
@@ -74,8 +77,13 @@ export class FileStorage implements Storage {
 
   async destroyQueue(name: QueueName): Promise<void> {
     if (this.closed) throw new StorageError('storage is closed');
-    if (this.logs.has(name)) throw new StorageError(`queue '${name}' is open`);
-    await removeDir(join(this.dir, 'queues', queueFolder(name)));
+    if (this.logs.has(name) || this.destroying.has(name)) throw new StorageError(`queue '${name}' is open`);
+    this.destroying.add(name);
+    try {
+      await removeDir(join(this.dir, 'queues', queueFolder(name)));
+    } finally {
+      this.destroying.delete(name);
+    }
   }
 
   async loadTopology(): Promise<TopologySnapshot | undefined> {

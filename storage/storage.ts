@@ -131,7 +131,7 @@ export interface TopologySnapshot {
 
 export interface Storage {
   openQueue(name: QueueName): Promise<QueueLog>;
-  /** Removes a queue's data as it is, whether its log would open or not; refused while its log is open. */
+  /** Removes a queue's data as it is, whether its log would open or not; a file store refuses while the queue's log is open. */
   destroyQueue(name: QueueName): Promise<void>;
   loadTopology(): Promise<TopologySnapshot | undefined>;
   saveTopology(topology: TopologySnapshot): Promise<void>;

@@ -11,7 +11,12 @@ const INFO_MAX_BYTES = 64 * 1024;
 
 /** The server's INFO, or undefined when it does not answer with one (down, or TLS first). */
 export function serverInfo(server: string): Promise<ServerInfo | undefined> {
-  const url = new URL(server.includes('://') ? server : `nats://${server}`);
+  let url: URL;
+  try {
+    url = new URL(server.includes('://') ? server : `nats://${server}`);
+  } catch {
+    return Promise.resolve(undefined); // the client library says what it makes of it
+  }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   return new Promise((resolve) => {
     const socket = tcpConnect(Number(url.port || 4222), host);
@@ -24,6 +29,7 @@ export function serverInfo(server: string): Promise<ServerInfo | undefined> {
     const timer = setTimeout(() => done(undefined), INFO_TIMEOUT_MS);
     socket.setEncoding('utf8');
     socket.on('error', () => done(undefined));
+    socket.on('close', () => done(undefined));
     socket.on('data', (chunk: string) => {
       text += chunk;
       const end = text.indexOf('\r\n');
@@ -41,8 +47,8 @@ export function serverInfo(server: string): Promise<ServerInfo | undefined> {
 
 /** The first of `servers` that verifies client certificates, if any does. */
 export async function verifyingServer(servers: string | readonly string[]): Promise<string | undefined> {
-  for (const server of typeof servers === 'string' ? servers.split(',') : servers) {
-    if ((await serverInfo(server.trim()))?.tls_verify) return server;
+  for (const server of typeof servers === 'string' ? [servers] : servers) {
+    if ((await serverInfo(server))?.tls_verify) return server;
   }
   return undefined;
 }

@@ -2,7 +2,7 @@
 // (a restarted server is the normal case, not an error) and reports its connection status, so that the
 // node can resend what was in flight and consumers can reconcile after a reconnect.
 import { readFile } from 'node:fs/promises';
-import { connect, credsAuthenticator, ErrorCode, type NatsConnection, type NatsError, type Subscription as NatsSub } from 'nats';
+import { connect, credsAuthenticator, ErrorCode, type Authenticator, type NatsConnection, type NatsError, type Subscription as NatsSub } from 'nats';
 import { verifyingServer } from './nats-info.ts';
 import { NoResponders, TransportTimeout, type MessageHandler, type Subscription, type Transport } from './transport.ts';
 
@@ -12,8 +12,22 @@ const FIRST_CONNECT_RETRY_MS = 250;
 /** What the server or the TLS handshake said against this node: trying again changes nothing. */
 function refusal(err: unknown): boolean {
   const code = String((err as { code?: unknown })?.code ?? '');
-  return code === ErrorCode.AuthorizationViolation || code === ErrorCode.AuthenticationExpired
+  return code === ErrorCode.AuthorizationViolation || code === ErrorCode.AuthenticationExpired || code === ErrorCode.BadCreds
     || /^(ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(code);
+}
+
+/**
+ * A credentials file, read and tried once here: one that cannot be read or does not parse fails the
+ * start, as a refused certificate does (nats.js would only find out at each connect, and try again).
+ */
+async function credentials(file: string): Promise<Authenticator> {
+  const authenticator = credsAuthenticator(await readFile(file));
+  try {
+    authenticator('nonce');
+  } catch (err) {
+    throw new Error(`the credentials file ${file} is not valid: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  return authenticator;
 }
 
 /** nats-server's default, until the server has said its own. */
@@ -48,8 +62,7 @@ export class NatsTransport implements Transport {
       ...(name ? { name } : {}),
       ...(user === undefined ? {} : { user, pass: pass ?? '' }),
       ...(token === undefined ? {} : { token }),
-      // Read once: a file that cannot be read fails the start, as a refused certificate does.
-      ...(credsFile === undefined ? {} : { authenticator: credsAuthenticator(await readFile(credsFile)) }),
+      ...(credsFile === undefined ? {} : { authenticator: await credentials(credsFile) }),
       ...(tls === undefined ? {} : { tls }),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
