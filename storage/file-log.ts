@@ -449,9 +449,7 @@ export class FileQueueLog implements QueueLog {
     try {
       await syncDir(this.dir); // the new file's name must be as durable as the records it is about to hold
     } catch (err) {
-      // Gone again, so that it can be made anew.
-      await handle.close().catch(() => {});
-      await unlink(path).catch(() => {});
+      await dropFile(handle, path); // gone again, so that it can be made anew
       throw err;
     }
     return handle;
@@ -463,9 +461,7 @@ export class FileQueueLog implements QueueLog {
     this.next = undefined;
     if (!next) return;
     const handle = await next.handle.catch(() => undefined);
-    if (!handle) return;
-    await handle.close().catch(() => {});
-    await unlink(this.pathOf(next.no)).catch(() => {});
+    if (handle) await dropFile(handle, this.pathOf(next.no));
   }
 
   /**
@@ -512,6 +508,12 @@ export class FileQueueLog implements QueueLog {
   private error(message: string, cause?: unknown): StorageError {
     return new StorageError(`queue '${this.name}': ${message}`, { cause });
   }
+}
+
+/** Closes and removes a file nothing was written to; a failure leaves it for recovery, which removes it. */
+async function dropFile(handle: FileHandle, path: string): Promise<void> {
+  await handle.close().catch(() => {});
+  await unlink(path).catch(() => {});
 }
 
 async function closeSegment(segment: Segment): Promise<void> {

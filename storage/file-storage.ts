@@ -63,7 +63,7 @@ export class FileStorage implements Storage {
     if (this.closed) throw new StorageError('storage is closed');
     if (this.logs.has(name)) throw new StorageError(`queue '${name}' is already open`);
     if (this.destroying.has(name)) throw new StorageError(`queue '${name}' is being destroyed`);
-    const dir = join(this.dir, 'queues', queueFolder(name));
+    const dir = this.folderOf(name);
     const log = new FileQueueLog(name, dir, { fsync: this.fsync, segmentBytes: this.segmentBytes }, () => this.logs.delete(name));
     this.logs.set(name, log);
     try {
@@ -80,10 +80,14 @@ export class FileStorage implements Storage {
     if (this.logs.has(name) || this.destroying.has(name)) throw new StorageError(`queue '${name}' is open`);
     this.destroying.add(name);
     try {
-      await removeDir(join(this.dir, 'queues', queueFolder(name)));
+      await removeDir(this.folderOf(name));
     } finally {
       this.destroying.delete(name);
     }
+  }
+
+  private folderOf(name: QueueName): string {
+    return join(this.dir, 'queues', queueFolder(name));
   }
 
   async loadTopology(): Promise<TopologySnapshot | undefined> {
