@@ -1,5 +1,5 @@
 // Small file-system steps that crash safety rests on.
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** fsync of a folder: makes the creation, renaming or deletion of its entries durable. */
@@ -10,6 +10,32 @@ export async function syncDir(path: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** What one step of discard() frees: small enough that its journal commit does not hold up others' writes. */
+const DISCARD_STEP_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Deletes a file durably without stalling the disk: it is renamed to `trash` first (gone for good, as
+ * far as a recovery is concerned), then shrunk a step at a time, each step synced, and unlinked. Freeing
+ * a 64 MiB file in one go (with the 'discard' mount option) held every fdatasync on the disk for
+ * 10–40 ms, on a mirrored queue on all its replicas at once. A crash on the way leaves the trash file
+ * for the next recovery to remove.
+ */
+export async function discard(path: string, trash: string): Promise<void> {
+  await rename(path, trash);
+  await syncDir(dirname(path));
+  const handle = await open(trash, 'r+');
+  try {
+    for (let size = (await handle.stat()).size; size > 0;) {
+      size = Math.max(0, size - DISCARD_STEP_BYTES);
+      await handle.truncate(size);
+      await handle.datasync();
+    }
+  } finally {
+    await handle.close();
+  }
+  await unlink(trash);
 }
 
 /** Removes a folder and all it holds (or a file in its place), durably. */

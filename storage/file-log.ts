@@ -6,7 +6,7 @@ import { open, readdir, rm, stat, truncate, unlink, writeFile, type FileHandle }
 import { join } from 'node:path';
 import type { Seq } from '../node/ids.ts';
 import { DiskFailure, StorageError } from '../node/errors.ts';
-import { readAll, removeDir, syncDir, writeAll } from './durable-fs.ts';
+import { discard, readAll, removeDir, syncDir, writeAll } from './durable-fs.ts';
 import { LiveIndex } from './live-index.ts';
 import { FrameWriter, readFrame, scanRecords } from './record-codec.ts';
 import { Replayer } from './replay.ts';
@@ -26,6 +26,8 @@ const BATCH_SYNC_MS = 50;
 /** How long a deferrable append may wait for an urgent one to carry it (AppendOptions). */
 const DEFER_MS = 5;
 const SEGMENT_FILE = /^(\d{20})\.seg$/;
+/** A compacted segment on its way out (discard()): recovery reads it no more, and removes it. */
+const TRASH_FILE = /^\d{20}\.seg\.trash$/;
 /**
  * Left by a clean close, taken away by the next recovery. Without it, the process stopped with the log
  * open: deliveries go out before their 'delivered' records are written, so any message may have been
@@ -155,6 +157,7 @@ export class FileQueueLog implements QueueLog {
       .map(Number)
       .sort((a, b) => a - b);
     await this.dropUnusedNext(nos);
+    for (const file of files) if (TRASH_FILE.test(file)) await unlink(join(this.dir, file));
     let scratch: Buffer = Buffer.alloc(0);
     let last: { segment: Segment; size: number } | undefined;
     for (const [i, no] of nos.entries()) {
@@ -402,9 +405,8 @@ export class FileQueueLog implements QueueLog {
         if (this.failure) return;
         try {
           await closeSegment(s);
-          await unlink(this.pathOf(s.no));
           // Each deletion is durable before the next, for the same reason.
-          await syncDir(this.dir);
+          await discard(this.pathOf(s.no), `${this.pathOf(s.no)}.trash`);
         } catch (err) {
           this.failure ??= new DiskFailure(`queue '${this.name}': deleting an old segment failed; the log takes no more appends`, { cause: err });
         }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants } from 'node:fs';
-import { open, readFile, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, readdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { asQueue, asSeq } from '../node/ids.ts';
@@ -187,12 +187,17 @@ describe('FileStorage', () => {
       await until(async () => (await segmentFiles(dir)).length <= 4, `segments of removed messages deleted (${full} before)`);
       assert.equal((await log.read([asSeq(7)]))[0]!.body.length, 100);
       await storage.close();
+      const folder = join(dir, 'queues', queueFolder(QUEUE));
+      assert.deepEqual((await readdir(folder)).filter((f) => !f.endsWith('.seg')), ['closed-cleanly'], 'nothing left of the deleted segments');
 
+      // A crash while a deleted segment was still being freed leaves it renamed: recovery must not read it.
+      await writeFile(join(folder, `${'2'.padStart(20, '0')}.seg.trash`), frameRecords([enqueue(2, 'back from the dead')]).bytes);
       const again = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 200 });
       const recovered = await again.openQueue(QUEUE).then((l) => l.recover());
       assert.deepEqual([...recovered.messages].map((m) => [m.seq, m.deliveryCount]), [[7, 1], [30, 0]]);
       assert.equal(recovered.nextSeq, 31);
       assert.deepEqual(recovered.report, clean);
+      assert.deepEqual((await readdir(folder)).filter((f) => f.endsWith('.trash')), [], 'recovery removed it');
       await again.close();
     });
   });
