@@ -67,4 +67,20 @@ describe('the distributed catalog (JetStream KV)', () => {
     assert.equal((await b.declareQueue({ name: q, options, home: asNodeId('b') })).home, 'b', 'declared anew, by another node');
     await until(() => a.queue(q)?.home === 'b', 'a sees the new declaration');
   });
+
+  it('a node that loads the catalog while another deletes bindings starts, and ends with what the bucket holds', async () => {
+    const a = await connect();
+    const [q, x] = [asQueue('churn'), asExchange('churn')];
+    await a.declareQueue({ name: q, options: parse(queueSchema, {}, 'q'), home: asNodeId('a') });
+    await a.declareExchange(x, 'direct');
+    const routes = (c: KvCatalog) => Array.from({ length: 200 }, (_, i) => c.exchanges.route(x, `k${i}`).length).join('');
+    for (let round = 0; round < 3; round++) {
+      for (let i = round % 2; i < 200; i += 2) await a.bind({ exchange: x, queue: q, pattern: `k${i}` });
+      // Half of them go while the late node reads the bucket: their deletes land in the middle of its load.
+      const deleting = (async () => { for (let i = 1 - (round % 2); i < 200; i += 2) await a.unbind({ exchange: x, queue: q, pattern: `k${i}` }); })();
+      const late = await connect();
+      await deleting;
+      await until(() => routes(late) === routes(a), `round ${round}: the late node's view is a's`);
+    }
+  });
 });
