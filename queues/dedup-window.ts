@@ -15,6 +15,8 @@ export class DedupWindow {
   /** The id the last get() did not find, and its hash: a publish asks, then remembers the same id. */
   private missedId: MessageId | undefined;
   private missedHash = 0;
+  /** Some id was remembered twice (a recovery replays them): a reindex must let the newer win. */
+  private twins = false;
 
   constructor(private readonly count: number, private readonly ms: number) {}
 
@@ -34,7 +36,10 @@ export class DedupWindow {
     const hash = missed ? this.missedHash : hashOf(id);
     // Remembered again (a recovery may replay an id twice): the newer seq is the one found.
     const known = missed ? undefined : this.find(id, hash);
-    if (known !== undefined) this.unindex(known);
+    if (known !== undefined) {
+      this.unindex(known);
+      this.twins = true;
+    }
     const capacity = this.ring.capacity;
     const slot = this.ring.push(id, seq, at, hash);
     if (this.ring.capacity !== capacity) this.reindex();
@@ -97,7 +102,7 @@ export class DedupWindow {
   private reindex(): void {
     this.index = new Int32Array(2 * this.ring.capacity);
     for (const slot of this.ring.slots()) {
-      const twin = this.twinOf(slot);
+      const twin = this.twins ? this.twinOf(slot) : undefined;
       if (twin === undefined) this.insert(slot);
       else this.index[twin] = slot + 1;
     }

@@ -144,8 +144,13 @@ export class IdRing {
 
   private grow(): void {
     const mask = 2 * this.capacity - 1;
+    // In runs (at most three: where either array wraps), copied whole: it happens under load, all at once.
     const moved = <A extends Float64Array | Int32Array>(from: A, to: A): A => {
-      for (let e = this.head; e < this.tail; e++) to[e & mask] = from[e & this.mask]!;
+      for (let e = this.head, n = 0; e < this.tail; e += n) {
+        const [was, is] = [e & this.mask, e & mask];
+        n = Math.min(this.tail - e, this.mask + 1 - was, mask + 1 - is);
+        to.set(from.subarray(was, was + n), is);
+      }
       return to;
     };
     this.seqs = moved(this.seqs, new Float64Array(mask + 1));
