@@ -9,7 +9,7 @@ import type { Delivery } from '../queues/queue-actor.ts';
 import type { Outcome, Settlement } from '../queues/queue-machine.ts';
 import type { ConsumerTag, MessageId, QueueName, Seq } from './ids.ts';
 import { Message, type Settler } from './message.ts';
-import { RecentKeys } from './recent-keys.ts';
+import { RecentMap } from './recent-map.ts';
 
 /** How many finally settled seqs a consumer remembers, to drop late duplicate deliveries. */
 const FINISHED_MEMORY = 10_000;
@@ -33,8 +33,7 @@ export class Consumer implements Settler {
    * never handled again. A seq names a message only while the queue's log keeps it (a queue that lost
    * its last writes in a crash gives their seqs to new messages), so the id must match too.
    */
-  private readonly finished = new Map<Seq, { readonly id: MessageId; readonly outcome: 'ack' | 'dead-letter' }>();
-  private readonly finishedOrder = new RecentKeys<Seq>(FINISHED_MEMORY, (seq) => this.finished.delete(seq));
+  private readonly finished = new RecentMap<Seq, { readonly id: MessageId; readonly outcome: 'ack' | 'dead-letter' }>(FINISHED_MEMORY);
   /** Shared with the actor: a cancel stops it handling messages, and waits for the one in hand. */
   private readonly gate: ConsumerGate = { draining: false, inHand: undefined };
   private signalled = false;
@@ -116,7 +115,6 @@ export class Consumer implements Settler {
     if (this.orphaned) return Promise.resolve();
     if (outcome !== 'requeue' && id !== undefined) {
       this.finished.set(seq, { id, outcome });
-      this.finishedOrder.add(seq);
     }
     this.settles.add({ seq, outcome, delayMs });
     return Promise.resolve();

@@ -6,7 +6,7 @@ import { open, readdir, rm, stat, truncate, unlink, writeFile, type FileHandle }
 import { join } from 'node:path';
 import type { Seq } from '../node/ids.ts';
 import { DiskFailure, StorageError } from '../node/errors.ts';
-import { discard, readAll, removeDir, syncDir, writeAll } from './durable-fs.ts';
+import { readAll, remove, syncDir, writeAll } from './durable-fs.ts';
 import { LiveIndex } from './live-index.ts';
 import { FrameWriter, readFrame, scanRecords } from './record-codec.ts';
 import { Replayer } from './replay.ts';
@@ -15,6 +15,8 @@ import type { AppendOptions, Framed, FsyncPolicy, LogRecord, QueueLog, Recovered
 export interface FileLogOptions {
   readonly fsync: FsyncPolicy;
   readonly segmentBytes: number;
+  /** Where deleted segments, and the log's folder when destroyed, go to be freed (durable-fs remove()). */
+  readonly trash: string;
 }
 
 /**
@@ -26,8 +28,6 @@ const BATCH_SYNC_MS = 50;
 /** How long a deferrable append may wait for an urgent one to carry it (AppendOptions). */
 const DEFER_MS = 5;
 const SEGMENT_FILE = /^(\d{20})\.seg$/;
-/** A compacted segment on its way out (discard()): recovery reads it no more, and removes it. */
-const TRASH_FILE = /^\d{20}\.seg\.trash$/;
 /**
  * Left by a clean close, taken away by the next recovery. Without it, the process stopped with the log
  * open: deliveries go out before their 'delivered' records are written, so any message may have been
@@ -157,7 +157,6 @@ export class FileQueueLog implements QueueLog {
       .map(Number)
       .sort((a, b) => a - b);
     await this.dropUnusedNext(nos);
-    for (const file of files) if (TRASH_FILE.test(file)) await unlink(join(this.dir, file));
     let scratch: Buffer = Buffer.alloc(0);
     let last: { segment: Segment; size: number } | undefined;
     for (const [i, no] of nos.entries()) {
@@ -268,10 +267,10 @@ export class FileQueueLog implements QueueLog {
   }
 
   destroy(): Promise<void> {
-    const remove = () => removeDir(this.dir);
-    if (this.closing) return this.closing.then(remove);
-    // The name stays taken until the folder is gone: a log opened anew under it meanwhile would lose its files to the rm.
-    return (this.closing = this.shutdown().then(remove).finally(() => this.onClose()));
+    const destroy = () => remove(this.dir, this.opts.trash);
+    if (this.closing) return this.closing.then(destroy);
+    // The name stays taken until the folder is gone: a log opened anew under it meanwhile would lose its files to the move.
+    return (this.closing = this.shutdown().then(destroy).finally(() => this.onClose()));
   }
 
   private async shutdown(): Promise<void> {
@@ -406,7 +405,7 @@ export class FileQueueLog implements QueueLog {
         try {
           await closeSegment(s);
           // Each deletion is durable before the next, for the same reason.
-          await discard(this.pathOf(s.no), `${this.pathOf(s.no)}.trash`);
+          await remove(this.pathOf(s.no), this.opts.trash);
         } catch (err) {
           this.failure ??= new DiskFailure(`queue '${this.name}': deleting an old segment failed; the log takes no more appends`, { cause: err });
         }

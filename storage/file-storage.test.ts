@@ -190,14 +190,14 @@ describe('FileStorage', () => {
       const folder = join(dir, 'queues', queueFolder(QUEUE));
       assert.deepEqual((await readdir(folder)).filter((f) => !f.endsWith('.seg')), ['closed-cleanly'], 'nothing left of the deleted segments');
 
-      // A crash while a deleted segment was still being freed leaves it renamed: recovery must not read it.
-      await writeFile(join(folder, `${'2'.padStart(20, '0')}.seg.trash`), frameRecords([enqueue(2, 'back from the dead')]).bytes);
+      // A crash while a deleted segment was still being freed leaves it in the trash, for the next open to free.
+      await writeFile(join(dir, 'trash', 'left-by-a-crash'), frameRecords([enqueue(2, 'back from the dead')]).bytes);
       const again = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 200 });
+      assert.deepEqual(await readdir(join(dir, 'trash')), [], 'freed at open');
       const recovered = await again.openQueue(QUEUE).then((l) => l.recover());
       assert.deepEqual([...recovered.messages].map((m) => [m.seq, m.deliveryCount]), [[7, 1], [30, 0]]);
       assert.equal(recovered.nextSeq, 31);
       assert.deepEqual(recovered.report, clean);
-      assert.deepEqual((await readdir(folder)).filter((f) => f.endsWith('.trash')), [], 'recovery removed it');
       await again.close();
     });
   });
@@ -285,6 +285,7 @@ describe('FileStorage', () => {
       await b.append([enqueue(1)]);
       await a.destroy();
       assert.deepEqual(await readdir(join(dir, 'queues')), ['b']);
+      assert.deepEqual(await readdir(join(dir, 'trash')), [], 'its files freed, not left in the trash');
       const a2 = await storage.openQueue(asQueue('a'));
       assert.deepEqual([...(await a2.recover()).messages], []);
       await storage.close();
@@ -302,7 +303,7 @@ describe('FileStorage', () => {
       };
       await Promise.all([storage.saveTopology({ queues: [], exchanges: [], bindings: [] }), storage.saveTopology(topology)]);
       assert.deepEqual(await storage.loadTopology(), topology, 'the last save wins');
-      assert.deepEqual((await readdir(dir)).sort(), ['LOCK', 'queues', 'topology.json'], 'no temp file left behind (LOCK belongs to the open storage)');
+      assert.deepEqual((await readdir(dir)).sort(), ['LOCK', 'queues', 'topology.json', 'trash'], 'no temp file left behind (LOCK belongs to the open storage)');
       await storage.close();
       assert.deepEqual(await (await FileStorage.open(dir, { fsync: 'batch' })).loadTopology(), topology);
     });

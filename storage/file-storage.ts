@@ -2,13 +2,14 @@
 //
 //   <dir>/topology.json                 the declarations, replaced atomically
 //   <dir>/queues/<queue folder>/*.seg   each queue's segmented log (file-log.ts)
+//   <dir>/trash/                        what is deleted, while it is freed (durable-fs remove())
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { QueueName } from '../node/ids.ts';
 import { InvalidArgument, InvalidName, StorageError } from '../node/errors.ts';
-import { removeDir, replaceFile, syncDir } from './durable-fs.ts';
+import { emptyTrash, remove, replaceFile, syncDir } from './durable-fs.ts';
 import { lockDir, type DirLock } from './dir-lock.ts';
 import { FileQueueLog } from './file-log.ts';
 import type { FsyncPolicy, QueueLog, Storage, TopologySnapshot } from './storage.ts';
@@ -24,6 +25,8 @@ const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
 /** File names may have 255 bytes; longer queue folders are cut and end in a hash. */
 const MAX_FOLDER = 200;
+
+const trashOf = (dir: string) => join(dir, 'trash');
 
 const topologySchema = z.object({
   queues: z.array(z.object({ name: z.string(), options: z.record(z.string(), z.unknown()) })),
@@ -56,7 +59,15 @@ export class FileStorage implements Storage {
       await syncDir(dir);
       await syncDir(dirname(dir));
     }
-    return new FileStorage(dir, opts.fsync, segmentBytes, await lockDir(dir));
+    const lock = await lockDir(dir);
+    try {
+      await mkdir(trashOf(dir), { recursive: true });
+      await emptyTrash(trashOf(dir));
+    } catch (err) {
+      await lock.release();
+      throw new StorageError(`cannot empty the trash of ${dir}`, { cause: err });
+    }
+    return new FileStorage(dir, opts.fsync, segmentBytes, lock);
   }
 
   async openQueue(name: QueueName): Promise<QueueLog> {
@@ -64,7 +75,7 @@ export class FileStorage implements Storage {
     if (this.logs.has(name)) throw new StorageError(`queue '${name}' is already open`);
     if (this.destroying.has(name)) throw new StorageError(`queue '${name}' is being destroyed`);
     const dir = this.folderOf(name);
-    const log = new FileQueueLog(name, dir, { fsync: this.fsync, segmentBytes: this.segmentBytes }, () => this.logs.delete(name));
+    const log = new FileQueueLog(name, dir, { fsync: this.fsync, segmentBytes: this.segmentBytes, trash: this.trash }, () => this.logs.delete(name));
     this.logs.set(name, log);
     try {
       if ((await mkdir(dir, { recursive: true })) !== undefined) await syncDir(dirname(dir));
@@ -80,10 +91,14 @@ export class FileStorage implements Storage {
     if (this.logs.has(name) || this.destroying.has(name)) throw new StorageError(`queue '${name}' is open`);
     this.destroying.add(name);
     try {
-      await removeDir(this.folderOf(name));
+      await remove(this.folderOf(name), this.trash);
     } finally {
       this.destroying.delete(name);
     }
+  }
+
+  private get trash(): string {
+    return trashOf(this.dir);
   }
 
   private folderOf(name: QueueName): string {
