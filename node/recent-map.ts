@@ -7,6 +7,7 @@ export class RecentMap<K, V> {
   private readonly map = new Map<K, V>();
 
   constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`a RecentMap holds at least one key, not ${capacity}`);
     this.ring = new Array<K | undefined>(capacity);
   }
 

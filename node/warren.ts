@@ -167,7 +167,9 @@ export class Warren {
     const role = o.role ?? 'server';
     if (role === 'client' && o.nats === undefined) throw new InvalidArgument("role 'client' needs the nats option: an embedded node holds its own queues");
     const dataDir = role === 'client' ? ':memory:' : (o.dataDir ?? path.join('.warren', nodeId));
-    const storage = await openStorage(dataDir, o.fsync ?? 'always');
+    // What goes wrong in the storage's background (freeing deleted files) is the node's to report, once there is one.
+    let reporter: Warren | undefined;
+    const storage = await openStorage(dataDir, o.fsync ?? 'always', (e) => (reporter ? reporter.fault('storage', e) : console.warn(`warren ${nodeId}: storage: ${e.message}`)));
     let node: Warren;
     if (o.nats === undefined) {
       node = new Warren(nodeId, storage, await LocalCatalog.open(storage, nodeId));
@@ -214,6 +216,7 @@ export class Warren {
       node.catalog.onChange((c) => { if (c.type === 'queue' && opensAt(c.decl, nodeId)) void node.openQueue(c.decl.name, c.decl.options).catch((e) => node.fault('queue', e)); });
       cluster.coordinator.start();
     }
+    reporter = node;
     for (const decl of node.catalog.queues()) if (opensAt(decl, nodeId)) await node.openQueue(decl.name, decl.options);
     return node;
   }

@@ -6,17 +6,18 @@ import { open, readdir, rm, stat, truncate, unlink, writeFile, type FileHandle }
 import { join } from 'node:path';
 import type { Seq } from '../node/ids.ts';
 import { DiskFailure, StorageError } from '../node/errors.ts';
-import { readAll, remove, syncDir, writeAll } from './durable-fs.ts';
+import { readAll, syncDir, writeAll } from './durable-fs.ts';
 import { LiveIndex } from './live-index.ts';
 import { FrameWriter, readFrame, scanRecords } from './record-codec.ts';
 import { Replayer } from './replay.ts';
+import type { Trash } from './trash.ts';
 import type { AppendOptions, Framed, FsyncPolicy, LogRecord, QueueLog, RecoveredQueue, StoredMessage } from './storage.ts';
 
 export interface FileLogOptions {
   readonly fsync: FsyncPolicy;
   readonly segmentBytes: number;
-  /** Where deleted segments, and the log's folder when destroyed, go to be freed (durable-fs remove()). */
-  readonly trash: string;
+  /** Where deleted segments, and the log's folder when destroyed, go to be freed. */
+  readonly trash: Trash;
 }
 
 /**
@@ -267,7 +268,7 @@ export class FileQueueLog implements QueueLog {
   }
 
   destroy(): Promise<void> {
-    const destroy = () => remove(this.dir, this.opts.trash);
+    const destroy = () => this.opts.trash.remove(this.dir);
     if (this.closing) return this.closing.then(destroy);
     // The name stays taken until the folder is gone: a log opened anew under it meanwhile would lose its files to the move.
     return (this.closing = this.shutdown().then(destroy).finally(() => this.onClose()));
@@ -405,7 +406,7 @@ export class FileQueueLog implements QueueLog {
         try {
           await closeSegment(s);
           // Each deletion is durable before the next, for the same reason.
-          await remove(this.pathOf(s.no), this.opts.trash);
+          await this.opts.trash.remove(this.pathOf(s.no));
         } catch (err) {
           this.failure ??= new DiskFailure(`queue '${this.name}': deleting an old segment failed; the log takes no more appends`, { cause: err });
         }

@@ -2,22 +2,25 @@
 //
 //   <dir>/topology.json                 the declarations, replaced atomically
 //   <dir>/queues/<queue folder>/*.seg   each queue's segmented log (file-log.ts)
-//   <dir>/trash/                        what is deleted, while it is freed (durable-fs remove())
+//   <dir>/trash/                        what is deleted, while it is freed (trash.ts)
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { QueueName } from '../node/ids.ts';
 import { InvalidArgument, InvalidName, StorageError } from '../node/errors.ts';
-import { emptyTrash, remove, replaceFile, syncDir } from './durable-fs.ts';
+import { replaceFile, syncDir } from './durable-fs.ts';
 import { lockDir, type DirLock } from './dir-lock.ts';
 import { FileQueueLog } from './file-log.ts';
 import type { FsyncPolicy, QueueLog, Storage, TopologySnapshot } from './storage.ts';
+import { Trash } from './trash.ts';
 
 export interface FileStorageOptions {
   readonly fsync: FsyncPolicy;
   /** A segment is sealed and a new one started once it would grow past this. Default 64 MiB. */
   readonly segmentBytes?: number;
+  /** What goes wrong in the background (freeing deleted files): the data is safe, the space is not yet free. */
+  readonly onError?: (err: Error) => void;
 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -25,8 +28,6 @@ const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
 /** File names may have 255 bytes; longer queue folders are cut and end in a hash. */
 const MAX_FOLDER = 200;
-
-const trashOf = (dir: string) => join(dir, 'trash');
 
 const topologySchema = z.object({
   queues: z.array(z.object({ name: z.string(), options: z.record(z.string(), z.unknown()) })),
@@ -36,7 +37,7 @@ const topologySchema = z.object({
 
 export class FileStorage implements Storage {
   private readonly logs = new Map<string, FileQueueLog>();
-  /** Queues whose folder destroyQueue is removing: a log opened meanwhile would lose its files to the rm. */
+  /** Queues whose folder destroyQueue is moving to the trash: a log opened meanwhile would lose its files to the move. */
   private readonly destroying = new Set<string>();
   /** Topology writes, one at a time, in call order. */
   private topologyWrites: Promise<void> = Promise.resolve();
@@ -47,6 +48,7 @@ export class FileStorage implements Storage {
     private readonly fsync: FsyncPolicy,
     private readonly segmentBytes: number,
     private readonly lock: DirLock,
+    private readonly trash: Trash,
   ) {}
 
   static async open(dir: string, opts: FileStorageOptions): Promise<FileStorage> {
@@ -60,14 +62,14 @@ export class FileStorage implements Storage {
       await syncDir(dirname(dir));
     }
     const lock = await lockDir(dir);
+    let trash: Trash;
     try {
-      await mkdir(trashOf(dir), { recursive: true });
-      await emptyTrash(trashOf(dir));
+      trash = await Trash.open(join(dir, 'trash'), opts.onError ?? ((err) => console.warn(`warren storage: ${err.message}`)));
     } catch (err) {
       await lock.release();
-      throw new StorageError(`cannot empty the trash of ${dir}`, { cause: err });
+      throw new StorageError(`cannot make the trash folder of ${dir}`, { cause: err });
     }
-    return new FileStorage(dir, opts.fsync, segmentBytes, lock);
+    return new FileStorage(dir, opts.fsync, segmentBytes, lock, trash);
   }
 
   async openQueue(name: QueueName): Promise<QueueLog> {
@@ -91,14 +93,10 @@ export class FileStorage implements Storage {
     if (this.logs.has(name) || this.destroying.has(name)) throw new StorageError(`queue '${name}' is open`);
     this.destroying.add(name);
     try {
-      await remove(this.folderOf(name), this.trash);
+      await this.trash.remove(this.folderOf(name));
     } finally {
       this.destroying.delete(name);
     }
-  }
-
-  private get trash(): string {
-    return trashOf(this.dir);
   }
 
   private folderOf(name: QueueName): string {
@@ -131,6 +129,8 @@ export class FileStorage implements Storage {
     this.closed = true;
     await Promise.all([...this.logs.values()].map((log) => log.close()));
     await this.topologyWrites;
+    // Freed before the lock goes: another open of this folder would free the same files meanwhile.
+    await this.trash.drained();
     await this.lock.release();
   }
 

@@ -144,7 +144,7 @@ export class IdRing {
 
   private grow(): void {
     const mask = 2 * this.capacity - 1;
-    // In runs (at most three: where either array wraps), copied whole: it happens under load, all at once.
+    // In runs (two at most: the new array wraps only where the old one does), copied whole: it happens under load, all at once.
     const moved = <A extends Float64Array | Int32Array>(from: A, to: A): A => {
       for (let e = this.head, n = 0; e < this.tail; e += n) {
         const [was, is] = [e & this.mask, e & mask];
