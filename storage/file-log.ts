@@ -143,6 +143,8 @@ export class FileQueueLog implements QueueLog {
     private readonly dir: string,
     private readonly opts: FileLogOptions,
     private readonly onClose: () => void,
+    /** Deletes the folder of this log once closed, its name taken again meanwhile (FileStorage.destroyQueue). */
+    private readonly destroyClosed: () => Promise<void>,
   ) {}
 
   async recover(): Promise<RecoveredQueue> {
@@ -268,10 +270,10 @@ export class FileQueueLog implements QueueLog {
   }
 
   destroy(): Promise<void> {
-    const destroy = () => this.opts.trash.remove(this.dir);
-    if (this.closing) return this.closing.then(destroy);
-    // The name stays taken until the folder is gone: a log opened anew under it meanwhile would lose its files to the move.
-    return (this.closing = this.shutdown().then(destroy).finally(() => this.onClose()));
+    // Closed already, its name is free: a log opened anew under it must not lose its files to the move.
+    if (this.closing) return this.closing.then(() => this.destroyClosed());
+    // The name stays taken until the folder is gone.
+    return (this.closing = this.shutdown().then(() => this.opts.trash.remove(this.dir)).finally(() => this.onClose()));
   }
 
   private async shutdown(): Promise<void> {

@@ -288,6 +288,16 @@ describe('FileStorage', () => {
       await until(async () => (await readdir(join(dir, 'trash'))).length === 0, 'its files freed, not left in the trash');
       const a2 = await storage.openQueue(asQueue('a'));
       assert.deepEqual([...(await a2.recover()).messages], []);
+      await a2.append([enqueue(1)]);
+      // A log closed, then destroyed once a namesake is open, must not take the namesake's files.
+      await b.close();
+      const b2 = await storage.openQueue(asQueue('b'));
+      await b2.recover();
+      await assert.rejects(b.destroy(), StorageError);
+      assert.equal((await b2.read([asSeq(1)]))[0]!.meta.seq, 1, "the namesake's message is still there");
+      await b2.close();
+      await b.destroy();
+      assert.deepEqual(await readdir(join(dir, 'queues')), ['a'], 'closed, and its name free, it goes');
       await storage.close();
     });
   });

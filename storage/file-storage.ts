@@ -77,7 +77,7 @@ export class FileStorage implements Storage {
     if (this.logs.has(name)) throw new StorageError(`queue '${name}' is already open`);
     if (this.destroying.has(name)) throw new StorageError(`queue '${name}' is being destroyed`);
     const dir = this.folderOf(name);
-    const log = new FileQueueLog(name, dir, { fsync: this.fsync, segmentBytes: this.segmentBytes, trash: this.trash }, () => this.logs.delete(name));
+    const log = new FileQueueLog(name, dir, { fsync: this.fsync, segmentBytes: this.segmentBytes, trash: this.trash }, () => this.logs.delete(name), () => this.destroyQueue(name));
     this.logs.set(name, log);
     try {
       if ((await mkdir(dir, { recursive: true })) !== undefined) await syncDir(dirname(dir));
