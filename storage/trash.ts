@@ -21,7 +21,7 @@ export class Trash {
 
   /** The trash folder `dir`, made if need be; what a crash left in it is freed in the background. */
   static async open(dir: string, onError: (err: Error) => void): Promise<Trash> {
-    await mkdir(dir, { recursive: true });
+    if ((await mkdir(dir, { recursive: true })) !== undefined) await syncDir(dirname(dir));
     const trash = new Trash(dir, onError);
     trash.later(async () => { for (const entry of await readdir(dir)) await free(join(dir, entry)); });
     return trash;
