@@ -8,7 +8,7 @@ import type { Seq } from '../node/ids.ts';
 import { DiskFailure, StorageError } from '../node/errors.ts';
 import { readAll, syncDir, writeAll } from './durable-fs.ts';
 import { LiveIndex } from './live-index.ts';
-import { FrameWriter, readFrame, scanRecords } from './record-codec.ts';
+import { FrameWriter, framedSize, readFrame, scanRecords } from './record-codec.ts';
 import { Replayer } from './replay.ts';
 import type { Trash } from './trash.ts';
 import type { AppendOptions, Framed, FsyncPolicy, LogRecord, QueueLog, RecoveredQueue, StoredMessage } from './storage.ts';
@@ -28,6 +28,8 @@ export interface FileLogOptions {
 const BATCH_SYNC_MS = 50;
 /** How long a deferrable append may wait for an urgent one to carry it (AppendOptions). */
 const DEFER_MS = 5;
+/** A log idle this long lets its framing buffers go; a busy one reuses them from group to group. */
+const IDLE_RELEASE_MS = 1_000;
 const SEGMENT_FILE = /^(\d{20})\.seg$/;
 /**
  * Left by a clean close, taken away by the next recovery. Without it, the process stopped with the log
@@ -88,6 +90,7 @@ class Group {
         this.frames.addFramed(framed.bytes);
         records.forEach((record, i) => this.records.push({ record, length: framed.lengths[i]! }));
       } else {
+        this.frames.reserve(framedSize(records));
         for (const record of records) this.records.push({ record, length: this.frames.add(record) });
       }
     } catch (err) {
@@ -125,6 +128,7 @@ export class FileQueueLog implements QueueLog {
   private writing = new Group();
   private flushing = false;
   private deferTimer: NodeJS.Timeout | undefined;
+  private releaseTimer: NodeJS.Timeout | undefined;
   private flushed: Promise<void> = Promise.resolve();
   private syncDue = false;
   private syncTimer: NodeJS.Timeout | undefined;
@@ -286,6 +290,8 @@ export class FileQueueLog implements QueueLog {
     await this.compacted;
     await this.discardNext();
     await Promise.all([...this.segments.values()].map(closeSegment));
+    clearTimeout(this.releaseTimer);
+    this.releaseBuffers();
     // Only a log that recovered and wrote all it was given. Without the mark, the next recovery merely
     // flags more messages redelivered than it must.
     if (active && !this.failure) await writeFile(join(this.dir, CLEAN_FILE), '').catch(() => {});
@@ -311,9 +317,9 @@ export class FileQueueLog implements QueueLog {
       // queue actor's append only after the rest of its turn (1 ms later on a W1 leader, measured).
       await Promise.resolve();
       if (!this.pending.urgent && !this.syncDue) {
-        // Idle: the buffers go, but not the one holding deferred appends (their timer writes them).
-        if (this.pending.records.length === 0) this.pending.frames.release();
-        this.writing.frames.release();
+        // Idle, between two windows of a producer as often as for good: the buffers go if it lasts.
+        // Released at once, they were allocated and grown again for every group (a MiB a W1 window).
+        this.releaseTimer ??= setTimeout(() => this.releaseBuffers(), IDLE_RELEASE_MS).unref();
         break;
       }
       clearTimeout(this.deferTimer);
@@ -347,6 +353,14 @@ export class FileQueueLog implements QueueLog {
       group.clear();
     }
     this.flushing = false;
+  }
+
+  /** An idle log keeps no buffer, but for the one holding deferred appends (their timer writes them). */
+  private releaseBuffers(): void {
+    this.releaseTimer = undefined;
+    if (this.flushing) return;
+    if (this.pending.records.length === 0) this.pending.frames.release();
+    this.writing.frames.release();
   }
 
   private async write(active: Active, group: Group): Promise<void> {

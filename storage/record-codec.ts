@@ -104,6 +104,11 @@ export class FrameWriter {
     return at - start;
   }
 
+  /** Makes room for `bytes` more at once, so that framing them neither grows nor copies the buffer. */
+  reserve(bytes: number): void {
+    this.room(this.end, bytes);
+  }
+
   /** Appends records that were framed elsewhere, as they are. */
   addFramed(bytes: Uint8Array): void {
     this.room(this.end, bytes.length).set(bytes, this.end);
@@ -127,11 +132,16 @@ export class FrameWriter {
  * mirrored queue's leader writes the same bytes to its log and sends them to each mirror).
  */
 export function frameRecords(records: readonly LogRecord[]): Framed {
-  let estimate = 0;
-  for (const r of records) estimate += r.type === 'enqueue' ? r.body.length + 128 + 3 * r.meta.id.length : 16 + 8 * r.seqs.length;
-  const w = new FrameWriter(estimate);
+  const w = new FrameWriter(framedSize(records));
   const lengths = records.map((r) => w.add(r));
   return { bytes: w.bytes, lengths };
+}
+
+/** The bytes that framing `records` takes, about: enough unless their headers are long (the buffer then grows). */
+export function framedSize(records: readonly LogRecord[]): number {
+  let bytes = 0;
+  for (const r of records) bytes += r.type === 'enqueue' ? r.body.length + 128 + 3 * r.meta.id.length : 16 + 8 * r.seqs.length;
+  return bytes;
 }
 
 /** The last frozen headers object framed, and its text: most messages share one (see the frame codec). */
