@@ -85,16 +85,21 @@ async function storageSection(): Promise<StorageSection> {
   }
 }
 
+/** Messages waiting in the queue for the failover with a backlog: a new leader recovers them, and its mirrors must not need them copied again. */
+const FAILOVER_BACKLOG = 100_000;
+
 /** Issue 5's availability figure: how long publishing stalls when a mirrored queue's leader fails. */
 async function failoverSection(): Promise<StorageSection> {
   try {
-    const { runFailoverBench } = await import('./failover.ts');
+    const { measureFailover, runFailoverBench } = await import('./failover.ts');
     const r = await runFailoverBench(1);
+    const withBacklog = await measureFailover('SIGKILL', 1, FAILOVER_BACKLOG);
     const ms = (v: readonly number[]) => `${v.map((x) => x.toLocaleString('en-US')).join(', ')} ms`;
     return {
       rows: [
         ["leader's process killed (SIGKILL): longest gap between confirms", ms(r.SIGKILL)],
         ["leader's process paused past its lease (SIGSTOP): longest gap between confirms", ms(r.SIGSTOP)],
+        [`leader's process killed with ${FAILOVER_BACKLOG.toLocaleString('en-US')} × 1 KiB waiting in the queue: longest gap between confirms`, ms([withBacklog])],
       ],
     };
   } catch (err) {

@@ -50,7 +50,7 @@ describe('metricsRegistry', () => {
     // A cluster's stats without a cluster: the shape its leader reports.
     const queue: QueueStats = {
       name: 'ha', state: 'running', ready: 0, delayed: 0, unacked: 0, consumers: 0, leader: 'a', epoch: 3,
-      mirrors: [{ nodeId: 'b', inSync: true, lag: 0 }, { nodeId: 'c', inSync: false, lag: 42 }],
+      mirrors: [{ nodeId: 'b', inSync: true, lag: 0, snapshots: 1 }, { nodeId: 'c', inSync: false, lag: 42, snapshots: 3 }],
       published: 0, duplicates: 0, refused: 0, delivered: 0, redelivered: 0, acked: 0, deadLettered: 0, expired: 0, dropped: 0, staleSettlements: 0,
       recovery: { droppedRecords: 0, droppedBytes: 0, problems: [] }, rates: { publish: 0, deliver: 0, ack: 0 },
     };
@@ -66,6 +66,7 @@ describe('metricsRegistry', () => {
     assert.equal(gauge('warren_queue_mirror_lag', { queue: 'ha', mirror: 'c' }), 42);
     assert.equal(gauge('warren_cluster_node_up', { peer: 'c' }), 0);
     const counter = (name: string, labels: Record<string, string> = {}) => promSample(text, name, 'COUNTER', { node: 'a', ...labels });
+    assert.equal(counter('warren_queue_mirror_snapshots_total', { queue: 'ha', mirror: 'c' }), 3);
     assert.equal(counter('warren_node_rejected_frames_total', { reason: 'garbage' }), 3);
     assert.equal(counter('warren_node_rejected_frames_total', { reason: 'wrong-version' }), 1);
     assert.equal(counter('warren_node_unroutable_total'), 2);

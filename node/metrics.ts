@@ -48,6 +48,7 @@ const FAMILIES: Readonly<Record<string, Family>> = {
   warren_queue_messages_duplicate_total: perQueue('Publishes of a message id the queue had already (confirmed, stored once)', (q) => q.duplicates),
   warren_queue_mirror_in_sync: perMirror('1 while the mirror is in sync, 0 while it lags or catches up', (m) => (m.inSync ? 1 : 0)),
   warren_queue_mirror_lag: perMirror('Appends the mirror has not acknowledged yet', (m) => m.lag),
+  warren_queue_mirror_snapshots_total: perMirror('Snapshots of the whole live state the leader sent the mirror to start it over', (m) => m.snapshots),
   warren_node_errors_total: perNode('Errors the node handled without failing a call (storage faults, crashed actors, ...)', (n) => n.errors),
   warren_node_invalid_input_total: perNode('Calls refused for bad input (names, arguments, unknown queues or exchanges)', (n) => n.invalidInput),
   warren_node_unroutable_total: perNode('Messages published to an exchange that routed them to no queue', (n) => n.unroutable),

@@ -9,6 +9,8 @@ export interface MirrorInfo {
   readonly nodeId: string;
   readonly inSync: boolean;
   readonly lag: number;
+  /** Snapshots the leader sent it to start it over (a mirror that resumed after a takeover got none). */
+  readonly snapshots: number;
 }
 
 export interface QueueStats {

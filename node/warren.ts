@@ -462,13 +462,14 @@ export class Warren {
     const cluster = this.cluster!;
     if (!this.running) return;
     // Epoch 1 is the first claim of a new queue's metadata (every later one raises it).
-    await cluster.replicas.lead(name, won.meta.epoch === 1);
+    const held = await cluster.replicas.lead(name, won.meta.epoch === 1);
     if (!this.catalog.queue(name)) await this.catalog.refresh('queue', name);
     if (!this.running) return;
     const decl = this.catalog.queue(name);
     if (!decl) throw new QueueNotFound(name);
     const sender = new FrameSender(cluster.transport, cluster.subjects, cluster.answers, name, () => leadership.epoch, REPLICATE_TIMEOUT_MS);
-    const leadership: Leadership = new Leadership(name, this.nodeId, cluster.meta, won, (node) => sender.to(node), () => void this.giveUp(name));
+    const resume = held && ((node: NodeId, session: string) => cluster.replicas.resume(name, node, leadership.epoch, session, held));
+    const leadership: Leadership = new Leadership(name, this.nodeId, cluster.meta, won, (node) => sender.to(node), () => void this.giveUp(name), defaultLeadership, resume);
     await this.openQueue(name, decl.options, leadership);
     // The node began to stop meanwhile, after it handed its queues over: this one is not led either.
     if (!this.running) leadership.stop();

@@ -22,13 +22,26 @@ export type ControlRequest = z.infer<typeof controlRequest>;
 export const positionRequest = z.strictObject({ op: z.literal('position'), queue: z.string().min(1).max(255) });
 export type PositionRequest = z.infer<typeof positionRequest>;
 
+const streamPosition = z.strictObject({ epoch: z.number().int().nonnegative(), lsn: z.number().int().nonnegative() });
+
+/**
+ * To a mirror, from a new leader (of `epoch`) that held the stream up to `from` when it took over: if
+ * the mirror holds exactly that much, it follows the new leader's `session` from there, without a snapshot.
+ */
+export const resumeRequest = z.strictObject({ op: z.literal('resume'), queue: z.string().min(1).max(255), epoch: z.number().int().positive(), session: z.string().min(1).max(64), from: streamPosition });
+export type ResumeRequest = z.infer<typeof resumeRequest>;
+
+/** What a mirror takes on its replicate subject besides frames. */
+export const mirrorRequest = z.discriminatedUnion('op', [positionRequest, resumeRequest]);
+export type MirrorRequest = z.infer<typeof mirrorRequest>;
+
 export const controlReply = z.strictObject({ ok: z.literal(true), known: z.boolean().optional(), stats: z.record(z.string(), z.unknown()).optional(), position: z.strictObject({
   seq: z.number().int().nonnegative(),
-  stream: z.strictObject({ epoch: z.number().int().nonnegative(), lsn: z.number().int().nonnegative() }).optional(),
-}).optional(), count: z.number().int().nonnegative().optional() });
+  stream: streamPosition.optional(),
+}).optional(), count: z.number().int().nonnegative().optional(), resumed: z.boolean().optional() });
 export type ControlReply = z.infer<typeof controlReply>;
 
-export const control = (value: ControlRequest | PositionRequest | ControlReply): Uint8Array => encode({ type: 'control', json: JSON.stringify(value) });
+export const control = (value: ControlRequest | PositionRequest | ResumeRequest | ControlReply): Uint8Array => encode({ type: 'control', json: JSON.stringify(value) });
 
 /** An error reply: what a requester gets instead of an answer. */
 export const errorFrame = (code: string, message: string): Uint8Array => encode({ type: 'error', code, message });

@@ -48,6 +48,11 @@ export class LeaderLog implements QueueLog {
   private settleRecovery!: (err?: unknown) => void;
   /** Set once this log can commit nothing more (deposed, stopping, restarted): nothing more is delivered either. */
   private refusal: Error | undefined;
+  /**
+   * The recovery dropped nothing (set by recover()): the log holds what it held as a mirror, so a mirror
+   * that holds as much of the same stream may follow it without a snapshot.
+   */
+  whole = false;
   /** The last append that held a message. */
   private enqueuedLsn = 0;
   /** Deliveries waiting for the messages appended before them to be committed (messagesCommitted). */
@@ -79,6 +84,7 @@ export class LeaderLog implements QueueLog {
   async recover(): Promise<RecoveredQueue> {
     try {
       const recovered = await this.inner.recover();
+      this.whole = recovered.report.droppedRecords === 0 && recovered.report.droppedBytes === 0;
       seed(this.replayer, recovered);
       this.settleRecovery();
       // The last leader (this node, before a restart, or another) may have delivered any of them.

@@ -29,6 +29,8 @@ export interface MirrorStats {
   readonly inSync: boolean;
   /** Appends the mirror has not acknowledged yet. */
   readonly lag: number;
+  /** Snapshots this leader sent the mirror to start it over (none where it resumed after a takeover). */
+  readonly snapshots: number;
 }
 
 export class Leadership {
@@ -62,6 +64,8 @@ export class Leadership {
     /** Called once when this node is no longer the leader. */
     private readonly onDeposed: () => void,
     private readonly opts: LeadershipOptions = defaultLeadership,
+    /** After a takeover: asks a mirror to follow from where this node stood in the old leader's stream. */
+    resume?: (node: NodeId, session: string) => Promise<boolean>,
   ) {
     this.current = won;
     this.leaseUntil = Date.now() + opts.leaseMs * 0.8;
@@ -72,7 +76,7 @@ export class Leadership {
         lagging: (n) => void this.leave(n),
         leaving: async (n) => { if (!(await this.leave(n))) throw new Error(`mirror ${n} is still in sync`); },
         caughtUp: (n) => void this.join(n),
-      }));
+      }, resume && ((session) => resume(node, session))));
     }
   }
 
@@ -115,7 +119,7 @@ export class Leadership {
 
   stats(): MirrorStats[] {
     const lsn = this.log?.lsn ?? 0;
-    return [...this.links.values()].map((l) => ({ nodeId: l.node, inSync: this.current.meta.inSync.includes(l.node), lag: Math.max(0, lsn - l.acked) }));
+    return [...this.links.values()].map((l) => ({ nodeId: l.node, inSync: this.current.meta.inSync.includes(l.node), lag: Math.max(0, lsn - l.acked), snapshots: l.snapshots }));
   }
 
   /**

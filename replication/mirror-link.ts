@@ -5,7 +5,8 @@
 // has acknowledged (written and fdatasync'd; answers come in frame order). A mirror that fails a frame,
 // or does not answer, is lagging: it counts for no confirm, it leaves inSync, and the link starts over
 // with a new session: a snapshot of the live state, then the stream from the snapshot's lsn on. The
-// queue keeps serving meanwhile.
+// queue keeps serving meanwhile. A new leader's first session with a mirror may skip the snapshot: the
+// mirror resumes from where the new leader stood in the old leader's stream, if it holds exactly that.
 import { randomUUID } from 'node:crypto';
 import type { NodeId, QueueName } from '../node/ids.ts';
 import { FRAME_BATCH_BYTES } from '../node/limits.ts';
@@ -13,6 +14,12 @@ import { frameRecords } from '../storage/record-codec.ts';
 import type { Framed } from '../storage/storage.ts';
 import { backoffDelay } from '../supervision/backoff.ts';
 import type { LeaderLog } from './leader-log.ts';
+
+/**
+ * Asks the mirror to follow `session` from the place in the old leader's stream where this leader took
+ * over (its log as it recovered it): true if the mirror holds exactly that much, and follows.
+ */
+export type AskResume = (session: string) => Promise<boolean>;
 
 /** Sends one replicate frame and resolves with the mirror's answer; rejects on an error answer or a timeout. */
 export type SendFrame = (frame: { readonly session: string; readonly from: number; readonly reset: boolean; readonly lsn: number; readonly records: Uint8Array }) => Promise<void>;
@@ -39,6 +46,8 @@ export class MirrorLink {
   state: LinkState = 'syncing';
   /** The highest lsn the mirror holds durably (lsns go on across the leader's log restarts). */
   acked = 0;
+  /** Snapshots sent to the mirror: each one a copy of the whole live state. */
+  snapshots = 0;
   /** Appends not sent yet (or the rest of one sent in part), framed as the logs store them. */
   private outbox: { lsn: number; framed: Framed }[] = [];
   private wake: (() => void) | undefined;
@@ -58,6 +67,8 @@ export class MirrorLink {
     private readonly log: () => LeaderLog,
     private readonly send: SendFrame,
     private readonly events: LinkEvents,
+    /** A new leader's: tried once, before the first snapshot. */
+    private resume?: AskResume,
   ) {}
 
   start(): void {
@@ -75,6 +86,7 @@ export class MirrorLink {
    * streamed). What the mirror acknowledged stays counted until it leaves inSync.
    */
   resync(): void {
+    this.resume = undefined;
     this.generation++;
     this.state = 'syncing';
     this.outbox = [];
@@ -108,11 +120,21 @@ export class MirrorLink {
 
   private async sync(): Promise<void> {
     const gen = this.generation;
+    if (await this.resumed()) {
+      if (gen !== this.generation || this.state !== 'syncing') return;
+      // The mirror holds the state the log recovered: lsn 0 of this leader's stream.
+      this.state = 'streaming';
+      this.failures = 0;
+      this.acked = 0;
+      this.progress();
+      return;
+    }
     // The reset empties the mirror's copy: first out of inSync, then it holds nothing.
     await this.events.leaving(this.node);
     this.acked = 0;
     const log = this.log();
     await log.recovered;
+    this.snapshots++;
     const snap = log.snapshot();
     // The snapshot's messages are read from the leader's log: all of them must be written there first.
     const written = log.written();
@@ -138,6 +160,21 @@ export class MirrorLink {
     this.failures = 0;
     this.acked = snap.lsn;
     this.progress();
+  }
+
+  /** A new leader's first session: the mirror follows on from what it holds, if that is what the log recovered. */
+  private async resumed(): Promise<boolean> {
+    const ask = this.resume;
+    this.resume = undefined;
+    if (!ask) return false;
+    const log = this.log();
+    await log.recovered;
+    if (!log.whole) return false;
+    const session = randomUUID();
+    if (!(await ask(session))) return false;
+    this.session = session;
+    this.next = 0;
+    return true;
   }
 
   /**

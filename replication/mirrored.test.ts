@@ -1,6 +1,6 @@
 // Mirrored queues with nodes in one process on a nats-server of the test's own: replication, stats,
-// a leader that stops and an in-sync mirror that takes over with every confirmed message, and a
-// mirror that comes back and catches up. The multi-process fault test (SIGKILL, SIGSTOP) is in
+// a leader that stops and an in-sync mirror that takes over with every confirmed message (the other
+// mirror follows it on without a snapshot), and a mirror that comes back and catches up. The multi-process fault test (SIGKILL, SIGSTOP) is in
 // property-tests/mirrored-faults.test.ts.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,7 +31,7 @@ describe('mirrored queues', () => {
   const cluster = `ha${process.pid}`;
   const start = (id: string, role: 'server' | 'client' = 'server') => Warren.start({ nats: server.url, cluster, nodeId: id, dataDir: path.join(dir, id), role });
 
-  it('replicates to in-sync mirrors, fails over to one when the leader stops, and a returning node catches up', async () => {
+  it('replicates to in-sync mirrors, fails over to one when the leader stops (the other follows it without a snapshot), and a returning node catches up', async () => {
     const [a, b, c] = [await start('a'), await start('b'), await start('c')];
     const client = await start('client', 'client');
     const nodes = new Map([['a', a], ['b', b], ['c', c]]);
@@ -64,19 +64,39 @@ describe('mirrored queues', () => {
       const second = leaderStats()[0]!;
       assert.ok(['b', 'c'].includes(second.leader));
       assert.equal(second.epoch, 2);
-      // The unacked half comes back, redelivered; the acked half does not.
-      await until(() => got.length >= 150, 'the 50 unacked ones again', 30_000);
-      const again = got.slice(100);
+      // The other mirror held what the new leader held of a's stream: it follows on from there, and
+      // what is published now reaches it, without a snapshot.
+      const other = second.leader === 'b' ? 'c' : 'b';
+      const otherMirror = () => leaderStats()[0]?.mirrors.find((m) => m.nodeId === other);
+      await until(() => otherMirror()?.inSync === true, 'the other mirror in sync again', 30_000);
+      for (let i = 100; i < 120; i++) await client.publish({ queue: 'orders' }, `m${i}`, { id: `id-${i}` });
+      await until(() => otherMirror()?.lag === 0, 'the new messages on the other mirror');
+      assert.equal(otherMirror()!.snapshots, 0, 'no snapshot for a mirror that held as much as the new leader');
+      // The unacked half comes back, redelivered, with the 20 new ones; the acked half does not.
+      await until(() => got.length >= 170, 'the 50 unacked ones again and the new ones', 30_000);
+      const again = got.slice(100).filter((m) => m.redelivered);
       assert.deepEqual(again.map((m) => m.text()).sort(), Array.from({ length: 50 }, (_, i) => `m${2 * i + 1}`).sort());
-      assert.ok(again.every((m) => m.redelivered));
-      await Promise.all(again.map((m) => m.ack()));
+      assert.deepEqual(got.slice(100).filter((m) => !m.redelivered).map((m) => m.text()).sort(), Array.from({ length: 20 }, (_, i) => `m${100 + i}`).sort());
+      await Promise.all(got.slice(100).filter((m) => Number(m.text().slice(1)) % 2 === 1).map((m) => m.ack()));
       // A publish with an id seen before the failover is still a duplicate: the dedup window was replicated.
       assert.equal((await client.publish({ queue: 'orders' }, 'again', { id: 'id-7' })).duplicate, true);
 
       const back = await start('a');
       nodes.set('a', back);
       await until(() => leaderStats()[0]?.mirrors.filter((m) => m.inSync).length === 2, 'the returning node caught up', 30_000);
+      // Restarted, it knows no place in the stream it held: it starts over from a snapshot.
+      assert.ok(leaderStats()[0]!.mirrors.find((m) => m.nodeId === 'a')!.snapshots >= 1);
       await consumer.cancel();
+      await until(() => leaderStats()[0]?.mirrors.every((m) => m.lag === 0) ?? false, 'everything on both mirrors');
+
+      // Once more: whichever mirror takes over (the one that resumed, or the one that got a snapshot)
+      // holds every message and every ack, and the ids published since the first failover.
+      const third = leaderStats()[0]!.leader;
+      await nodes.get(third)!.stop();
+      nodes.delete(third);
+      await until(() => leaderStats()[0]?.epoch === 3, 'a mirror took over again', 30_000);
+      assert.equal(leaderStats()[0]!.ready + leaderStats()[0]!.unacked, 0, 'every message was acked');
+      assert.equal((await client.publish({ queue: 'orders' }, 'again', { id: 'id-110' })).duplicate, true);
     } finally {
       await client.stop();
       for (const n of nodes.values()) await n.stop();

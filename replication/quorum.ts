@@ -40,6 +40,12 @@ export function answersNeeded(inSync: number, minInSync: number): number {
   return inSync - coverage(inSync, minInSync);
 }
 
+/** A place in the stream of records of the leader of `epoch`: every record up to `lsn`. */
+export interface StreamPosition {
+  readonly epoch: number;
+  readonly lsn: number;
+}
+
 /** What a mirror holds of a queue, durably. */
 export interface Position {
   /** The highest seq: of the enqueues, which every mirror gets in the same order. */
@@ -48,7 +54,7 @@ export interface Position {
    * Where it is in the stream of the leader of `epoch`: it holds every record up to `lsn`. Known while
    * the mirror runs; a mirror that restarted since knows its seq only.
    */
-  readonly stream?: { readonly epoch: number; readonly lsn: number };
+  readonly stream?: StreamPosition;
 }
 
 /**

@@ -5,9 +5,12 @@
 // answered only once its records are fdatasync'd: that answer is what lets the leader confirm.
 // Refused, with an error answer and a count: a stale epoch (a deposed leader: fencing), a frame out of
 // its session's order (the leader starts over with a snapshot), damaged records, a queue this node
-// leads or is no replica of, and anything that is not a replicate frame or a position request.
+// leads or is no replica of, and anything that is not a replicate frame, a position or a resume request.
 // A position request asks what this node holds of a queue, durably (its highest seq, and its place in
 // the leader's stream while it knows it): a candidate for the lead compares it with its own (quorum.ts).
+// A resume request, from a new leader, asks the mirror to follow its stream from the place where the
+// new leader stood in the old one when it took over: a mirror that holds exactly that much goes on
+// without a snapshot (a failover costs no copy of the backlog); any other answers no, and gets one.
 import { checkName } from '../node/options.ts';
 import { asQueue, type NodeId, type QueueName } from '../node/ids.ts';
 import { scanRecords } from '../storage/record-codec.ts';
@@ -15,9 +18,9 @@ import type { Framed, LogRecord, QueueLog, Storage } from '../storage/storage.ts
 import { isReplyInbox, type ClusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, FrameError, type ReplicateFrame } from '../transport/frame.ts';
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
-import { control, controlOk, errorFrame, positionRequest, Replier } from '../queues/remote-protocol.ts';
+import { control, controlOk, errorFrame, mirrorRequest, Replier, type MirrorRequest, type ResumeRequest } from '../queues/remote-protocol.ts';
 import type { ServerCounters } from '../queues/queue-server.ts';
-import type { Position } from './quorum.ts';
+import type { Position, StreamPosition } from './quorum.ts';
 
 interface Replica {
   log: QueueLog | undefined;
@@ -30,7 +33,9 @@ interface Replica {
   /** The highest seq held durably (acknowledged frames only); undefined until the log is open. */
   highest: number | undefined;
   /** The place in the current leader's stream held durably (acknowledged frames of this session only). */
-  stream: { epoch: number; lsn: number } | undefined;
+  stream: StreamPosition | undefined;
+  /** Settles once the last append is durable, or failed: what `stream` says is then all the log holds. */
+  written: Promise<void>;
   /** Frames of one queue are handled one after another. */
   chain: Promise<void>;
 }
@@ -77,18 +82,23 @@ export class ReplicaServer {
   /**
    * This node becomes the leader: the replica's log is closed and handed over. `fresh`: the queue's
    * first leader, whose log starts from nothing; a copy on disk is of a deleted queue of that name,
-   * which this node missed being down.
+   * which this node missed being down. Resolves with the place in the old leader's stream that the log
+   * holds, where this node knows it (it followed that leader, and its last append did not fail): a
+   * mirror that holds as much may follow the new leader from there (resume).
    */
-  lead(queue: QueueName, fresh: boolean): Promise<void> {
+  lead(queue: QueueName, fresh: boolean): Promise<StreamPosition | undefined> {
     const r = this.replica(queue);
     r.leading = true;
     return this.enqueue(r, async () => {
+      await r.written;
+      const held = !fresh && r.log && r.session !== '' ? r.stream : undefined;
       if (fresh) await this.wipe(queue, r);
       else await r.log?.close();
       r.log = undefined;
       r.session = '';
       r.highest = undefined;
       r.stream = undefined;
+      return held;
     });
   }
 
@@ -100,6 +110,15 @@ export class ReplicaServer {
     if (node === this.self) return this.ownPosition(queue).catch(() => undefined);
     return this.transport.request(this.subjects.replicate(node), control({ op: 'position', queue }), { timeoutMs: POSITION_TIMEOUT_MS })
       .then((bytes) => controlOk(bytes).position, () => undefined);
+  }
+
+  /**
+   * Asks `node` to follow this node's stream (epoch, session) from `from`, where this node took over:
+   * true if it holds exactly that much and does; false otherwise, or without an answer (a snapshot then).
+   */
+  resume(queue: QueueName, node: NodeId, epoch: number, session: string, from: StreamPosition): Promise<boolean> {
+    return this.transport.request(this.subjects.replicate(node), control({ op: 'resume', queue, epoch, session, from }), { timeoutMs: POSITION_TIMEOUT_MS })
+      .then((bytes) => controlOk(bytes).resumed === true, () => false);
   }
 
   /** This node no longer leads: it waits for the new leader's snapshot. */
@@ -142,7 +161,7 @@ export class ReplicaServer {
       } else if (f.type === 'replicate') {
         frame = f;
       } else if (f.type === 'control') {
-        return this.onPosition(m, f.json);
+        return this.onRequest(m, f.json);
       } else {
         throw new FrameError('type', `expected a replicate frame, got ${f.type}`);
       }
@@ -153,12 +172,7 @@ export class ReplicaServer {
     const r = this.replica(queue);
     // Frames are checked and appended one after another; their answers wait for the fdatasync, which
     // frames that arrive together share (the log's group commit).
-    void this.enqueue(r, () => this.apply(queue, r, frame)).then(({ durable, highest }) => durable.then(() => {
-      // Counted before the answer goes out: a position never leaves out what was acknowledged.
-      if (r.session !== frame.session) return;
-      r.highest = Math.max(r.highest ?? 0, highest);
-      r.stream = { epoch: frame.epoch, lsn: Math.max(r.stream?.epoch === frame.epoch ? r.stream.lsn : 0, frame.lsn) };
-    })).then(
+    void this.enqueue(r, () => this.apply(queue, r, frame)).then(({ durable }) => durable).then(
       () => this.replier.reply(m, control({ ok: true })),
       (err: unknown) => this.answerError(m, err),
     ).catch(() => {
@@ -166,19 +180,41 @@ export class ReplicaServer {
     });
   }
 
-  private onPosition(m: TransportMessage, json: string): void {
+  private onRequest(m: TransportMessage, json: string): void {
     let queue: QueueName;
+    let req: MirrorRequest;
     try {
-      const req = positionRequest.safeParse(JSON.parse(json));
-      if (!req.success) throw new FrameError('malformed', 'not a position request');
-      queue = asQueue(checkName('queue', req.data.queue));
+      const parsed = mirrorRequest.safeParse(JSON.parse(json));
+      if (!parsed.success) throw new FrameError('malformed', 'neither a position nor a resume request');
+      req = parsed.data;
+      queue = asQueue(checkName('queue', req.queue));
     } catch (err) {
       return this.replier.refuse(m, 'malformed', String((err as Error).message));
     }
-    this.ownPosition(queue).then(
-      (position) => this.replier.reply(m, control({ ok: true, position })),
-      (err: unknown) => this.answerError(m, err),
-    ).catch(() => {});
+    const answer = req.op === 'position'
+      ? this.ownPosition(queue).then((position) => control({ ok: true, position }))
+      : this.onResume(queue, req).then((resumed) => control({ ok: true, resumed }));
+    answer.then((reply) => this.replier.reply(m, reply), (err: unknown) => this.answerError(m, err)).catch(() => {});
+  }
+
+  /**
+   * Follows the new leader from where it took over, if this copy holds exactly that much of the old
+   * leader's stream, written and acknowledged: then the two logs hold the same state. After a restart
+   * (the place is not known), a failed append, or with more or less than that, it answers no.
+   */
+  private async onResume(queue: QueueName, req: ResumeRequest): Promise<boolean> {
+    const r = this.mirrorOf(queue);
+    return this.enqueue(r, async () => {
+      this.mirrorOf(queue);
+      if (req.epoch < r.epoch) throw new Refused('stale-epoch', `queue '${queue}': epoch ${req.epoch} is older than ${r.epoch}`);
+      await r.written;
+      const held = r.stream;
+      if (!r.log || r.session === '' || held?.epoch !== req.from.epoch || held.lsn !== req.from.lsn) return false;
+      r.epoch = req.epoch;
+      r.session = req.session;
+      r.next = 0;
+      return true;
+    });
   }
 
   /** A refusal is counted by its reason; a failure of this node's storage is answered as such. */
@@ -207,8 +243,11 @@ export class ReplicaServer {
     r.highest = (await r.log.recover()).nextSeq - 1;
   }
 
-  /** Checks the frame and starts its append; resolves with the append's durability (wrapped, not awaited) and the highest seq it holds. */
-  private async apply(queue: QueueName, r: Replica, f: ReplicateFrame): Promise<{ durable: Promise<void>; highest: number }> {
+  /**
+   * Checks the frame and starts its append; resolves with the append's durability (wrapped, not
+   * awaited), by which the replica counts what it holds.
+   */
+  private async apply(queue: QueueName, r: Replica, f: ReplicateFrame): Promise<{ durable: Promise<void> }> {
     this.mirrorOf(queue);
     if (f.epoch < r.epoch) throw new Refused('stale-epoch', `queue '${queue}': epoch ${f.epoch} is older than ${r.epoch}`);
     const { records, framed } = parseRecords(f.records);
@@ -225,12 +264,20 @@ export class ReplicaServer {
     // Taken from a frame only once it is accepted: a stray frame with a high epoch must not fence out the leader.
     r.epoch = f.epoch;
     r.next = f.from + 1;
-    const durable = records.length > 0 ? r.log!.append(records, { framed }) : Promise.resolve();
-    // A failed append breaks the session: the next frame is refused, and the leader starts over.
-    durable.catch(() => { if (r.session === f.session) r.session = ''; });
     let highest = 0;
     for (const rec of records) if (rec.type === 'enqueue' && rec.meta.seq > highest) highest = rec.meta.seq;
-    return { durable, highest };
+    const durable = (records.length > 0 ? r.log!.append(records, { framed }) : Promise.resolve()).then(() => {
+      // Counted before the answer goes out: a position never leaves out what was acknowledged.
+      if (r.session !== f.session) return;
+      r.highest = Math.max(r.highest ?? 0, highest);
+      r.stream = { epoch: f.epoch, lsn: Math.max(r.stream?.epoch === f.epoch ? r.stream.lsn : 0, f.lsn) };
+    }, (err: unknown) => {
+      // A failed append breaks the session: the next frame is refused, and the leader starts over.
+      if (r.session === f.session) r.session = '';
+      throw err;
+    });
+    r.written = durable.catch(() => {});
+    return { durable };
   }
 
   /** The replica of a queue this node mirrors (a replica it does not lead), or a refusal. */
@@ -243,7 +290,7 @@ export class ReplicaServer {
 
   private replica(queue: QueueName): Replica {
     let r = this.replicas.get(queue);
-    if (!r) this.replicas.set(queue, (r = { log: undefined, epoch: 0, session: '', next: 0, leading: false, highest: undefined, stream: undefined, chain: this.destroying.get(queue) ?? Promise.resolve() }));
+    if (!r) this.replicas.set(queue, (r = { log: undefined, epoch: 0, session: '', next: 0, leading: false, highest: undefined, stream: undefined, written: Promise.resolve(), chain: this.destroying.get(queue) ?? Promise.resolve() }));
     return r;
   }
 
