@@ -46,7 +46,7 @@ export class MirrorLink {
   state: LinkState = 'syncing';
   /** The highest lsn the mirror holds durably (lsns go on across the leader's log restarts). */
   acked = 0;
-  /** Snapshots sent to the mirror: each one a copy of the whole live state. */
+  /** Snapshots begun (the mirror emptied its copy for them): each one a copy of the whole live state. */
   snapshots = 0;
   /** Appends not sent yet (or the rest of one sent in part), framed as the logs store them. */
   private outbox: { lsn: number; framed: Framed }[] = [];
@@ -134,7 +134,6 @@ export class MirrorLink {
     this.acked = 0;
     const log = this.log();
     await log.recovered;
-    this.snapshots++;
     const snap = log.snapshot();
     // The snapshot's messages are read from the leader's log: all of them must be written there first.
     const written = log.written();
@@ -143,6 +142,7 @@ export class MirrorLink {
     this.session = randomUUID();
     this.next = 0;
     await this.frame(true, EMPTY, 0);
+    this.snapshots++;
     await written;
     for await (const records of log.records(snap)) {
       const framed = frameRecords(records);
