@@ -29,7 +29,7 @@ export interface MirrorStats {
   readonly inSync: boolean;
   /** Appends the mirror has not acknowledged yet. */
   readonly lag: number;
-  /** Snapshots this leader sent the mirror to start it over (none where it resumed after a takeover). */
+  /** Snapshots this leader began for the mirror to start it over (none where it resumed after a takeover). */
   readonly snapshots: number;
 }
 

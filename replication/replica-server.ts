@@ -18,7 +18,7 @@ import type { Framed, LogRecord, QueueLog, Storage } from '../storage/storage.ts
 import { isReplyInbox, type ClusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, FrameError, type ReplicateFrame } from '../transport/frame.ts';
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
-import { control, controlOk, errorFrame, mirrorRequest, Replier, type MirrorRequest, type ResumeRequest } from '../queues/remote-protocol.ts';
+import { control, controlOk, errorFrame, mirrorRequest, Replier, type ControlReply, type MirrorRequest, type ResumeRequest } from '../queues/remote-protocol.ts';
 import type { ServerCounters } from '../queues/queue-server.ts';
 import type { Position, StreamPosition } from './quorum.ts';
 
@@ -40,7 +40,8 @@ interface Replica {
   chain: Promise<void>;
 }
 
-const POSITION_TIMEOUT_MS = 1_000;
+/** How long a request to another mirror (position, resume) waits for its answer. */
+const MIRROR_REQUEST_TIMEOUT_MS = 1_000;
 
 class Refused extends Error {
   constructor(readonly code: string, message: string) {
@@ -108,17 +109,22 @@ export class ReplicaServer {
    */
   async position(queue: QueueName, node: NodeId): Promise<Position | undefined> {
     if (node === this.self) return this.ownPosition(queue).catch(() => undefined);
-    return this.transport.request(this.subjects.replicate(node), control({ op: 'position', queue }), { timeoutMs: POSITION_TIMEOUT_MS })
-      .then((bytes) => controlOk(bytes).position, () => undefined);
+    return (await this.ask(node, { op: 'position', queue }))?.position;
   }
 
   /**
    * Asks `node` to follow this node's stream (epoch, session) from `from`, where this node took over:
    * true if it holds exactly that much and does; false otherwise, or without an answer (a snapshot then).
+   * An error answer (a stale epoch) rejects: the link lags, and starts over later.
    */
-  resume(queue: QueueName, node: NodeId, epoch: number, session: string, from: StreamPosition): Promise<boolean> {
-    return this.transport.request(this.subjects.replicate(node), control({ op: 'resume', queue, epoch, session, from }), { timeoutMs: POSITION_TIMEOUT_MS })
-      .then((bytes) => controlOk(bytes).resumed === true, () => false);
+  async resume(queue: QueueName, node: NodeId, epoch: number, session: string, from: StreamPosition): Promise<boolean> {
+    return (await this.ask(node, { op: 'resume', queue, epoch, session, from }))?.resumed === true;
+  }
+
+  /** A request to another mirror on its replicate subject: its answer, undefined without one in time; an error answer rejects. */
+  private ask(node: NodeId, request: MirrorRequest): Promise<ControlReply | undefined> {
+    return this.transport.request(this.subjects.replicate(node), control(request), { timeoutMs: MIRROR_REQUEST_TIMEOUT_MS })
+      .then(controlOk, () => undefined);
   }
 
   /** This node no longer leads: it waits for the new leader's snapshot. */
