@@ -19,6 +19,7 @@ import { chooseReplicas } from '../replication/placement.ts';
 import { Coordinator } from '../replication/coordinator.ts';
 import { KvMetaStore } from '../replication/kv-meta-store.ts';
 import { defaultLeadership, Leadership } from '../replication/leadership.ts';
+import type { MirrorRequests } from '../replication/mirror-link.ts';
 import type { Versioned } from '../replication/meta-store.ts';
 import { FrameSender } from '../replication/frame-sender.ts';
 import { ReplicaServer } from '../replication/replica-server.ts';
@@ -205,7 +206,10 @@ export class Warren {
         answers: new ReplyInbox(transport),
       };
       node = self = new Warren(nodeId, storage, await KvCatalog.open(transport.connection, name), cluster);
-      if (role === 'server') cluster.replicas.start();
+      if (role === 'server') {
+        await node.dropDeleted();
+        cluster.replicas.start();
+      }
       cluster.membership.onDown((n) => { for (const server of cluster.servers.values()) void server.nodeDown(n); });
       cluster.membership.start();
       // A client places queues on server nodes: it must have heard from them first.
@@ -468,8 +472,11 @@ export class Warren {
     const decl = this.catalog.queue(name);
     if (!decl) throw new QueueNotFound(name);
     const sender = new FrameSender(cluster.transport, cluster.subjects, cluster.answers, name, () => leadership.epoch, REPLICATE_TIMEOUT_MS);
-    const resume = held && ((node: NodeId, session: string) => cluster.replicas.resume(name, node, leadership.epoch, session, held));
-    const leadership: Leadership = new Leadership(name, this.nodeId, cluster.meta, won, (node) => sender.to(node), () => void this.giveUp(name), defaultLeadership, resume);
+    const requests = (node: NodeId): MirrorRequests => ({
+      position: () => cluster.replicas.position(name, node),
+      resume: (session, from) => cluster.replicas.resume(name, node, leadership.epoch, session, from),
+    });
+    const leadership: Leadership = new Leadership(name, this.nodeId, cluster.meta, won, (node) => sender.to(node), () => void this.giveUp(name), defaultLeadership, { requests, ...(held ? { held } : {}) });
     await this.openQueue(name, decl.options, leadership);
     // The node began to stop meanwhile, after it handed its queues over: this one is not led either.
     if (!this.running) leadership.stop();
@@ -541,6 +548,23 @@ export class Warren {
     handle?.leadership?.stop();
     handle?.endpoint.ref.stop();
     for (const c of this.consumers) if (c.queue === name) void c.queueDeleted();
+  }
+
+  /**
+   * Copies of queues deleted while this node was away (it missed the metadata's removal): their data
+   * goes. Run before anything opens here, so every folder is from before this start; a queue that is
+   * neither declared nor mirrored (its metadata comes before its declaration) was deleted. A lookup
+   * that fails keeps everything: only a sure answer removes data.
+   */
+  private async dropDeleted(): Promise<void> {
+    try {
+      for (const name of await this.storage.storedQueues()) {
+        if (this.catalog.queue(name) || (await this.cluster!.meta.get(name))) continue;
+        await this.storage.destroyQueue(name);
+      }
+    } catch (err) {
+      this.fault('storage', err);
+    }
   }
 
   /** A mirrored queue was deleted: a replica of it destroys its copy. */

@@ -4,7 +4,9 @@
 // leader's node killed with SIGKILL (then started again), a node paused with SIGSTOP past its lease
 // (then SIGCONT: a paused leader was deposed meanwhile and must not confirm anything), and a node
 // restarted. After healing and draining: no confirmed message lost, and every repeated delivery
-// flagged redelivered. One schedule in CI (WARREN_RUNS=N for more).
+// flagged redelivered. One schedule in CI (WARREN_RUNS=N for more). A mirror paused past its frames'
+// timeout, or restarted cleanly, catches up from the leader's log without a snapshot, and its copy then
+// serves every message.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -151,6 +153,60 @@ describe('mirrored queues under SIGKILL, SIGSTOP and restarts (3 node processes)
       assert.ok(after!.epoch > before.epoch);
       assert.equal(confirmed.size, 6_000, 'every publish confirmed, after retries across the hand-over');
       assert.deepEqual(lost, [], 'no confirmed message lost');
+    } finally {
+      await observer.stop();
+      await c.close();
+    }
+  });
+
+  it('a mirror paused past its frames\' timeout, or restarted cleanly, catches up from the leader\'s log without a snapshot, and then holds every confirmed message', async () => {
+    const c = await ClusterHarness.create(server.url);
+    const observer = await Warren.start({ nats: server.url, cluster: c.cluster, role: 'client', nodeId: 'observer' });
+    try {
+      const nodes = new Map<string, Worker>();
+      for (const id of NODES) nodes.set(id, await c.start({ role: 'serve', id, queue: '' }));
+      await until(() => observer.stats().nodes.filter((n) => n.up && NODES.includes(n.nodeId)).length === NODES.length, 'three servers seen');
+      await observer.declareQueue(QUEUE, { mirrors: 2 });
+      const before = await settledOf(observer, 'the queue with both mirrors in sync');
+      const [paused, other] = NODES.filter((n) => n !== before.leader) as [string, string];
+      const mirrorOf = async (node: string) => (await haOf(observer))?.mirrors.find((m) => m.nodeId === node);
+
+      const consumer = await c.start({ role: 'consume', id: 'consumer', queue: QUEUE, client: true, prefetch: 64 });
+      const producer = await c.start({ role: 'produce', id: 'producer', queue: QUEUE, client: true, count: 1_000_000, inFlight: 32, paceMs: 4, retryForMs: 120_000 });
+      const progress = async (n: number) => {
+        const target = producer.confirmed.length + n;
+        await until(() => producer.confirmed.length >= target, `${n} more confirms`, 90_000);
+      };
+      await progress(150);
+      nodes.get(paused)!.signal('SIGSTOP');
+      await until(async () => (await mirrorOf(paused))?.inSync === false, 'the paused mirror out of sync', 30_000);
+      await progress(300);
+      nodes.get(paused)!.signal('SIGCONT');
+      await progress(150);
+      await settledOf(observer, 'the paused mirror back in sync');
+      assert.equal((await mirrorOf(paused))?.snapshots, 1, 'only the first snapshot: it caught up from the log');
+      // Stopped cleanly and started again, it knows its place in the stream, and catches up from there too.
+      await nodes.get(paused)!.kill('SIGTERM');
+      await progress(150);
+      nodes.set(paused, await c.start({ role: 'serve', id: paused, queue: '' }));
+      await progress(150);
+      await settledOf(observer, 'the restarted mirror back in sync');
+      assert.equal((await mirrorOf(paused))?.snapshots, 1, 'no snapshot after a clean restart either');
+      await producer.kill('SIGTERM').catch(() => {});
+      await until(() => producer.attempted !== undefined || producer.exited, 'the producer finished');
+      await until(async () => (await mirrorOf(paused))?.lag === 0, 'the paused mirror holds every append');
+
+      // The mirror that caught up is left alone with all of it: the other one stops, then the leader dies.
+      await nodes.get(other)!.kill('SIGTERM');
+      // A publish finds it gone (an idle queue sends its mirrors nothing), and is confirmed without it.
+      await observer.publish({ queue: QUEUE }, 'after the other mirror stopped');
+      await until(async () => (await mirrorOf(other))?.inSync === false, 'the other mirror out of sync', 30_000);
+      await nodes.get(before.leader)!.kill('SIGKILL');
+      await until(async () => (await haOf(observer).catch(() => undefined))?.leader === paused, 'the mirror that caught up leads', 60_000);
+      const { confirmed, delivered, lost } = await drained(producer, consumer, 60_000);
+      console.log(`report catch-up: confirmed=${confirmed.size} delivered=${delivered.size} lost=${lost.length} leader ${before.leader} -> ${paused}`);
+      assert.deepEqual(lost, [], 'no confirmed message lost');
+      assert.ok(confirmed.size >= 600);
     } finally {
       await observer.stop();
       await c.close();

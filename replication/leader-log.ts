@@ -2,13 +2,15 @@
 // resolves (so the publishes it carries are confirmed) only when the gate says so: written here, held
 // by enough in-sync mirrors, and the lease still valid. Each append gets a log sequence number (lsn)
 // that the mirror links ship and acknowledge. It also keeps a compact replay of the live state, so
-// that a mirror that must catch up gets a snapshot (live messages and the dedup window's ids) instead
-// of the whole history.
+// that a mirror that must start over gets a snapshot (live messages and the dedup window's ids) instead
+// of the whole history, and where its recent appends sit in the local log, so that a mirror that fell
+// behind gets just the appends it missed, read back as they were shipped.
 import { DiskFailure } from '../node/errors.ts';
 import type { MessageId, Seq } from '../node/ids.ts';
-import { frameRecords } from '../storage/record-codec.ts';
+import Denque from 'denque';
+import { frameRecords, scanFramed } from '../storage/record-codec.ts';
 import { Replayer } from '../storage/replay.ts';
-import type { AppendOptions, Framed, LogRecord, QueueLog, RecoveredMessage, RecoveredQueue, StoredMessage } from '../storage/storage.ts';
+import type { AppendOptions, Framed, LogPlace, LogRecord, QueueLog, RecoveredMessage, RecoveredQueue, StoredMessage } from '../storage/storage.ts';
 
 /** true: confirm; false: not yet; an Error: never (deposed, or too long without enough mirrors). */
 export type Gate = (lsn: number, waitingSince: number) => boolean | Error;
@@ -28,6 +30,23 @@ interface Waiter {
   readonly reject: (e: Error) => void;
 }
 
+/** An append as shipped to the mirrors: its lsn and its records, framed. */
+export interface Shipped {
+  readonly lsn: number;
+  readonly framed: Framed;
+}
+
+/** Where an append sits in the local log, as written. */
+interface Placed {
+  readonly lsn: number;
+  readonly place: LogPlace;
+  readonly length: number;
+}
+
+/** Appends whose place is remembered, at most (the oldest go first): a few MB. */
+const MAX_PLACES = 65_536;
+/** Bytes read back from the log at a time for a mirror that catches up. */
+const CATCH_UP_READ_BYTES = 4 * 1024 * 1024;
 /** Live messages read at a time for a snapshot, at most; fewer where bodies are large (SNAPSHOT_BYTES). */
 const SNAPSHOT_CHUNK = 256;
 /** The bodies a snapshot holds in memory at a time, about: 256 messages of 1 MB would be 256 MB. */
@@ -59,6 +78,8 @@ export class LeaderLog implements QueueLog {
   private readonly commitWaiters: { readonly lsn: number; readonly resolve: () => void; readonly reject: (e: Error) => void }[] = [];
   /** The local write of the last append: those before it are written when it is (the log's group commit keeps order). */
   private lastWrite: Promise<void> = Promise.resolve();
+  /** Where this log's appends were written, in lsn order (a log that stores frames says: onPlaced). */
+  private readonly places = new Denque<Placed>();
 
   constructor(
     private readonly inner: QueueLog,
@@ -112,7 +133,7 @@ export class LeaderLog implements QueueLog {
     return new Promise((resolve, reject) => {
       const w: Waiter = { lsn, since: Date.now(), local: false, resolve, reject };
       this.waiting.push(w);
-      const write = this.inner.append(records, { ...options, framed });
+      const write = this.inner.append(records, { ...options, framed, onPlaced: (place) => this.placed({ lsn, place, length: framed.bytes.length }) });
       this.lastWrite = write;
       write.then(() => { w.local = true; this.check(); }, (err: unknown) => {
         // A misused log (a bug) fails that append alone; a failed disk, every append from now on (the
@@ -182,6 +203,25 @@ export class LeaderLog implements QueueLog {
     return this.inner.destroy();
   }
 
+  /**
+   * The appends after `after` up to `through` (both lsns of this log, `through` written), read back
+   * from the local log as they were shipped, a few MiB at a time: what a mirror that fell behind the
+   * stream missed. undefined when the log cannot give them all: `after` is not one of this log's
+   * appends (the mirror's place is from before this log opened), or they are no longer remembered.
+   */
+  catchUp(after: number, through: number): AsyncIterable<Shipped[]> | undefined {
+    const first = this.places.peekFront();
+    const read = this.inner.readPlaced?.bind(this.inner);
+    if (!read || !first || after < first.lsn || through < after) return undefined;
+    const wanted: Placed[] = [];
+    for (let lsn = after; lsn <= through; lsn++) {
+      const p = this.places.peekAt(lsn - first.lsn);
+      if (p?.lsn !== lsn) return undefined;
+      if (lsn > after) wanted.push(p);
+    }
+    return this.readBack(wanted, read);
+  }
+
   snapshot(): Snapshot {
     const state = this.replayer.result({ droppedRecords: 0, droppedBytes: 0, problems: [] });
     const live = [...state.messages];
@@ -242,6 +282,39 @@ export class LeaderLog implements QueueLog {
       out.set(seq, m!);
     }
     return out;
+  }
+
+  private placed(p: Placed): void {
+    this.places.push(p);
+    if (this.places.length > MAX_PLACES) this.places.shift();
+  }
+
+  /** Neighbours in one segment come in one read; bytes that are gone, or damaged, end it with an error. */
+  private async *readBack(wanted: readonly Placed[], read: NonNullable<QueueLog['readPlaced']>): AsyncGenerator<Shipped[]> {
+    for (let i = 0; i < wanted.length;) {
+      const first = wanted[i]!;
+      let end = first.place.offset + first.length;
+      let j = i + 1;
+      for (let next = wanted[j]; next && next.place.segment === first.place.segment && next.place.offset === end && end - first.place.offset < CATCH_UP_READ_BYTES; next = wanted[++j]) {
+        end += next.length;
+      }
+      const bytes = await read(first.place, end - first.place.offset);
+      if (!bytes) {
+        // Compacted away: what was written before is gone too, and is forgotten.
+        while ((this.places.peekFront()?.place.segment ?? Number.POSITIVE_INFINITY) <= first.place.segment) this.places.shift();
+        throw new Error(`the local log no longer holds append ${first.lsn}`);
+      }
+      const out: Shipped[] = [];
+      let offset = 0;
+      for (const p of wanted.slice(i, j)) {
+        const scanned = scanFramed(bytes.subarray(offset, offset + p.length));
+        if ('damage' in scanned) throw new Error(`append ${p.lsn} is damaged in the local log: ${scanned.damage}`);
+        out.push({ lsn: p.lsn, framed: scanned.framed });
+        offset += p.length;
+      }
+      yield out;
+      i = j;
+    }
   }
 
   private fail(w: Waiter, err: unknown): void {

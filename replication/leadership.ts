@@ -13,8 +13,8 @@ import type { NodeId, QueueName } from '../node/ids.ts';
 import type { Framed, QueueLog } from '../storage/storage.ts';
 import { LeaderLog } from './leader-log.ts';
 import { CasConflict, type MetaStore, type QueueMeta, type Versioned } from './meta-store.ts';
-import { MirrorLink, type SendFrame } from './mirror-link.ts';
-import { covered, held } from './quorum.ts';
+import { MirrorLink, type MirrorRequests, type SendFrame } from './mirror-link.ts';
+import { covered, held, type StreamPosition } from './quorum.ts';
 
 export interface LeadershipOptions {
   readonly leaseMs: number;
@@ -64,8 +64,11 @@ export class Leadership {
     /** Called once when this node is no longer the leader. */
     private readonly onDeposed: () => void,
     private readonly opts: LeadershipOptions = defaultLeadership,
-    /** After a takeover: asks a mirror to follow from where this node stood in the old leader's stream. */
-    resume?: (node: NodeId, session: string) => Promise<boolean>,
+    /**
+     * Requests to each mirror besides the frames, so that a mirror may follow on without a snapshot;
+     * `held`: after a takeover, where this node stood in the old leader's stream.
+     */
+    mirrors?: { readonly requests: (node: NodeId) => MirrorRequests; readonly held?: StreamPosition },
   ) {
     this.current = won;
     this.leaseUntil = Date.now() + opts.leaseMs * 0.8;
@@ -76,7 +79,7 @@ export class Leadership {
         lagging: (n) => void this.leave(n),
         leaving: async (n) => { if (!(await this.leave(n))) throw new Error(`mirror ${n} is still in sync`); },
         caughtUp: (n) => void this.join(n),
-      }, resume && ((session) => resume(node, session))));
+      }, () => this.epoch, mirrors?.requests(node), mirrors?.held));
     }
   }
 

@@ -1,6 +1,7 @@
 // What a mirror link sends, whatever the sizes of the appends: every record once, in order, in
 // frames that stay under half of NATS's max payload unless one record alone is larger; an append
-// split between frames counts as acknowledged only with its last part.
+// split between frames counts as acknowledged only with its last part. A mirror that went silent for a
+// while gets what it missed from the leader's log, not a snapshot.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -8,12 +9,14 @@ import { asMessageId, asNodeId, asQueue, asSeq, type NodeId } from '../node/ids.
 import { FRAME_BATCH_BYTES } from '../node/limits.ts';
 import { until } from '../node/testing.ts';
 import { propertyParams } from '../property-tests/params.ts';
+import { FileStorage } from '../storage/file-storage.ts';
 import { MemoryStorage } from '../storage/memory-store.ts';
 import { frameRecords, scanRecords } from '../storage/record-codec.ts';
 import type { LogRecord } from '../storage/storage.ts';
+import { withTempDir } from '../storage/test-support.ts';
 import { Leadership } from './leadership.ts';
 import { MemoryMetaStore } from './memory-meta-store.ts';
-import type { SendFrame } from './mirror-link.ts';
+import type { MirrorRequests, SendFrame } from './mirror-link.ts';
 
 const queue = asQueue('q');
 const [L, A, B] = ['L', 'A', 'B'].map(asNodeId) as [NodeId, NodeId, NodeId];
@@ -23,6 +26,37 @@ class Mirror {
   readonly frames: Buffer[] = [];
   readonly send: SendFrame = async (frame) => {
     if (frame.records.length > 0) this.frames.push(Buffer.from(frame.records));
+  };
+}
+
+/**
+ * A mirror as the link sees it: its copy (the records of every frame of its session, emptied by a
+ * reset), its place in the stream, and its answers; while `silent`, it answers nothing.
+ */
+class FollowingMirror {
+  copy: Buffer[] = [];
+  resets = 0;
+  silent = false;
+  private session = '';
+  private lsn = 0;
+  readonly send: SendFrame = async (frame) => {
+    if (this.silent) throw new Error('no answer');
+    if (frame.reset) {
+      this.copy = [];
+      this.resets++;
+      this.session = frame.session;
+    }
+    if (frame.session !== this.session) throw new Error('out of sync');
+    if (frame.records.length > 0) this.copy.push(Buffer.from(frame.records));
+    if (frame.lsn > 0) this.lsn = frame.lsn;
+  };
+  readonly requests: MirrorRequests = {
+    position: async () => (this.silent ? undefined : { seq: 0, stream: { epoch: 1, lsn: this.lsn } }),
+    resume: async (session, from) => {
+      if (this.silent || from.epoch !== 1 || from.lsn !== this.lsn) return false;
+      this.session = session;
+      return true;
+    },
   };
 }
 
@@ -59,5 +93,37 @@ describe('a mirror link', () => {
         leadership.stop();
       }
     }), { ...propertyParams('mirror link frames', 30) });
+  });
+
+  it('gives a mirror that went silent the appends it missed, from the log, without a snapshot', async () => {
+    await withTempDir(async (dir) => {
+      const store = new MemoryMetaStore();
+      const won = await store.create(queue, { leader: L, epoch: 1, replicas: [L, A, B], inSync: [L, A, B], minInSync: 2 });
+      const mirrors = new Map([[A, new FollowingMirror()], [B, new FollowingMirror()]]);
+      const leadership = new Leadership(queue, L, store, won, (n) => mirrors.get(n)!.send, () => {}, undefined, { requests: (n) => mirrors.get(n)!.requests });
+      const storage = await FileStorage.open(dir, { fsync: 'always' });
+      try {
+        const log = leadership.wrap(await storage.openQueue(queue));
+        await log.recover();
+        await until(() => leadership.stats().every((m) => m.inSync), 'both mirrors in sync');
+        const batch = (from: number): LogRecord[] => Array.from({ length: 20 }, (_, i) => ({ type: 'enqueue', meta: { seq: asSeq(from + i), id: asMessageId(`m${from + i}`), headers: {}, priority: 0, enqueuedAt: 0, size: 1024 }, body: new Uint8Array(1024).fill(i) }));
+        const batches = Array.from({ length: 12 }, (_, i) => batch(1 + i * 20));
+        for (const records of batches.slice(0, 4)) await log.append(records);
+        // A goes silent: the appends are confirmed by L and B; A leaves inSync.
+        mirrors.get(A)!.silent = true;
+        for (const records of batches.slice(4, 8)) await log.append(records);
+        await until(() => leadership.stats().find((m) => m.nodeId === A)?.inSync === false, 'A out of sync');
+        mirrors.get(A)!.silent = false;
+        for (const records of batches.slice(8)) await log.append(records);
+        await until(() => leadership.stats().every((m) => m.inSync && m.lag === 0), 'A back in sync');
+        const expected = Buffer.concat(batches.map((records) => frameRecords(records).bytes));
+        assert.ok(Buffer.concat(mirrors.get(A)!.copy).equals(expected), 'A holds every record once, in order');
+        assert.equal(mirrors.get(A)!.resets, 1, 'no snapshot but the first');
+        assert.equal(leadership.stats().find((m) => m.nodeId === A)?.snapshots, 1);
+      } finally {
+        leadership.stop();
+        await storage.close();
+      }
+    });
   });
 });

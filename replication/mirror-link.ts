@@ -5,21 +5,26 @@
 // has acknowledged (written and fdatasync'd; answers come in frame order). A mirror that fails a frame,
 // or does not answer, is lagging: it counts for no confirm, it leaves inSync, and the link starts over
 // with a new session: a snapshot of the live state, then the stream from the snapshot's lsn on. The
-// queue keeps serving meanwhile. A new leader's first session with a mirror may skip the snapshot: the
-// mirror resumes from where the new leader stood in the old leader's stream, if it holds exactly that.
+// queue keeps serving meanwhile. Two kinds of session skip the snapshot: a new leader's first, when the
+// mirror holds exactly where the new leader stood in the old leader's stream; and one with a mirror
+// that fell behind this leader's stream, which gets the appends it missed read back from the local
+// log, while that still holds them.
 import { randomUUID } from 'node:crypto';
 import type { NodeId, QueueName } from '../node/ids.ts';
 import { FRAME_BATCH_BYTES } from '../node/limits.ts';
 import { frameRecords } from '../storage/record-codec.ts';
 import type { Framed } from '../storage/storage.ts';
 import { backoffDelay } from '../supervision/backoff.ts';
-import type { LeaderLog } from './leader-log.ts';
+import type { LeaderLog, Shipped } from './leader-log.ts';
+import type { Position, StreamPosition } from './quorum.ts';
 
-/**
- * Asks the mirror to follow `session` from the place in the old leader's stream where this leader took
- * over (its log as it recovered it): true if the mirror holds exactly that much, and follows.
- */
-export type AskResume = (session: string) => Promise<boolean>;
+/** Requests to the mirror besides the frames (ReplicaServer.position and resume). */
+export interface MirrorRequests {
+  /** What it holds; undefined without an answer. Rejects on an error answer (its copy cannot be read: a snapshot starts it over). */
+  position(): Promise<Position | undefined>;
+  /** Asks it to follow `session` from `from`: true if it holds exactly that much, and follows. */
+  resume(session: string, from: StreamPosition): Promise<boolean>;
+}
 
 /** Sends one replicate frame and resolves with the mirror's answer; rejects on an error answer or a timeout. */
 export type SendFrame = (frame: { readonly session: string; readonly from: number; readonly reset: boolean; readonly lsn: number; readonly records: Uint8Array }) => Promise<void>;
@@ -49,7 +54,7 @@ export class MirrorLink {
   /** Snapshots begun (the mirror emptied its copy for them): each one a copy of the whole live state. */
   snapshots = 0;
   /** Appends not sent yet (or the rest of one sent in part), framed as the logs store them. */
-  private outbox: { lsn: number; framed: Framed }[] = [];
+  private outbox: Shipped[] = [];
   private wake: (() => void) | undefined;
   private closed = false;
   private failures = 0;
@@ -67,8 +72,11 @@ export class MirrorLink {
     private readonly log: () => LeaderLog,
     private readonly send: SendFrame,
     private readonly events: LinkEvents,
-    /** A new leader's: tried once, before the first snapshot. */
-    private resume?: AskResume,
+    /** The leader's epoch: the stream a mirror's place is in. */
+    private readonly epoch: () => number,
+    private readonly requests?: MirrorRequests,
+    /** A new leader's place in the old leader's stream, where it took over: tried once, before the first snapshot. */
+    private held?: StreamPosition,
   ) {}
 
   start(): void {
@@ -86,7 +94,7 @@ export class MirrorLink {
    * streamed). What the mirror acknowledged stays counted until it leaves inSync.
    */
   resync(): void {
-    this.resume = undefined;
+    this.held = undefined;
     this.generation++;
     this.state = 'syncing';
     this.outbox = [];
@@ -120,12 +128,12 @@ export class MirrorLink {
 
   private async sync(): Promise<void> {
     const gen = this.generation;
-    if (await this.resumed()) {
+    const holds = (await this.resumed()) ?? (await this.caughtUp());
+    if (holds !== undefined) {
       if (gen !== this.generation || this.state !== 'syncing') return;
-      // The mirror holds the state the log recovered: lsn 0 of this leader's stream.
       this.state = 'streaming';
       this.failures = 0;
-      this.acked = 0;
+      this.acked = holds;
       this.progress();
       return;
     }
@@ -162,16 +170,54 @@ export class MirrorLink {
     this.progress();
   }
 
-  /** A new leader's first session: the mirror follows on from what it holds, if that is what the log recovered. */
-  private async resumed(): Promise<boolean> {
-    const ask = this.resume;
-    this.resume = undefined;
-    if (!ask) return false;
+  /**
+   * A new leader's first session: the mirror follows on from what it holds, if that is what the log
+   * recovered. Resolves with the lsn it then holds (0: the state the log recovered).
+   */
+  private async resumed(): Promise<number | undefined> {
+    const held = this.held;
+    this.held = undefined;
+    if (!held || !this.requests) return undefined;
     const log = this.log();
     await log.recovered;
-    if (!log.whole) return false;
+    if (!log.whole) return undefined;
+    return (await this.follow(held)) ? 0 : undefined;
+  }
+
+  /**
+   * A mirror that fell behind this leader's stream (it went silent, or failed a frame) and holds a
+   * place in it: it gets the appends it missed from the local log, while that holds them, instead of
+   * a snapshot. Resolves with the lsn it then holds. One that does not answer gets no snapshot either
+   * (this round fails): its reset, read once it wakes up, would empty a copy that could have caught up.
+   */
+  private async caughtUp(): Promise<number | undefined> {
+    if (!this.requests) return undefined;
+    // Frames still in flight may yet land: the mirror's place is asked after them.
+    await Promise.allSettled(this.inFlight);
+    const position = await this.requests.position().catch(() => null);
+    if (position === undefined) throw new Error(`mirror ${this.node} does not answer`);
+    const held = position?.stream;
+    if (held?.epoch !== this.epoch()) return undefined;
+    const log = this.log();
+    const through = log.lsn;
+    await log.written();
+    const missed = log.catchUp(held.lsn, through);
+    if (!missed || !(await this.follow(held))) return undefined;
+    // Those after `through` are in the outbox: pushed since this sync began.
+    this.outbox = this.outbox.filter((e) => e.lsn > through);
+    for await (const appends of missed) {
+      while (appends.length > 0) {
+        const frame = takeFrame(appends);
+        await this.frame(false, frame.bytes, frame.through ?? 0);
+      }
+    }
+    return through;
+  }
+
+  /** A new session that the mirror follows from `held`, if it holds exactly that. */
+  private async follow(held: StreamPosition): Promise<boolean> {
     const session = randomUUID();
-    if (!(await ask(session))) return false;
+    if (!(await this.requests!.resume(session, held))) return false;
     this.session = session;
     this.next = 0;
     return true;
@@ -183,28 +229,9 @@ export class MirrorLink {
    * its last part). Waits only when the pipeline is full.
    */
   private async stream(): Promise<void> {
-    let bytes = 0;
-    let take = 0;
-    for (const e of this.outbox) {
-      if (take > 0 && bytes + e.framed.bytes.length > FRAME_BATCH_BYTES) break;
-      bytes += e.framed.bytes.length;
-      take++;
-    }
-    const first = this.outbox[0]!.framed;
-    let frames: Uint8Array;
-    let through: number | undefined;
-    if (bytes <= FRAME_BATCH_BYTES || first.lengths.length === 1) {
-      const batch = this.outbox.splice(0, take);
-      // One append as it is: the links of both mirrors send the same bytes, which go as one pair frame.
-      frames = batch.length === 1 ? batch[0]!.framed.bytes : Buffer.concat(batch.map((e) => e.framed.bytes), bytes);
-      through = batch.at(-1)!.lsn;
-    } else {
-      const { count, bytes: part } = fitting(first.lengths, 0);
-      frames = first.bytes.subarray(0, part);
-      this.outbox[0] = { lsn: this.outbox[0]!.lsn, framed: { bytes: first.bytes.subarray(part), lengths: first.lengths.slice(count) } };
-    }
+    const { bytes, through } = takeFrame(this.outbox);
     const gen = this.generation;
-    const sent: Promise<void> = this.frame(false, frames, through ?? 0).then(() => {
+    const sent: Promise<void> = this.frame(false, bytes, through ?? 0).then(() => {
       if (gen !== this.generation || this.state !== 'streaming' || through === undefined) return;
       this.acked = Math.max(this.acked, through);
       this.progress();
@@ -237,6 +264,29 @@ export class MirrorLink {
       this.wake = () => { clearTimeout(t); this.wake = undefined; r(); };
     });
   }
+}
+
+/**
+ * Takes the next frame off `appends`: those that fit in it whole, or the first records of one too large
+ * for a frame (the rest stays first in line). `through`: the lsn of its last whole append, if any.
+ */
+function takeFrame(appends: Shipped[]): { bytes: Uint8Array; through: number | undefined } {
+  let bytes = 0;
+  let take = 0;
+  for (const e of appends) {
+    if (take > 0 && bytes + e.framed.bytes.length > FRAME_BATCH_BYTES) break;
+    bytes += e.framed.bytes.length;
+    take++;
+  }
+  const first = appends[0]!.framed;
+  if (bytes <= FRAME_BATCH_BYTES || first.lengths.length === 1) {
+    const batch = appends.splice(0, take);
+    // One append as it is: the links of both mirrors send the same bytes, which go as one pair frame.
+    return { bytes: batch.length === 1 ? batch[0]!.framed.bytes : Buffer.concat(batch.map((e) => e.framed.bytes), bytes), through: batch.at(-1)!.lsn };
+  }
+  const { count, bytes: part } = fitting(first.lengths, 0);
+  appends[0] = { lsn: appends[0]!.lsn, framed: { bytes: first.bytes.subarray(part), lengths: first.lengths.slice(count) } };
+  return { bytes: first.bytes.subarray(0, part), through: undefined };
 }
 
 /** The records from `from` on that fit in one frame, at least one: how many, and their bytes. */

@@ -65,18 +65,28 @@ describe('purging and deleting a mirrored queue', () => {
     }
   });
 
-  it('a replica that was down when its queue was deleted keeps no old message for a queue declared anew with that name', async () => {
+  it('a replica that was down when its queue was deleted drops its copy when it comes back, and keeps no old message for a queue declared anew with that name', async () => {
     const nodes = new Map<string, Warren>([['d', await start('d')], ['e', await start('e')], ['f', await start('f')]]);
     const leaderStats = () => [...nodes.values()].flatMap((n) => n.stats().queues.filter((q) => q.name === 'jobs'));
+    const keptStats = () => [...nodes.values()].flatMap((n) => n.stats().queues.filter((q) => q.name === 'kept'))[0];
+    const folder = (node: string, queue: string) => path.join(cluster.dir, node, 'queues', queue);
     try {
       await nodes.get('d')!.declareQueue('jobs', { mirrors: 2 });
+      await nodes.get('d')!.declareQueue('kept', { mirrors: 2 });
+      await nodes.get('d')!.publish({ queue: 'kept' }, 'still here');
       await until(() => leaderStats()[0]?.mirrors.every((m) => m.inSync && m.lag === 0) ?? false, 'both mirrors in sync');
+      await until(() => keptStats()?.mirrors.every((m) => m.inSync && m.lag === 0) ?? false, 'both mirrors of the other queue in sync');
       for (let i = 0; i < 3; i++) await nodes.get('d')!.publish({ queue: 'jobs' }, `old-${i}`);
       await until(() => leaderStats()[0]?.mirrors.every((m) => m.lag === 0) ?? false, 'the mirrors hold them');
       await nodes.get('f')!.stop();
       nodes.delete('f');
       assert.equal(await nodes.get('d')!.deleteQueue('jobs'), 3);
+      assert.ok(await exists(folder('f', 'jobs')), 'f kept its copy while it was down');
       nodes.set('f', await start('f'));
+      assert.equal(await exists(folder('f', 'jobs')), false, 'the copy of the deleted queue is gone once f is back');
+      assert.ok(await exists(folder('f', 'kept')), 'the copy of a queue that lives on stays');
+      await until(() => keptStats()?.mirrors.every((m) => m.inSync) ?? false, 'f back in sync for the other queue', 30_000);
+      assert.equal(keptStats()?.ready, 1);
       // f leads the new queue: it starts empty, not from the copy it kept of the old one.
       await nodes.get('f')!.declareQueue('jobs', { mirrors: 2 });
       await until(() => leaderStats()[0]?.mirrors.every((m) => m.inSync) ?? false, 'the new queue has its mirrors', 30_000);

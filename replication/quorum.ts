@@ -51,8 +51,9 @@ export interface Position {
   /** The highest seq: of the enqueues, which every mirror gets in the same order. */
   readonly seq: number;
   /**
-   * Where it is in the stream of the leader of `epoch`: it holds every record up to `lsn`. Known while
-   * the mirror runs; a mirror that restarted since knows its seq only.
+   * Where it is in the stream of the leader of `epoch`: it holds every record up to `lsn`, and none
+   * after. Known while the mirror runs, and after a clean stop (noted at its close); a mirror that
+   * crashed since knows its seq only.
    */
   readonly stream?: StreamPosition;
 }

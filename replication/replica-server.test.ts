@@ -1,7 +1,9 @@
 // The mirror side of a takeover: a mirror follows the new leader without a snapshot only if it holds
-// exactly what the new leader held of the old leader's stream; with more, less, or after a restart
+// exactly what the new leader held of the old leader's stream; with more, less, or after a crash
 // (its place no longer known), it answers no, and the leader sends a snapshot. Once it follows, the old
-// leader's frames are refused.
+// leader's frames are refused. A mirror that stopped cleanly knows its place when it is back; one that
+// crashed, only its highest seq. A mirror that fell behind its leader's stream goes on from its place in
+// it the same way (the leader sends what it missed), unless it holds part of an append past that place.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { asMessageId, asQueue, asSeq } from '../node/ids.ts';
@@ -35,7 +37,7 @@ function mirror(storage: MemoryStorage) {
   return { server, frame, resume, position };
 }
 
-describe('a mirror asked to resume after a takeover', () => {
+describe('a mirror asked to resume', () => {
   it('follows the new leader only from exactly the place it holds, and then refuses the old one', async () => {
     const storage = new MemoryStorage();
     const b = mirror(storage);
@@ -58,11 +60,34 @@ describe('a mirror asked to resume after a takeover', () => {
     const stale = await b.frame(1, 's1', 3, 3, [4]);
     assert.ok('type' in stale && stale.type === 'error' && /epoch 1 is older than 2/.test(stale.message), `refused as stale: ${JSON.stringify(stale)}`);
 
-    // Restarted, the mirror knows its highest seq but not its place in the stream: a snapshot, then.
+    // Stopped cleanly, the mirror noted its place in the stream: back, it goes on from there.
     await b.server.stop();
     const again = mirror(storage);
-    assert.deepEqual(await again.resume(3, 's3', { epoch: 2, lsn: 1 }), { ok: true, resumed: false });
-    assert.deepEqual(await again.position(), { ok: true, position: { seq: 3 } });
+    assert.deepEqual(await again.position(), { ok: true, position: { seq: 3, stream: { epoch: 2, lsn: 1 } } });
+    assert.deepEqual(await again.resume(2, 's3', { epoch: 2, lsn: 1 }), { ok: true, resumed: true });
+    // After a crash (no clean close), it knows its highest seq but not its place: a snapshot, then.
+    const crashed = mirror(storage);
+    assert.deepEqual(await crashed.position(), { ok: true, position: { seq: 3 } });
+    assert.deepEqual(await crashed.resume(3, 's4', { epoch: 2, lsn: 1 }), { ok: true, resumed: false });
+    await crashed.server.stop();
     await again.server.stop();
+  });
+
+  it('goes on in the same leader\'s stream from where it is, but not while it holds part of an append', async () => {
+    const b = mirror(new MemoryStorage());
+    assert.deepEqual(await b.frame(1, 's1', 0, 0, [], true), { ok: true });
+    assert.deepEqual(await b.frame(1, 's1', 1, 1, [1]), { ok: true });
+    // A lagging mirror: the leader asks where it is, and starts a new session from there.
+    assert.deepEqual(await b.position(), { ok: true, position: { seq: 1, stream: { epoch: 1, lsn: 1 } } });
+    assert.deepEqual(await b.resume(1, 's2', { epoch: 1, lsn: 1 }), { ok: true, resumed: true });
+    assert.deepEqual(await b.frame(1, 's2', 0, 2, [2]), { ok: true });
+    // The first part of append 3 (too large for one frame: no lsn yet): its place is still lsn 2, yet
+    // its log holds more, so no session may go on from lsn 2.
+    assert.deepEqual(await b.frame(1, 's2', 1, 0, [3]), { ok: true });
+    assert.deepEqual(await b.resume(1, 's3', { epoch: 1, lsn: 2 }), { ok: true, resumed: false });
+    // The rest of append 3: whole again.
+    assert.deepEqual(await b.frame(1, 's2', 2, 3, [4]), { ok: true });
+    assert.deepEqual(await b.resume(1, 's3', { epoch: 1, lsn: 3 }), { ok: true, resumed: true });
+    await b.server.stop();
   });
 });

@@ -13,12 +13,12 @@
 // without a snapshot (a failover costs no copy of the backlog); any other answers no, and gets one.
 import { checkName } from '../node/options.ts';
 import { asQueue, type NodeId, type QueueName } from '../node/ids.ts';
-import { scanRecords } from '../storage/record-codec.ts';
+import { scanFramed } from '../storage/record-codec.ts';
 import type { Framed, LogRecord, QueueLog, Storage } from '../storage/storage.ts';
 import { isReplyInbox, type ClusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, FrameError, type ReplicateFrame } from '../transport/frame.ts';
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
-import { control, controlOk, errorFrame, mirrorRequest, Replier, type ControlReply, type MirrorRequest, type ResumeRequest } from '../queues/remote-protocol.ts';
+import { control, controlOk, errorFrame, mirrorRequest, Replier, streamPosition, type ControlReply, type MirrorRequest, type ResumeRequest } from '../queues/remote-protocol.ts';
 import type { ServerCounters } from '../queues/queue-server.ts';
 import type { Position, StreamPosition } from './quorum.ts';
 
@@ -32,8 +32,16 @@ interface Replica {
   leading: boolean;
   /** The highest seq held durably (acknowledged frames only); undefined until the log is open. */
   highest: number | undefined;
-  /** The place in the current leader's stream held durably (acknowledged frames of this session only). */
+  /**
+   * The place in the current leader's stream that the log holds exactly, durably: from the frames
+   * acknowledged, or after a restart as the last clean close noted it. Unknown after a failed append.
+   */
   stream: StreamPosition | undefined;
+  /**
+   * The log holds records past `stream`: the first part of an append too large for one frame, or a
+   * snapshot not yet whole. No session may then go on from `stream`.
+   */
+  torn: boolean;
   /** Settles once the last append is durable, or failed: what `stream` says is then all the log holds. */
   written: Promise<void>;
   /** Frames of one queue are handled one after another. */
@@ -92,20 +100,22 @@ export class ReplicaServer {
     r.leading = true;
     return this.enqueue(r, async () => {
       await r.written;
-      const held = !fresh && r.log && r.session !== '' ? r.stream : undefined;
+      const held = !fresh && r.log && !r.torn ? r.stream : undefined;
       if (fresh) await this.wipe(queue, r);
       else await r.log?.close();
       r.log = undefined;
       r.session = '';
       r.highest = undefined;
       r.stream = undefined;
+      r.torn = false;
       return held;
     });
   }
 
   /**
    * The highest seq `node` holds of the queue durably, as it answers (this node's own from its log,
-   * opened if need be); undefined without an answer.
+   * opened if need be), and its place in the stream where it knows it; undefined without an answer,
+   * and an error answer (its copy cannot be opened, say) rejects.
    */
   async position(queue: QueueName, node: NodeId): Promise<Position | undefined> {
     if (node === this.self) return this.ownPosition(queue).catch(() => undefined);
@@ -148,7 +158,12 @@ export class ReplicaServer {
   async stop(): Promise<void> {
     for (const s of this.subs) s.unsubscribe();
     this.subs = [];
-    await Promise.all([...this.replicas.values()].map((r) => this.enqueue(r, async () => { await r.log?.close(); r.log = undefined; })));
+    // Each copy notes its place in the stream: back, it may catch up from there instead of a snapshot.
+    await Promise.all([...this.replicas.values()].map((r) => this.enqueue(r, async () => {
+      await r.written;
+      await r.log?.close(r.stream && !r.torn ? JSON.stringify(r.stream) : undefined);
+      r.log = undefined;
+    })));
   }
 
   private onFrame(received: TransportMessage): void {
@@ -215,7 +230,7 @@ export class ReplicaServer {
       if (req.epoch < r.epoch) throw new Refused('stale-epoch', `queue '${queue}': epoch ${req.epoch} is older than ${r.epoch}`);
       await r.written;
       const held = r.stream;
-      if (!r.log || r.session === '' || held?.epoch !== req.from.epoch || held.lsn !== req.from.lsn) return false;
+      if (!r.log || r.torn || held?.epoch !== req.from.epoch || held.lsn !== req.from.lsn) return false;
       r.epoch = req.epoch;
       r.session = req.session;
       r.next = 0;
@@ -229,10 +244,17 @@ export class ReplicaServer {
     else this.replier.reply(m, errorFrame('STORAGE', String((err as Error)?.message ?? err)));
   }
 
-  /** This node's position in the queue: from the frames it acknowledged, or from its log after a restart. */
+  /**
+   * This node's position in the queue: from the frames it acknowledged, or from its log after a
+   * restart. Frames that came before the question count (a mirror that was paused answers with what
+   * it got meanwhile, once written), so that a resume from this position finds it unchanged.
+   */
   private async ownPosition(queue: QueueName): Promise<Position> {
     const r = this.mirrorOf(queue);
-    if (r.highest === undefined) await this.enqueue(r, async () => { if (r.highest === undefined) await this.open(queue, r); });
+    await this.enqueue(r, async () => {
+      await r.written;
+      if (r.highest === undefined) await this.open(queue, r);
+    });
     return { seq: r.highest!, ...(r.stream ? { stream: { ...r.stream } } : {}) };
   }
 
@@ -246,7 +268,9 @@ export class ReplicaServer {
   /** Opens the replica's log (frames stay refused until the leader's reset: no session yet). */
   private async open(queue: QueueName, r: Replica): Promise<void> {
     r.log ??= await this.storage.openQueue(queue);
-    r.highest = (await r.log.recover()).nextSeq - 1;
+    const recovered = await r.log.recover();
+    r.highest = recovered.nextSeq - 1;
+    r.stream = recovered.report.droppedRecords === 0 && recovered.report.droppedBytes === 0 ? notedPlace(recovered.note) : undefined;
   }
 
   /**
@@ -261,6 +285,7 @@ export class ReplicaServer {
       // A new session starts from nothing: the snapshot that follows is the whole live state.
       await this.wipe(queue, r);
       r.stream = undefined;
+      r.torn = false;
       await this.open(queue, r);
       r.session = f.session;
       r.next = 0;
@@ -277,9 +302,14 @@ export class ReplicaServer {
       if (r.session !== f.session) return;
       r.highest = Math.max(r.highest ?? 0, highest);
       r.stream = { epoch: f.epoch, lsn: Math.max(r.stream?.epoch === f.epoch ? r.stream.lsn : 0, f.lsn) };
+      // A frame that ends an append (its lsn) leaves nothing past the stream; one that does not, records.
+      r.torn = f.lsn > 0 ? false : r.torn || records.length > 0;
     }, (err: unknown) => {
       // A failed append breaks the session: the next frame is refused, and the leader starts over.
-      if (r.session === f.session) r.session = '';
+      if (r.session === f.session) {
+        r.session = '';
+        r.stream = undefined;
+      }
       throw err;
     });
     r.written = durable.catch(() => {});
@@ -296,7 +326,7 @@ export class ReplicaServer {
 
   private replica(queue: QueueName): Replica {
     let r = this.replicas.get(queue);
-    if (!r) this.replicas.set(queue, (r = { log: undefined, epoch: 0, session: '', next: 0, leading: false, highest: undefined, stream: undefined, written: Promise.resolve(), chain: this.destroying.get(queue) ?? Promise.resolve() }));
+    if (!r) this.replicas.set(queue, (r = { log: undefined, epoch: 0, session: '', next: 0, leading: false, highest: undefined, stream: undefined, torn: false, written: Promise.resolve(), chain: this.destroying.get(queue) ?? Promise.resolve() }));
     return r;
   }
 
@@ -308,18 +338,23 @@ export class ReplicaServer {
 
 }
 
+/** The place a clean close noted (ReplicaServer.stop), if any and well-formed. */
+function notedPlace(note: string | undefined): StreamPosition | undefined {
+  if (note === undefined) return undefined;
+  try {
+    const parsed = streamPosition.safeParse(JSON.parse(note));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Every record intact, or the frame is refused whole: a mirror never holds a damaged copy. The
  * checked frames are what the log writes, as the leader framed them.
  */
 function parseRecords(bytes: Uint8Array): { records: LogRecord[]; framed: Framed } {
-  const records: LogRecord[] = [];
-  const lengths: number[] = [];
-  // Any byte that is not part of a whole record (a gap, a torn end) comes as damage.
-  for (const item of scanRecords(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))) {
-    if (item.kind === 'damage') throw new Refused('damaged', `damaged records in a replicate frame: ${item.reason}`);
-    records.push(item.record);
-    lengths.push(item.length);
-  }
-  return { records, framed: { bytes, lengths } };
+  const scanned = scanFramed(bytes);
+  if ('damage' in scanned) throw new Refused('damaged', `damaged records in a replicate frame: ${scanned.damage}`);
+  return scanned;
 }

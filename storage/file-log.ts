@@ -2,7 +2,7 @@
 // group-committed; recovery replays the segments in order and repairs what a crash tore; compaction
 // deletes old segments that no longer hold anything a restart would need.
 import { constants } from 'node:fs';
-import { open, readdir, rm, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, rm, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Seq } from '../node/ids.ts';
 import { DiskFailure, StorageError } from '../node/errors.ts';
@@ -11,7 +11,7 @@ import { LiveIndex } from './live-index.ts';
 import { FrameWriter, framedSize, readFrame, scanRecords } from './record-codec.ts';
 import { Replayer } from './replay.ts';
 import type { Trash } from './trash.ts';
-import type { AppendOptions, Framed, FsyncPolicy, LogRecord, QueueLog, RecoveredQueue, StoredMessage } from './storage.ts';
+import type { AppendOptions, Framed, FsyncPolicy, LogPlace, LogRecord, QueueLog, RecoveredQueue, StoredMessage } from './storage.ts';
 
 export interface FileLogOptions {
   readonly fsync: FsyncPolicy;
@@ -77,8 +77,10 @@ class Group {
   readonly waiters: Waiter[] = [];
   /** Some append in the group may not be deferred (see AppendOptions): the group is written at once. */
   urgent = false;
+  /** Appends that want to know where they are written (AppendOptions.onPlaced): their offsets in the group. */
+  readonly placements: { readonly at: number; readonly placed: (place: LogPlace) => void }[] = [];
 
-  add(records: readonly LogRecord[], framed?: Framed): void {
+  add(records: readonly LogRecord[], framed?: Framed, placed?: (place: LogPlace) => void): void {
     const bytes = this.frames.bytes.length;
     const count = this.records.length;
     try {
@@ -98,12 +100,14 @@ class Group {
       this.records.length = count;
       throw err;
     }
+    if (placed) this.placements.push({ at: bytes, placed });
   }
 
   clear(): void {
     this.frames.truncate(0);
     this.records.length = 0;
     this.waiters.length = 0;
+    this.placements.length = 0;
     this.urgent = false;
   }
 }
@@ -157,6 +161,7 @@ export class FileQueueLog implements QueueLog {
     const replayer = new Replayer();
     const files = await readdir(this.dir);
     const clean = files.includes(CLEAN_FILE);
+    const note = clean ? await readFile(join(this.dir, CLEAN_FILE), 'utf8').catch(() => '') : '';
     // Gone for good before anything is delivered: a crash from now on is not a clean close.
     if (clean) await rm(join(this.dir, CLEAN_FILE)).then(() => syncDir(this.dir));
     const nos = files
@@ -203,7 +208,8 @@ export class FileQueueLog implements QueueLog {
     await this.compacted;
     if (this.failure) throw this.failure;
     const recovered = replayer.result(report);
-    return clean ? recovered : { ...recovered, uncertainBelow: recovered.nextSeq };
+    if (!clean) return { ...recovered, uncertainBelow: recovered.nextSeq };
+    return note === '' ? recovered : { ...recovered, note };
   }
 
   async append(records: readonly LogRecord[], options?: AppendOptions): Promise<void> {
@@ -218,7 +224,7 @@ export class FileQueueLog implements QueueLog {
       last = r.meta.seq;
     }
     try {
-      this.pending.add(records, options?.framed);
+      this.pending.add(records, options?.framed, options?.onPlaced);
     } catch (err) {
       throw this.error('a record cannot be framed', err);
     }
@@ -269,8 +275,20 @@ export class FileQueueLog implements QueueLog {
     return out;
   }
 
-  close(): Promise<void> {
-    return (this.closing ??= this.shutdown().finally(() => this.onClose()));
+  async readPlaced(place: LogPlace, length: number): Promise<Uint8Array | undefined> {
+    const segment = this.segments.get(place.segment);
+    if (!segment || segment.doomed) return undefined;
+    try {
+      const handle = await (segment.handle ??= this.openForReading(segment));
+      const buffer = Buffer.allocUnsafe(length);
+      return (await readAll(handle, buffer, place.offset)) === length ? buffer : undefined;
+    } catch {
+      return undefined; // closed by compaction meanwhile, or unreadable: the caller does without
+    }
+  }
+
+  close(note?: string): Promise<void> {
+    return (this.closing ??= this.shutdown(note).finally(() => this.onClose()));
   }
 
   destroy(): Promise<void> {
@@ -280,7 +298,7 @@ export class FileQueueLog implements QueueLog {
     return (this.closing = this.shutdown().then(() => this.opts.trash.remove(this.dir)).finally(() => this.onClose()));
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(note = ''): Promise<void> {
     const active = this.active;
     if (active) {
       this.syncDue = this.opts.fsync === 'batch'; // what was written gets its fdatasync now
@@ -294,7 +312,7 @@ export class FileQueueLog implements QueueLog {
     this.releaseBuffers();
     // Only a log that recovered and wrote all it was given. Without the mark, the next recovery merely
     // flags more messages redelivered than it must.
-    if (active && !this.failure) await writeFile(join(this.dir, CLEAN_FILE), '').catch(() => {});
+    if (active && !this.failure) await writeFile(join(this.dir, CLEAN_FILE), note).catch(() => {});
   }
 
   /** The pending group is to be written now. */
@@ -372,6 +390,7 @@ export class FileQueueLog implements QueueLog {
       Object.assign(active, await this.createSegment(active.segment.no + 1));
     }
     await writeAll(active.handle, bytes, active.size);
+    for (const { at, placed } of group.placements) placed({ segment: active.segment.no, offset: active.size + at });
     for (const { record, length } of group.records) {
       this.track(record, active.segment, active.size, length);
       active.size += length;

@@ -1,13 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants } from 'node:fs';
-import { open, readFile, readdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { asQueue, asSeq } from '../node/ids.ts';
 import { StorageError } from '../node/errors.ts';
 import { until } from '../node/testing.ts';
-import { FileStorage, queueFolder } from './file-storage.ts';
+import { FileStorage, queueFolder, queueOfFolder } from './file-storage.ts';
 import { frameRecords } from './record-codec.ts';
 import type { LogRecord, RecoveredQueue, RemoveReason, TopologySnapshot } from './storage.ts';
 import { QUEUE, appendAll, appendsArbitrary, bodiesBySeq, enqueue, fcParams, memoryRecovery, withTempDir } from './test-support.ts';
@@ -302,6 +302,43 @@ describe('FileStorage', () => {
     });
   });
 
+  it('keeps the note of a clean close for the next recovery', async () => {
+    await withTempDir(async (dir) => {
+      let storage = await FileStorage.open(dir, { fsync: 'always' });
+      let log = await storage.openQueue(QUEUE);
+      await log.recover();
+      await log.append([enqueue(1)]);
+      await log.close('{"epoch":3,"lsn":7}');
+      await storage.close();
+      storage = await FileStorage.open(dir, { fsync: 'always' });
+      log = await storage.openQueue(QUEUE);
+      const recovered = await log.recover();
+      assert.equal(recovered.note, '{"epoch":3,"lsn":7}');
+      assert.equal(recovered.uncertainBelow, undefined);
+      // Closed again without one: the next recovery finds none.
+      await storage.close();
+      storage = await FileStorage.open(dir, { fsync: 'always' });
+      log = await storage.openQueue(QUEUE);
+      assert.equal((await log.recover()).note, undefined, 'a close without a note leaves none');
+      await storage.close();
+    });
+  });
+
+  it('lists the queues it holds, open or not, and no folder it did not name', async () => {
+    await withTempDir(async (dir) => {
+      const storage = await FileStorage.open(dir, { fsync: 'always' });
+      const open = await storage.openQueue(asQueue('orders'));
+      await open.recover();
+      await (await storage.openQueue(asQueue('Billing v2'))).close();
+      await mkdir(join(dir, 'queues', 'Stray'));
+      await writeFile(join(dir, 'queues', 'note.txt'), '');
+      assert.deepEqual((await storage.storedQueues()).sort(), ['Billing v2', 'orders']);
+      await open.destroy();
+      assert.deepEqual(await storage.storedQueues(), ['Billing v2']);
+      await storage.close();
+    });
+  });
+
   it('saves the topology atomically and loads it back', async () => {
     await withTempDir(async (dir) => {
       const storage = await FileStorage.open(dir, { fsync: 'always' });
@@ -341,6 +378,17 @@ describe('queueFolder', () => {
     assert.ok(a.length < 255 && b.length < 255);
     assert.notEqual(a, b);
     assert.match(a, /^x{64}~[0-9a-f]{64}$/);
+  });
+
+  it('reads the name back from a folder it made, and no other', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }), (name) => {
+        assert.equal(queueOfFolder(queueFolder(name)), name);
+      }),
+      fcParams('queue names read back from their folders', 100),
+    );
+    assert.equal(queueOfFolder(queueFolder('x'.repeat(300))), undefined, 'a cut name cannot be read back');
+    for (const stray of ['Orders', '%4frders', '%zz', 'a%2', '.hidden', '']) assert.equal(queueOfFolder(stray), undefined, stray);
   });
 
   it('is one-to-one, also ignoring case', () => {

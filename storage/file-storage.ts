@@ -4,7 +4,7 @@
 //   <dir>/queues/<queue folder>/*.seg   each queue's segmented log (file-log.ts)
 //   <dir>/trash/                        what is deleted, while it is freed (trash.ts)
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { QueueName } from '../node/ids.ts';
@@ -99,6 +99,14 @@ export class FileStorage implements Storage {
     }
   }
 
+  async storedQueues(): Promise<QueueName[]> {
+    const entries = await readdir(join(this.dir, 'queues'), { withFileTypes: true });
+    return entries.flatMap((e) => {
+      const name = e.isDirectory() ? queueOfFolder(e.name) : undefined;
+      return name === undefined ? [] : [name as QueueName];
+    });
+  }
+
   private folderOf(name: QueueName): string {
     return join(this.dir, 'queues', queueFolder(name));
   }
@@ -154,6 +162,17 @@ export function queueFolder(name: string): string {
   }
   if (folder.length <= MAX_FOLDER) return folder;
   return `${folder.slice(0, 64)}~${createHash('sha256').update(name).digest('hex')}`;
+}
+
+/** The queue whose folder this is; undefined for a cut name (its end is a hash) or a folder Warren did not name. */
+export function queueOfFolder(folder: string): string | undefined {
+  let name: string;
+  try {
+    name = decodeURIComponent(folder);
+  } catch {
+    return undefined;
+  }
+  return name.length > 0 && queueFolder(name) === folder ? name : undefined;
 }
 
 function isSafeByte(b: number): boolean {

@@ -7,12 +7,22 @@ import { Replayer } from './replay.ts';
 
 const clean = { droppedRecords: 0, droppedBytes: 0, problems: [] };
 
+interface MemoryState {
+  replayer: Replayer;
+  messages: Map<Seq, StoredMessage>;
+  /** Left by the last close (QueueLog.close), taken by the next recovery. */
+  note?: string | undefined;
+}
+
 class MemoryQueueLog implements QueueLog {
   private closed = false;
-  constructor(private readonly state: { replayer: Replayer; messages: Map<Seq, StoredMessage> }) {}
+  constructor(private readonly state: MemoryState) {}
 
   async recover(): Promise<RecoveredQueue> {
-    return this.state.replayer.result(clean);
+    const { note } = this.state;
+    this.state.note = undefined;
+    const recovered = this.state.replayer.result(clean);
+    return note === undefined || note === '' ? recovered : { ...recovered, note };
   }
 
   async append(records: readonly LogRecord[]): Promise<void> {
@@ -33,7 +43,10 @@ class MemoryQueueLog implements QueueLog {
     });
   }
 
-  async close(): Promise<void> { this.closed = true; }
+  async close(note?: string): Promise<void> {
+    if (!this.closed) this.state.note = note;
+    this.closed = true;
+  }
   async destroy(): Promise<void> {
     this.closed = true;
     this.state.replayer = new Replayer();
@@ -43,7 +56,7 @@ class MemoryQueueLog implements QueueLog {
 
 /** Keeps logs for the lifetime of the object, so a queue reopened on the same instance recovers. */
 export class MemoryStorage implements Storage {
-  private readonly logs = new Map<string, { replayer: Replayer; messages: Map<Seq, StoredMessage> }>();
+  private readonly logs = new Map<string, MemoryState>();
   private topology: TopologySnapshot | undefined;
 
   async openQueue(name: QueueName): Promise<QueueLog> {
@@ -52,6 +65,7 @@ export class MemoryStorage implements Storage {
     return new MemoryQueueLog(state);
   }
   async destroyQueue(name: QueueName): Promise<void> { this.logs.delete(name); }
+  async storedQueues(): Promise<QueueName[]> { return [...this.logs.keys()] as QueueName[]; }
   async loadTopology() { return this.topology; }
   async saveTopology(t: TopologySnapshot) { this.topology = t; }
   async close() {}

@@ -231,6 +231,21 @@ export function* scanRecords(buf: Buffer): Generator<ScanItem> {
   }
 }
 
+/**
+ * Framed bytes that must hold whole records only (a replicate frame, an append read back): the records
+ * and their lengths; the reason of the first damage instead, where any byte is not part of a whole record.
+ */
+export function scanFramed(bytes: Uint8Array): { readonly records: LogRecord[]; readonly framed: Framed } | { readonly damage: string } {
+  const records: LogRecord[] = [];
+  const lengths: number[] = [];
+  for (const item of scanRecords(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))) {
+    if (item.kind === 'damage') return { damage: item.reason };
+    records.push(item.record);
+    lengths.push(item.length);
+  }
+  return { records, framed: { bytes, lengths } };
+}
+
 /** Bounds-checked reads over one payload: a field running past its end throws a RangeError. */
 class Cursor {
   private at = 0;

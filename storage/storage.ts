@@ -73,6 +73,8 @@ export interface RecoveredQueue {
    * more, so that it is flagged redelivered.
    */
   readonly uncertainBelow?: Seq;
+  /** What the last close left (QueueLog.close), when it was a clean one. */
+  readonly note?: string;
 }
 
 /** A delivered or remove record lists at most this many seqs (256 KiB): a record fits in any replicate frame (whole records travel, never parts of one). */
@@ -95,6 +97,14 @@ export interface AppendOptions {
   readonly deferrable?: boolean;
   /** The records as frameRecords() framed them: a log that stores frames writes these bytes. */
   readonly framed?: Framed;
+  /** A log that stores frames says where the append's bytes start, once written (QueueLog.readPlaced). */
+  readonly onPlaced?: (place: LogPlace) => void;
+}
+
+/** Where bytes sit in a log that stores frames: a segment, and an offset in it. */
+export interface LogPlace {
+  readonly segment: number;
+  readonly offset: number;
 }
 
 /** Records in their on-disk form (record-codec), with each one's framed length, in order. */
@@ -117,7 +127,13 @@ export interface QueueLog {
    * Asking for many at once lets the log read neighbours together.
    */
   read(seqs: readonly Seq[]): Promise<StoredMessage[]>;
-  close(): Promise<void>;
+  /**
+   * `length` bytes as written from `place` (AppendOptions.onPlaced), in a log that stores frames;
+   * undefined once compaction took their segment, or where they cannot be read.
+   */
+  readPlaced?(place: LogPlace, length: number): Promise<Uint8Array | undefined>;
+  /** Closes the log; a clean close keeps `note` (a few hundred bytes at most) for the next recovery. */
+  close(note?: string): Promise<void>;
   /** Closes and deletes the log (queue deleted). */
   destroy(): Promise<void>;
 }
@@ -133,6 +149,8 @@ export interface Storage {
   openQueue(name: QueueName): Promise<QueueLog>;
   /** Removes a queue's data as it is, whether its log would open or not; a file store refuses while the queue's log is open. */
   destroyQueue(name: QueueName): Promise<void>;
+  /** The queues whose data is here, open or not (a file store: those whose folder name tells the queue's). */
+  storedQueues(): Promise<QueueName[]>;
   loadTopology(): Promise<TopologySnapshot | undefined>;
   saveTopology(topology: TopologySnapshot): Promise<void>;
   close(): Promise<void>;
