@@ -255,11 +255,7 @@ export class FileQueueLog implements QueueLog {
       }
       let bytes: Buffer;
       try {
-        // Its last messages were removed while this read waited: it is being deleted.
-        if (first.segment.doomed) throw new Error('the segment was compacted away');
-        const handle = await (first.segment.handle ??= this.openForReading(first.segment));
-        const buffer = Buffer.allocUnsafe(end - first.at.offset);
-        bytes = buffer.subarray(0, await readAll(handle, buffer, first.at.offset));
+        bytes = await this.readBytes(first.segment, first.at.offset, end - first.at.offset);
       } catch (err) {
         throw this.error(`cannot read the record of seq ${first.seq}`, err);
       }
@@ -277,14 +273,22 @@ export class FileQueueLog implements QueueLog {
 
   async readPlaced(place: LogPlace, length: number): Promise<Uint8Array | undefined> {
     const segment = this.segments.get(place.segment);
-    if (!segment || segment.doomed) return undefined;
+    if (!segment) return undefined;
     try {
-      const handle = await (segment.handle ??= this.openForReading(segment));
-      const buffer = Buffer.allocUnsafe(length);
-      return (await readAll(handle, buffer, place.offset)) === length ? buffer : undefined;
+      const bytes = await this.readBytes(segment, place.offset, length);
+      return bytes.length === length ? bytes : undefined;
     } catch {
-      return undefined; // closed by compaction meanwhile, or unreadable: the caller does without
+      return undefined; // compacted meanwhile, or unreadable: the caller does without
     }
+  }
+
+  /** Up to `length` bytes of a segment from `offset` (fewer at its end). */
+  private async readBytes(segment: Segment, offset: number, length: number): Promise<Buffer> {
+    // Its last messages were removed while this read waited: it is being deleted.
+    if (segment.doomed) throw new Error('the segment was compacted away');
+    const handle = await (segment.handle ??= this.openForReading(segment));
+    const buffer = Buffer.allocUnsafe(length);
+    return buffer.subarray(0, await readAll(handle, buffer, offset));
   }
 
   close(note?: string): Promise<void> {
