@@ -270,7 +270,7 @@ export class ReplicaServer {
     r.log ??= await this.storage.openQueue(queue);
     const recovered = await r.log.recover();
     r.highest = recovered.nextSeq - 1;
-    r.stream = recovered.report.droppedRecords === 0 && recovered.report.droppedBytes === 0 ? notedPlace(recovered.note) : undefined;
+    r.stream = notedPlace(recovered.note);
   }
 
   /**

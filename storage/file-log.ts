@@ -209,7 +209,8 @@ export class FileQueueLog implements QueueLog {
     if (this.failure) throw this.failure;
     const recovered = replayer.result(report);
     if (!clean) return { ...recovered, uncertainBelow: recovered.nextSeq };
-    return note === '' ? recovered : { ...recovered, note };
+    // A note tells of the log as it was closed: one that recovery had to repair no longer matches it.
+    return note === '' || report.droppedRecords > 0 || report.droppedBytes > 0 ? recovered : { ...recovered, note };
   }
 
   async append(records: readonly LogRecord[], options?: AppendOptions): Promise<void> {

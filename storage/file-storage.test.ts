@@ -320,6 +320,19 @@ describe('FileStorage', () => {
       storage = await FileStorage.open(dir, { fsync: 'always' });
       log = await storage.openQueue(QUEUE);
       assert.equal((await log.recover()).note, undefined, 'a close without a note leaves none');
+      await log.close('{"epoch":3,"lsn":8}');
+      await storage.close();
+      // Closed with a note, then damaged on disk: the log is no longer what the note tells of.
+      const [segment] = await segmentFiles(dir);
+      const file = join(dir, 'queues', queueFolder(QUEUE), segment!);
+      const bytes = await readFile(file);
+      bytes[20] = bytes[20]! ^ 0xff;
+      await writeFile(file, bytes);
+      storage = await FileStorage.open(dir, { fsync: 'always' });
+      log = await storage.openQueue(QUEUE);
+      const repaired = await log.recover();
+      assert.ok(repaired.report.droppedRecords > 0);
+      assert.equal(repaired.note, undefined, 'no note for a log that recovery repaired');
       await storage.close();
     });
   });

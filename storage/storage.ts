@@ -73,7 +73,7 @@ export interface RecoveredQueue {
    * more, so that it is flagged redelivered.
    */
   readonly uncertainBelow?: Seq;
-  /** What the last close left (QueueLog.close), when it was a clean one. */
+  /** What the last close left (QueueLog.close), when it was a clean one and the log recovered whole. */
   readonly note?: string;
 }
 
