@@ -210,7 +210,7 @@ export class Warren {
         await node.dropDeleted();
         cluster.replicas.start();
       }
-      cluster.membership.onDown((n) => { for (const server of cluster.servers.values()) void server.nodeDown(n); });
+      cluster.membership.onDown((n) => node.nodeDown(asNodeId(n)));
       cluster.membership.start();
       // A client places queues on server nodes: it must have heard from them first.
       if (role === 'client') await cluster.membership.heardFromAll();
@@ -408,8 +408,10 @@ export class Warren {
     return () => void this.errorListeners.delete(listener);
   }
 
-  /** Graceful: cancels consumers (their in-flight handlers finish), flushes queues, closes storage. */
-  /** Graceful; every call gets the one stop's promise (a second signal must not cut the first stop short). */
+  /**
+   * Graceful: cancels consumers (their in-flight handlers finish), flushes queues, closes storage.
+   * Every call gets the one stop's promise (a second signal must not cut the first stop short).
+   */
   stop(): Promise<void> {
     return (this.stopping ??= this.shutdown());
   }
@@ -548,6 +550,16 @@ export class Warren {
     handle?.leadership?.stop();
     handle?.endpoint.ref.stop();
     for (const c of this.consumers) if (c.queue === name) void c.queueDeleted();
+  }
+
+  /**
+   * Another node stopped or went silent: what its consumers held goes back to the queues, and the
+   * queues led here stop counting on its mirrors at once (idle, they would notice it only at their next
+   * append).
+   */
+  private nodeDown(node: NodeId): void {
+    for (const server of this.cluster!.servers.values()) void server.nodeDown(node);
+    for (const handle of this.queues.values()) handle.leadership?.mirrorDown(node);
   }
 
   /**

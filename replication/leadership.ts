@@ -125,6 +125,11 @@ export class Leadership {
     return [...this.links.values()].map((l) => ({ nodeId: l.node, inSync: this.current.meta.inSync.includes(l.node), lag: Math.max(0, lsn - l.acked), snapshots: l.snapshots }));
   }
 
+  /** The mirror's node is down (membership): it lags from now on, and starts over once it answers again. */
+  mirrorDown(node: NodeId): void {
+    this.links.get(node)?.fail(new Error(`mirror ${node}: its node is down`));
+  }
+
   /**
    * Graceful stop: nothing more is confirmed here, and an in-sync mirror is named leader, which claims
    * the lead (epoch + 1) as soon as it sees that: a rolling restart costs no lease timeout.

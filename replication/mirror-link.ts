@@ -101,6 +101,13 @@ export class MirrorLink {
     this.wake?.();
   }
 
+  /** The mirror is known to be gone (its node is down): it lags now, without waiting for a frame to time out. */
+  fail(reason: Error): void {
+    if (this.state === 'lagging') return;
+    this.failed = reason;
+    this.wake?.();
+  }
+
   close(): void {
     this.closed = true;
     this.wake?.();

@@ -145,6 +145,28 @@ describe('mirrored queues', () => {
     }
   });
 
+  it('a mirror whose node stops leaves inSync at once, with nothing published meanwhile; back, it catches up from the leader\'s log without a snapshot', async () => {
+    const nodes = new Map([['g1', await start('g1')], ['g2', await start('g2')], ['g3', await start('g3')]]);
+    try {
+      await nodes.get('g1')!.declareQueue('idle', { mirrors: 2 });
+      const stats = () => [...nodes.values()].flatMap((n) => n.stats().queues.filter((q) => q.name === 'idle'))[0];
+      for (let i = 0; i < 10; i++) await nodes.get('g2')!.publish({ queue: 'idle' }, `m${i}`);
+      await until(() => stats()?.mirrors.every((m) => m.inSync && m.lag === 0) ?? false, 'both mirrors hold all 10');
+      const away = stats()!.mirrors[0]!.nodeId;
+      const snapshots = stats()!.mirrors[0]!.snapshots;
+      await nodes.get(away)!.stop();
+      nodes.delete(away);
+      // No append will find it gone: the leader learns it from the node's goodbye.
+      await until(() => stats()?.mirrors.find((m) => m.nodeId === away)?.inSync === false, 'the stopped mirror out of sync');
+      nodes.set(away, await start(away));
+      await until(() => stats()?.mirrors.every((m) => m.inSync && m.lag === 0) ?? false, 'the returning mirror in sync again', 30_000);
+      assert.equal(stats()!.mirrors.find((m) => m.nodeId === away)!.snapshots, snapshots, 'it stopped cleanly at a place in this leader\'s stream: no snapshot');
+      assert.equal(stats()!.ready, 10);
+    } finally {
+      for (const n of nodes.values()) await n.stop();
+    }
+  });
+
   it("refuses to start on a NATS server whose max payload cannot carry Warren's frames", async () => {
     const small = await NatsServer.start({ maxPayload: 256 * 1024 });
     try {
