@@ -5,8 +5,8 @@
 // (then SIGCONT: a paused leader was deposed meanwhile and must not confirm anything), and a node
 // restarted. After healing and draining: no confirmed message lost, and every repeated delivery
 // flagged redelivered. One schedule in CI (WARREN_RUNS=N for more). A mirror paused past its frames'
-// timeout, or restarted cleanly, catches up from the leader's log without a snapshot, and its copy then
-// serves every message.
+// timeout, restarted cleanly, or killed and restarted, catches up from the leader's log without a
+// snapshot, and its copy then serves every message.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -159,7 +159,7 @@ describe('mirrored queues under SIGKILL, SIGSTOP and restarts (3 node processes)
     }
   });
 
-  it('a mirror paused past its frames\' timeout, or restarted cleanly, catches up from the leader\'s log without a snapshot, and then holds every confirmed message', async () => {
+  it('a mirror paused past its frames\' timeout, restarted cleanly, or killed and restarted, catches up from the leader\'s log without a snapshot, and then holds every confirmed message', async () => {
     const c = await ClusterHarness.create(server.url);
     const observer = await Warren.start({ nats: server.url, cluster: c.cluster, role: 'client', nodeId: 'observer' });
     try {
@@ -192,6 +192,13 @@ describe('mirrored queues under SIGKILL, SIGSTOP and restarts (3 node processes)
       await progress(150);
       await settledOf(observer, 'the restarted mirror back in sync');
       assert.equal((await mirrorOf(paused))?.snapshots, 1, 'no snapshot after a clean restart either');
+      // Killed and started again, it knows its place all the same: its log's last mark tells it.
+      await nodes.get(paused)!.kill('SIGKILL');
+      await progress(150);
+      nodes.set(paused, await c.start({ role: 'serve', id: paused, queue: '' }));
+      await progress(150);
+      await settledOf(observer, 'the killed mirror back in sync');
+      assert.equal((await mirrorOf(paused))?.snapshots, 1, 'no snapshot after a crash either');
       await producer.kill('SIGTERM').catch(() => {});
       await until(() => producer.attempted !== undefined || producer.exited, 'the producer finished');
       await until(async () => (await mirrorOf(paused))?.lag === 0, 'the paused mirror holds every append');

@@ -22,7 +22,7 @@ export type ControlRequest = z.infer<typeof controlRequest>;
 export const positionRequest = z.strictObject({ op: z.literal('position'), queue: z.string().min(1).max(255) });
 export type PositionRequest = z.infer<typeof positionRequest>;
 
-export const streamPosition = z.strictObject({ epoch: z.number().int().nonnegative(), lsn: z.number().int().nonnegative() });
+const streamPosition = z.strictObject({ epoch: z.number().int().nonnegative(), lsn: z.number().int().nonnegative() });
 
 /**
  * To a mirror, from a new leader (of `epoch`) that held the stream up to `from` when it took over: if

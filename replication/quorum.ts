@@ -4,6 +4,7 @@
 // enough of the other in-sync mirrors for what they hold that its answers meet every quorum, and leads
 // only if none of them holds more than it does.
 import type { NodeId } from '../node/ids.ts';
+import type { StreamMark } from '../storage/storage.ts';
 
 /** Replicas (leader included) that must hold an append before it is confirmed, with `inSync` replicas in sync. */
 export function quorum(inSync: number, minInSync: number): number {
@@ -40,11 +41,8 @@ export function answersNeeded(inSync: number, minInSync: number): number {
   return inSync - coverage(inSync, minInSync);
 }
 
-/** A place in the stream of records of the leader of `epoch`: every record up to `lsn`. */
-export interface StreamPosition {
-  readonly epoch: number;
-  readonly lsn: number;
-}
+/** A place in the stream of records of the leader of `epoch`: every record up to `lsn` (a mirror's log marks it). */
+export type StreamPosition = StreamMark;
 
 /** What a mirror holds of a queue, durably. */
 export interface Position {
@@ -52,8 +50,8 @@ export interface Position {
   readonly seq: number;
   /**
    * Where it is in the stream of the leader of `epoch`: it holds every record up to `lsn`, and none
-   * after. Known while the mirror runs, and after a clean stop (noted at its close); a mirror that
-   * crashed since knows its seq only.
+   * after. Known while the mirror runs, and after a restart from its log's last mark; a mirror that
+   * crashed part-way through an append, or whose log recovery repaired, knows its seq only.
    */
   readonly stream?: StreamPosition;
 }

@@ -1,9 +1,10 @@
 // The mirror side of a takeover: a mirror follows the new leader without a snapshot only if it holds
-// exactly what the new leader held of the old leader's stream; with more, less, or after a crash
-// (its place no longer known), it answers no, and the leader sends a snapshot. Once it follows, the old
-// leader's frames are refused. A mirror that stopped cleanly knows its place when it is back; one that
-// crashed, only its highest seq. A mirror that fell behind its leader's stream goes on from its place in
-// it the same way (the leader sends what it missed), unless it holds part of an append past that place.
+// exactly what the new leader held of the old leader's stream; with more, less, or not knowing its
+// place, it answers no, and the leader sends a snapshot. Once it follows, the old leader's frames are
+// refused. A mirror back from a clean stop or a crash knows its place from its log's last mark; one
+// that crashed part-way through an append knows only its highest seq. A mirror that fell behind its
+// leader's stream goes on from its place in it the same way (the leader sends what it missed), unless
+// it holds part of an append past that place.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { asMessageId, asQueue, asSeq } from '../node/ids.ts';
@@ -34,7 +35,7 @@ function mirror(storage: MemoryStorage) {
   }));
   const resume = (epoch: number, session: string, from: { epoch: number; lsn: number }) => ask(control({ op: 'resume', queue, epoch, session, from }));
   const position = () => ask(control({ op: 'position', queue }));
-  return { server, frame, resume, position };
+  return { server, ask, frame, resume, position };
 }
 
 describe('a mirror asked to resume', () => {
@@ -60,17 +61,32 @@ describe('a mirror asked to resume', () => {
     const stale = await b.frame(1, 's1', 3, 3, [4]);
     assert.ok('type' in stale && stale.type === 'error' && /epoch 1 is older than 2/.test(stale.message), `refused as stale: ${JSON.stringify(stale)}`);
 
-    // Stopped cleanly, the mirror noted its place in the stream: back, it goes on from there.
+    // Stopped cleanly, the mirror knows its place in the stream from its log's last mark: back, it goes on from there.
     await b.server.stop();
     const again = mirror(storage);
     assert.deepEqual(await again.position(), { ok: true, position: { seq: 3, stream: { epoch: 2, lsn: 1 } } });
     assert.deepEqual(await again.resume(2, 's3', { epoch: 2, lsn: 1 }), { ok: true, resumed: true });
-    // After a crash (no clean close), it knows its highest seq but not its place: a snapshot, then.
+    assert.deepEqual(await again.frame(2, 's3', 0, 2, [4]), { ok: true });
+    // After a crash (its log not closed) as well.
     const crashed = mirror(storage);
-    assert.deepEqual(await crashed.position(), { ok: true, position: { seq: 3 } });
-    assert.deepEqual(await crashed.resume(3, 's4', { epoch: 2, lsn: 1 }), { ok: true, resumed: false });
-    await crashed.server.stop();
-    await again.server.stop();
+    assert.deepEqual(await crashed.position(), { ok: true, position: { seq: 4, stream: { epoch: 2, lsn: 2 } } });
+    assert.deepEqual(await crashed.resume(2, 's4', { epoch: 2, lsn: 2 }), { ok: true, resumed: true });
+    // But not after a crash part-way through an append too large for one frame: its log holds records
+    // past its last mark. It knows its highest seq only: a snapshot, then.
+    assert.deepEqual(await crashed.frame(2, 's4', 0, 0, [5]), { ok: true });
+    const torn = mirror(storage);
+    assert.deepEqual(await torn.position(), { ok: true, position: { seq: 5 } });
+    assert.deepEqual(await torn.resume(3, 's5', { epoch: 2, lsn: 2 }), { ok: true, resumed: false });
+    for (const m of [again, crashed, torn]) await m.server.stop();
+  });
+
+  it('refuses a replicate frame that carries a mark: a mirror writes its own', async () => {
+    const b = mirror(new MemoryStorage());
+    assert.deepEqual(await b.frame(1, 's1', 0, 0, [], true), { ok: true });
+    const marked = await b.ask(encode({ type: 'replicate', queue, epoch: 1, session: 's1', from: 1, reset: false, lsn: 1, records: frameRecords([{ type: 'mark', epoch: 1, lsn: 9 }]).bytes }));
+    assert.ok('type' in marked && marked.type === 'error' && /a mark in a replicate frame/.test(marked.message), `refused: ${JSON.stringify(marked)}`);
+    assert.deepEqual(await b.position(), { ok: true, position: { seq: 0, stream: { epoch: 1, lsn: 0 } } });
+    await b.server.stop();
   });
 
   it('goes on in the same leader\'s stream from where it is, but not while it holds part of an append', async () => {

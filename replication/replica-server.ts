@@ -18,7 +18,7 @@ import type { Framed, LogRecord, QueueLog, Storage } from '../storage/storage.ts
 import { isReplyInbox, type ClusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, FrameError, type ReplicateFrame } from '../transport/frame.ts';
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
-import { control, controlOk, errorFrame, mirrorRequest, Replier, streamPosition, type ControlReply, type MirrorRequest, type ResumeRequest } from '../queues/remote-protocol.ts';
+import { control, controlOk, errorFrame, mirrorRequest, Replier, type ControlReply, type MirrorRequest, type ResumeRequest } from '../queues/remote-protocol.ts';
 import type { ServerCounters } from '../queues/queue-server.ts';
 import type { Position, StreamPosition } from './quorum.ts';
 
@@ -34,7 +34,7 @@ interface Replica {
   highest: number | undefined;
   /**
    * The place in the current leader's stream that the log holds exactly, durably: from the frames
-   * acknowledged, or after a restart as the last clean close noted it. Unknown after a failed append.
+   * acknowledged, or after a restart from the log's last mark. Unknown after a failed append.
    */
   stream: StreamPosition | undefined;
   /**
@@ -158,10 +158,9 @@ export class ReplicaServer {
   async stop(): Promise<void> {
     for (const s of this.subs) s.unsubscribe();
     this.subs = [];
-    // Each copy notes its place in the stream: back, it may catch up from there instead of a snapshot.
     await Promise.all([...this.replicas.values()].map((r) => this.enqueue(r, async () => {
       await r.written;
-      await r.log?.close(r.stream && !r.torn ? JSON.stringify(r.stream) : undefined);
+      await r.log?.close();
       r.log = undefined;
     })));
   }
@@ -270,7 +269,7 @@ export class ReplicaServer {
     r.log ??= await this.storage.openQueue(queue);
     const recovered = await r.log.recover();
     r.highest = recovered.nextSeq - 1;
-    r.stream = notedPlace(recovered.note);
+    r.stream = recovered.mark;
   }
 
   /**
@@ -297,7 +296,13 @@ export class ReplicaServer {
     r.next = f.from + 1;
     let highest = 0;
     for (const rec of records) if (rec.type === 'enqueue' && rec.meta.seq > highest) highest = rec.meta.seq;
-    const durable = (records.length > 0 ? r.log!.append(records, { framed }) : Promise.resolve()).then(() => {
+    const log = r.log!;
+    // A frame that ends an append leaves the log at a place in the stream: its mark tells a restart
+    // where that is, after a crash too (recovery trusts it only with everything before it intact).
+    const durable = Promise.all([
+      records.length > 0 ? log.append(records, { framed }) : undefined,
+      f.lsn > 0 ? log.append([{ type: 'mark', epoch: f.epoch, lsn: f.lsn }]) : undefined,
+    ]).then(() => {
       // Counted before the answer goes out: a position never leaves out what was acknowledged.
       if (r.session !== f.session) return;
       r.highest = Math.max(r.highest ?? 0, highest);
@@ -338,17 +343,6 @@ export class ReplicaServer {
 
 }
 
-/** The place a clean close noted (ReplicaServer.stop), if any and well-formed. */
-function notedPlace(note: string | undefined): StreamPosition | undefined {
-  if (note === undefined) return undefined;
-  try {
-    const parsed = streamPosition.safeParse(JSON.parse(note));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Every record intact, or the frame is refused whole: a mirror never holds a damaged copy. The
  * checked frames are what the log writes, as the leader framed them.
@@ -356,5 +350,7 @@ function notedPlace(note: string | undefined): StreamPosition | undefined {
 function parseRecords(bytes: Uint8Array): { records: LogRecord[]; framed: Framed } {
   const scanned = scanFramed(bytes);
   if ('damage' in scanned) throw new Refused('damaged', `damaged records in a replicate frame: ${scanned.damage}`);
+  // Marks are the mirror's own: one from a frame would claim a place the log does not hold.
+  if (scanned.records.some((rec) => rec.type === 'mark')) throw new Refused('damaged', 'a mark in a replicate frame');
   return scanned;
 }

@@ -2,7 +2,7 @@
 // group-committed; recovery replays the segments in order and repairs what a crash tore; compaction
 // deletes old segments that no longer hold anything a restart would need.
 import { constants } from 'node:fs';
-import { open, readdir, readFile, rm, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rm, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Seq } from '../node/ids.ts';
 import { DiskFailure, StorageError } from '../node/errors.ts';
@@ -126,6 +126,8 @@ export class FileQueueLog implements QueueLog {
   private active: Active | undefined;
   /** The segment of the highest seq. Never compacted, so that nextSeq survives a restart. */
   private top: Segment | undefined;
+  /** The segment of the last record. Never compacted, so that recovery ends on the record the log ended on (a mirror's mark). */
+  private newest: Segment | undefined;
   private lastSeq = 0;
   /** Fills while `writing` is written; they swap at each round of the group commit. */
   private pending = new Group();
@@ -161,7 +163,6 @@ export class FileQueueLog implements QueueLog {
     const replayer = new Replayer();
     const files = await readdir(this.dir);
     const clean = files.includes(CLEAN_FILE);
-    const note = clean ? await readFile(join(this.dir, CLEAN_FILE), 'utf8').catch(() => '') : '';
     // Gone for good before anything is delivered: a crash from now on is not a clean close.
     if (clean) await rm(join(this.dir, CLEAN_FILE)).then(() => syncDir(this.dir));
     const nos = files
@@ -208,9 +209,7 @@ export class FileQueueLog implements QueueLog {
     await this.compacted;
     if (this.failure) throw this.failure;
     const recovered = replayer.result(report);
-    if (!clean) return { ...recovered, uncertainBelow: recovered.nextSeq };
-    // A note tells of the log as it was closed: one that recovery had to repair no longer matches it.
-    return note === '' || report.droppedRecords > 0 || report.droppedBytes > 0 ? recovered : { ...recovered, note };
+    return clean ? recovered : { ...recovered, uncertainBelow: recovered.nextSeq };
   }
 
   async append(records: readonly LogRecord[], options?: AppendOptions): Promise<void> {
@@ -292,8 +291,8 @@ export class FileQueueLog implements QueueLog {
     return buffer.subarray(0, await readAll(handle, buffer, offset));
   }
 
-  close(note?: string): Promise<void> {
-    return (this.closing ??= this.shutdown(note).finally(() => this.onClose()));
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown().finally(() => this.onClose()));
   }
 
   destroy(): Promise<void> {
@@ -303,7 +302,7 @@ export class FileQueueLog implements QueueLog {
     return (this.closing = this.shutdown().then(() => this.opts.trash.remove(this.dir)).finally(() => this.onClose()));
   }
 
-  private async shutdown(note = ''): Promise<void> {
+  private async shutdown(): Promise<void> {
     const active = this.active;
     if (active) {
       this.syncDue = this.opts.fsync === 'batch'; // what was written gets its fdatasync now
@@ -317,7 +316,7 @@ export class FileQueueLog implements QueueLog {
     this.releaseBuffers();
     // Only a log that recovered and wrote all it was given. Without the mark, the next recovery merely
     // flags more messages redelivered than it must.
-    if (active && !this.failure) await writeFile(join(this.dir, CLEAN_FILE), note).catch(() => {});
+    if (active && !this.failure) await writeFile(join(this.dir, CLEAN_FILE), '').catch(() => {});
   }
 
   /** The pending group is to be written now. */
@@ -409,6 +408,8 @@ export class FileQueueLog implements QueueLog {
 
   /** Keeps the index and the segments' bookkeeping in step with a record now on disk. */
   private track(record: LogRecord, segment: Segment, offset: number, length: number): void {
+    this.newest = segment;
+    if (record.type === 'mark') return;
     if (record.type === 'enqueue') {
       this.index.add(record.meta.seq, { segment: segment.no, offset, length });
       segment.live++;
@@ -432,7 +433,7 @@ export class FileQueueLog implements QueueLog {
   private compact(active: Active): void {
     const doomed: Segment[] = [];
     for (const s of this.segments.values()) {
-      if (s === active.segment || s === this.top || s.live > 0) continue;
+      if (s === active.segment || s === this.top || s === this.newest || s.live > 0) continue;
       if ([...s.dependsOn].some((d) => this.segments.has(d))) continue;
       this.segments.delete(s.no);
       s.doomed = true;

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, readdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { asQueue, asSeq } from '../node/ids.ts';
@@ -9,7 +9,7 @@ import { StorageError } from '../node/errors.ts';
 import { until } from '../node/testing.ts';
 import { FileStorage, queueFolder, queueOfFolder } from './file-storage.ts';
 import { frameRecords } from './record-codec.ts';
-import type { LogRecord, RecoveredQueue, RemoveReason, TopologySnapshot } from './storage.ts';
+import type { LogRecord, QueueLog, RecoveredQueue, RemoveReason, TopologySnapshot } from './storage.ts';
 import { QUEUE, appendAll, appendsArbitrary, bodiesBySeq, enqueue, fcParams, memoryRecovery, withTempDir } from './test-support.ts';
 
 const clean = { droppedRecords: 0, droppedBytes: 0, problems: [] };
@@ -22,6 +22,8 @@ function assertSameRecovery(actual: RecoveredQueue, expected: RecoveredQueue, co
   assert.deepStrictEqual(actual.report, clean);
   assert.deepStrictEqual([...actual.messages], [...expected.messages]);
   assert.equal(actual.nextSeq, expected.nextSeq);
+  // Compaction keeps the last record: a mirror's last mark tells where it stands, or nothing does.
+  assert.deepStrictEqual(actual.mark, expected.mark);
   if (!compactedFrom) {
     assert.deepStrictEqual(actual.recentIds, expected.recentIds);
     return;
@@ -302,38 +304,36 @@ describe('FileStorage', () => {
     });
   });
 
-  it('keeps the note of a clean close for the next recovery', async () => {
+  it("recovers a mirror's last mark, after a crash as after a clean close, but not with a record after it or a repair", async () => {
     await withTempDir(async (dir) => {
-      let storage = await FileStorage.open(dir, { fsync: 'always' });
-      let log = await storage.openQueue(QUEUE);
-      await log.recover();
-      await log.append([enqueue(1)]);
-      await log.close('{"epoch":3,"lsn":7}');
-      await storage.close();
-      storage = await FileStorage.open(dir, { fsync: 'always' });
-      log = await storage.openQueue(QUEUE);
-      const recovered = await log.recover();
-      assert.equal(recovered.note, '{"epoch":3,"lsn":7}');
-      assert.equal(recovered.uncertainBelow, undefined);
-      // Closed again without one: the next recovery finds none.
-      await storage.close();
-      storage = await FileStorage.open(dir, { fsync: 'always' });
-      log = await storage.openQueue(QUEUE);
-      assert.equal((await log.recover()).note, undefined, 'a close without a note leaves none');
-      await log.close('{"epoch":3,"lsn":8}');
-      await storage.close();
-      // Closed with a note, then damaged on disk: the log is no longer what the note tells of.
+      const recover = async (change: (log: QueueLog) => Promise<unknown>, crash = false) => {
+        const storage = await FileStorage.open(dir, { fsync: 'always' });
+        const log = await storage.openQueue(QUEUE);
+        await log.recover();
+        await change(log);
+        await storage.close();
+        // A crash leaves no mark of a clean close.
+        if (crash) await rm(join(dir, 'queues', queueFolder(QUEUE), 'closed-cleanly'));
+        const again = await FileStorage.open(dir, { fsync: 'always' });
+        const recovered = await (await again.openQueue(QUEUE)).recover();
+        await again.close();
+        return recovered;
+      };
+      assert.deepEqual((await recover((log) => log.append([enqueue(1), { type: 'mark', epoch: 3, lsn: 7 }]))).mark, { epoch: 3, lsn: 7 });
+      const crashed = await recover((log) => log.append([enqueue(2), { type: 'mark', epoch: 3, lsn: 8 }]), true);
+      assert.deepEqual(crashed.mark, { epoch: 3, lsn: 8 });
+      assert.ok(crashed.uncertainBelow !== undefined, 'a crash it was');
+      assert.equal((await recover((log) => log.append([{ type: 'delivered', seqs: [asSeq(1)] }]))).mark, undefined, 'a record after the mark');
+      await recover((log) => log.append([{ type: 'mark', epoch: 4, lsn: 1 }]));
+      // Marked, then damaged on disk: the log no longer holds what its mark tells of.
       const [segment] = await segmentFiles(dir);
       const file = join(dir, 'queues', queueFolder(QUEUE), segment!);
       const bytes = await readFile(file);
       bytes[20] = bytes[20]! ^ 0xff;
       await writeFile(file, bytes);
-      storage = await FileStorage.open(dir, { fsync: 'always' });
-      log = await storage.openQueue(QUEUE);
-      const repaired = await log.recover();
+      const repaired = await recover(async () => {});
       assert.ok(repaired.report.droppedRecords > 0);
-      assert.equal(repaired.note, undefined, 'no note for a log that recovery repaired');
-      await storage.close();
+      assert.equal(repaired.mark, undefined, 'no mark for a log that recovery repaired');
     });
   });
 

@@ -10,8 +10,6 @@ const clean = { droppedRecords: 0, droppedBytes: 0, problems: [] };
 interface MemoryState {
   replayer: Replayer;
   messages: Map<Seq, StoredMessage>;
-  /** Left by the last close (QueueLog.close), taken by the next recovery. */
-  note?: string | undefined;
 }
 
 class MemoryQueueLog implements QueueLog {
@@ -19,10 +17,7 @@ class MemoryQueueLog implements QueueLog {
   constructor(private readonly state: MemoryState) {}
 
   async recover(): Promise<RecoveredQueue> {
-    const { note } = this.state;
-    this.state.note = undefined;
-    const recovered = this.state.replayer.result(clean);
-    return note === undefined || note === '' ? recovered : { ...recovered, note };
+    return this.state.replayer.result(clean);
   }
 
   async append(records: readonly LogRecord[]): Promise<void> {
@@ -43,8 +38,7 @@ class MemoryQueueLog implements QueueLog {
     });
   }
 
-  async close(note?: string): Promise<void> {
-    if (!this.closed) this.state.note = note;
+  async close(): Promise<void> {
     this.closed = true;
   }
   async destroy(): Promise<void> {

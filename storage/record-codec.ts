@@ -7,6 +7,7 @@
 //   1 enqueue    flags | seq | enqueuedAt | priority | [expiresAt] | [readyAt] | id | headers | body
 //   2 delivered  seq...
 //   3 remove     reason | seq...   (reason: the index in REMOVE_REASONS)
+//   4 mark       epoch | lsn       (a mirror's place in its leader's stream)
 // Numbers are little-endian; seqs and times are f64 (exact for integers up to 2^53). id and headers
 // are a u32 byte length and UTF-8; headers are compact JSON, or nothing when there are none. The body
 // ends the payload as raw bytes: it never goes through a text form.
@@ -23,6 +24,7 @@ const MIN_BUFFER = 64 * 1024;
 const ENQUEUE = 1;
 const DELIVERED = 2;
 const REMOVE = 3;
+const MARK = 4;
 const HAS_EXPIRES = 1;
 const HAS_READY = 2;
 /** Shared by every recovered message without headers: a backlog of millions holds one object, not millions. */
@@ -95,6 +97,15 @@ export class FrameWriter {
         for (const seq of r.seqs) { v.setFloat64(at, seq, true); at += 8; }
         break;
       }
+      case 'mark': {
+        const b = this.room(at, 1 + 16);
+        const v = this.view;
+        b[at++] = MARK;
+        v.setFloat64(at, r.epoch, true);
+        v.setFloat64(at + 8, r.lsn, true);
+        at += 16;
+        break;
+      }
     }
     const v = this.view;
     v.setUint32(start, MAGIC_U32, true);
@@ -140,7 +151,7 @@ export function frameRecords(records: readonly LogRecord[]): Framed {
 /** The bytes that framing `records` takes, about: enough unless their headers are long (the buffer then grows). */
 export function framedSize(records: readonly LogRecord[]): number {
   let bytes = 0;
-  for (const r of records) bytes += r.type === 'enqueue' ? r.body.length + 128 + 3 * r.meta.id.length : 16 + 8 * r.seqs.length;
+  for (const r of records) bytes += r.type === 'enqueue' ? r.body.length + 128 + 3 * r.meta.id.length : r.type === 'mark' ? 32 : 16 + 8 * r.seqs.length;
   return bytes;
 }
 
@@ -273,6 +284,10 @@ class Cursor {
     this.at += 4;
     return this.bytes(n);
   }
+  /** The payload must end here: bytes past a fixed-size record are damage. */
+  end(): void {
+    if (this.at !== this.p.length) throw new RangeError('bytes past the end of the record');
+  }
   rest(): Buffer {
     return this.bytes(this.p.length - this.at);
   }
@@ -295,6 +310,11 @@ function decodePayload(c: Cursor): LogRecord {
       const reason = REMOVE_REASONS[c.u8()];
       if (reason === undefined) throw new RangeError('unknown remove reason');
       return { type: 'remove', reason, seqs: c.seqs() };
+    }
+    case MARK: {
+      const record: LogRecord = { type: 'mark', epoch: c.f64(), lsn: c.f64() };
+      c.end();
+      return record;
     }
     default:
       throw new RangeError(`unknown record type ${type}`);

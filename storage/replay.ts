@@ -5,7 +5,7 @@
 // by far the common case in a backlog) costs one byte, not an object.
 import { asSeq, type MessageId, type Seq } from '../node/ids.ts';
 import { IdRing } from './id-ring.ts';
-import type { LogRecord, MessageMeta, RecoveredMessage, RecoveredQueue, RecoveryReport } from './storage.ts';
+import type { LogRecord, MessageMeta, RecoveredMessage, RecoveredQueue, RecoveryReport, StreamMark } from './storage.ts';
 
 /** Recent ids kept for the producer-dedup window; the queue's default window is this size. */
 export const RECENT_IDS = 100_000;
@@ -21,8 +21,11 @@ export class Replayer {
   /** The last RECENT_IDS enqueues: cheap to keep up to date on every append (a mirrored leader does). */
   private readonly recent = new IdRing();
   private maxSeq = 0;
+  /** The last record, if it was a mark. */
+  private mark: StreamMark | undefined;
 
   apply(r: LogRecord): void {
+    this.mark = undefined;
     switch (r.type) {
       case 'enqueue': {
         const { meta } = r;
@@ -50,6 +53,9 @@ export class Replayer {
           else this.others.delete(s);
         }
         break;
+      case 'mark':
+        this.mark = { epoch: r.epoch, lsn: r.lsn };
+        break;
     }
   }
 
@@ -59,7 +65,10 @@ export class Replayer {
 
   result(report: RecoveryReport): RecoveredQueue {
     const recentIds = [...this.recent.entries<MessageId>()].map(({ id, seq, at }) => ({ id, seq: asSeq(seq), at }));
-    return { messages: { [Symbol.iterator]: () => this.live() }, recentIds, nextSeq: asSeq(this.maxSeq + 1), report };
+    const recovered = { messages: { [Symbol.iterator]: () => this.live() }, recentIds, nextSeq: asSeq(this.maxSeq + 1), report };
+    // A log that recovery had to repair no longer holds exactly what its last mark tells of.
+    const whole = report.droppedRecords === 0 && report.droppedBytes === 0;
+    return this.mark && whole ? { ...recovered, mark: this.mark } : recovered;
   }
 
   /** Live messages in seq order, made one at a time as they are read: never a second full set. */

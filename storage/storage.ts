@@ -24,10 +24,21 @@ export interface MessageMeta {
 export const REMOVE_REASONS = ['ack', 'dead-letter', 'expired', 'dropped', 'purged'] as const;
 export type RemoveReason = (typeof REMOVE_REASONS)[number];
 
+/**
+ * A mirror's place in its leader's stream of appends (replication/quorum.ts), as the mirror's log
+ * holds it: the leader's epoch, and the lsn of the last append whose records are all before the mark.
+ */
+export interface StreamMark {
+  readonly epoch: number;
+  readonly lsn: number;
+}
+
 export type LogRecord =
   | { readonly type: 'enqueue'; readonly meta: MessageMeta; readonly body: Uint8Array }
   | { readonly type: 'delivered'; readonly seqs: readonly Seq[] }
-  | { readonly type: 'remove'; readonly seqs: readonly Seq[]; readonly reason: RemoveReason };
+  | { readonly type: 'remove'; readonly seqs: readonly Seq[]; readonly reason: RemoveReason }
+  /** Written by a mirror after the records of each frame that ends an append; no part of the queue's state. */
+  | ({ readonly type: 'mark' } & StreamMark);
 
 /**
  * What a queue keeps of a message in memory: enough to order, delay, expire and count it. The id,
@@ -73,8 +84,11 @@ export interface RecoveredQueue {
    * more, so that it is flagged redelivered.
    */
   readonly uncertainBelow?: Seq;
-  /** What the last close left (QueueLog.close), when it was a clean one and the log recovered whole. */
-  readonly note?: string;
+  /**
+   * The last mark, when it is the log's last record and the log recovered whole (nothing dropped):
+   * then the log holds exactly the stream up to it, after a crash as after a clean close.
+   */
+  readonly mark?: StreamMark;
 }
 
 /** A delivered or remove record lists at most this many seqs (256 KiB): a record fits in any replicate frame (whole records travel, never parts of one). */
@@ -132,8 +146,7 @@ export interface QueueLog {
    * undefined once compaction took their segment, or where they cannot be read.
    */
   readPlaced?(place: LogPlace, length: number): Promise<Uint8Array | undefined>;
-  /** Closes the log; a clean close keeps `note` (a few hundred bytes at most) for the next recovery. */
-  close(note?: string): Promise<void>;
+  close(): Promise<void>;
   /** Closes and deletes the log (queue deleted). */
   destroy(): Promise<void>;
 }

@@ -46,8 +46,10 @@ const seqsStep = fc.record({
   picks: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }),
   reason: fc.constantFrom(...REMOVE_REASONS),
 });
+/** A mirror's place in its leader's stream, after the records of a frame. */
+const markStep = fc.record({ kind: fc.constant('mark' as const), epoch: fc.nat(5), lsn: fc.nat(1_000) });
 const step = fc.record({
-  what: fc.oneof({ arbitrary: enqueueStep, weight: 3 }, { arbitrary: seqsStep, weight: 2 }),
+  what: fc.oneof({ arbitrary: enqueueStep, weight: 3 }, { arbitrary: seqsStep, weight: 2 }, { arbitrary: markStep, weight: 1 }),
   /** Ends the current append after this record. */
   cut: fc.boolean(),
   settle: fc.boolean(),
@@ -56,7 +58,7 @@ const step = fc.record({
 
 /**
  * Appends of records as a queue makes them: enqueue seqs increase (with gaps); delivered and remove
- * records name seqs that are live, were removed, or were never enqueued.
+ * records name seqs that are live, were removed, or were never enqueued; marks (a mirror writes them) fall anywhere.
  */
 export const appendsArbitrary = (maxRecords: number): fc.Arbitrary<Append[]> =>
   fc.array(step, { maxLength: maxRecords }).map((steps) => {
@@ -67,6 +69,8 @@ export const appendsArbitrary = (maxRecords: number): fc.Arbitrary<Append[]> =>
       if (what.kind === 'enqueue') {
         seq += what.gap;
         records.push(randomEnqueue(seq, what));
+      } else if (what.kind === 'mark') {
+        records.push({ type: 'mark', epoch: what.epoch, lsn: what.lsn });
       } else {
         const seqs = what.picks.map((p) => asSeq(p % (seq + 3)));
         records.push(what.kind === 'remove' ? { type: 'remove', seqs, reason: what.reason } : { type: 'delivered', seqs });
