@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import tsx
+#!/usr/bin/env node
 // The `warren` command: runs a node, and declares, publishes, consumes, purges, deletes and reads stats on a cluster
 // (with --nats) or on an embedded node's data dir (without). Same engine as the library.
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -24,7 +24,7 @@ interface Connection { nats?: string; cluster?: string; data?: string }
 const connection = (cmd: Command) => cmd
   .addOption(new Option('--nats <url>', 'NATS server of the cluster (without it: an embedded node on --data)').env('WARREN_NATS'))
   .addOption(new Option('--cluster <name>', 'cluster name (subject prefix)').env('WARREN_CLUSTER'))
-  .addOption(new Option('--data <dir>', 'data dir of the embedded node').env('WARREN_DATA').default('.warren/cli'));
+  .addOption(new Option('--data <dir>', 'data dir of the embedded node (one that `warren node` runs holds it: stop it first)').env('WARREN_DATA').default('.warren/default'));
 
 /** The nats option: the URL, with credentials and TLS files from the environment (on the command line, `ps` would show them). */
 function natsOf(url: string): NonNullable<StartOptions['nats']> {
@@ -38,7 +38,7 @@ function natsOf(url: string): NonNullable<StartOptions['nats']> {
 async function withNode<T>(o: Connection, run: (node: Warren) => Promise<T>): Promise<T> {
   const opts: StartOptions = o.nats
     ? { nats: natsOf(o.nats), role: 'client', ...(o.cluster ? { cluster: o.cluster } : {}) }
-    : { dataDir: o.data ?? '.warren/cli', nodeId: 'cli' };
+    : { dataDir: o.data ?? '.warren/default' };
   const node = await Warren.start(opts);
   try {
     return await run(node);

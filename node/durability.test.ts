@@ -1,13 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { Warren, type Message } from '../index.ts';
 import { propertyParams } from '../property-tests/params.ts';
-import { until } from './testing.ts';
+import { testCluster, until } from './testing.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const tempDir = () => mkdtemp(path.join(tmpdir(), 'warren-durable-'));
@@ -36,6 +36,31 @@ describe('durable queues', () => {
       const b = await Warren.start({ dataDir: dir });
       await b.stop();
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a node started without options keeps its data in ./.warren/default and is the same node after a restart (its id is kept there)', async () => {
+    const dir = await tempDir();
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const first = await Warren.start();
+      await first.declareQueue('kept');
+      await first.publish({ queue: 'kept' }, 'still here');
+      await first.stop();
+      const second = await Warren.start();
+      assert.equal(second.nodeId, first.nodeId);
+      assert.deepEqual((await drain(second, 'kept', 1)).map((m) => m.text()), ['still here']);
+      await second.stop();
+      assert.equal(await readFile(path.join(dir, '.warren', 'default', 'node-id'), 'utf8'), first.nodeId);
+      // An id given is the node's; the data dir's default then follows it.
+      const named = await Warren.start({ nodeId: 'named' });
+      assert.equal(named.nodeId, 'named');
+      await named.stop();
+      await access(path.join(dir, '.warren', 'named'));
+    } finally {
+      process.chdir(cwd);
       await rm(dir, { recursive: true, force: true });
     }
   });
@@ -122,3 +147,28 @@ function runAndKill(dir: string, first: number, count: number, killAfter: number
     });
   });
 }
+
+describe('durable queues in a cluster', () => {
+  const cluster = testCluster('dur');
+
+  it('a server node started without an id is the same node after a restart: the queues placed on it open there again', async () => {
+    const dataDir = path.join(cluster.dir, 'anonymous');
+    const start = () => Warren.start({ nats: cluster.server.url, cluster: cluster.name, dataDir });
+    const client = await cluster.start('client', 'client');
+    try {
+      const first = await start();
+      await first.declareQueue('homed');
+      await client.publish({ queue: 'homed' }, 'still here');
+      await first.stop();
+      const second = await start();
+      assert.equal(second.nodeId, first.nodeId);
+      const got: string[] = [];
+      await client.consume('homed', (m) => { got.push(m.text()); });
+      await until(() => got.length === 1, 'the message from the restarted node', 30_000);
+      assert.deepEqual(got, ['still here']);
+      await second.stop();
+    } finally {
+      await client.stop();
+    }
+  });
+});

@@ -15,4 +15,6 @@ export const asExchange = (s: string) => s as ExchangeName;
 export const asMessageId = (s: string) => s as MessageId;
 export const asConsumerTag = (s: string) => s as ConsumerTag;
 export const asNodeId = (s: string) => s as NodeId;
+/** What a node id may be: it names subjects and folders. */
+export const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 export const asSeq = (n: number) => n as Seq;

@@ -2,6 +2,7 @@
 // with the field named, and names are checked once here so the rest of the code can trust them.
 import { z } from 'zod';
 import { InvalidArgument, InvalidName } from './errors.ts';
+import { NODE_ID } from './ids.ts';
 
 const NAME = /^[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$/;
 
@@ -18,7 +19,7 @@ const count = z.number().int().positive();
 const ms = z.number().int().nonnegative();
 
 export const startSchema = z.strictObject({
-  nodeId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+  nodeId: z.string().regex(NODE_ID).optional(),
   dataDir: z.string().min(1).optional(),
   nats: z.union([z.string().min(1), z.strictObject({
     servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),

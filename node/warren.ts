@@ -164,13 +164,17 @@ export class Warren {
   /** Starts a node. Without `nats` it runs embedded: one process, no server needed. */
   static async start(options: StartOptions = {}): Promise<Warren> {
     const o = parse(startSchema, options, 'Warren.start options');
-    const nodeId = asNodeId(o.nodeId ?? randomUUID().slice(0, 8));
     const role = o.role ?? 'server';
     if (role === 'client' && o.nats === undefined) throw new InvalidArgument("role 'client' needs the nats option: an embedded node holds its own queues");
-    const dataDir = role === 'client' ? ':memory:' : (o.dataDir ?? path.join('.warren', nodeId));
+    const dataDir = role === 'client' ? ':memory:' : (o.dataDir ?? path.join('.warren', o.nodeId ?? 'default'));
     // What goes wrong in the storage's background (freeing deleted files) is the node's to report, once there is one.
     let reporter: Warren | undefined;
-    const storage = await openStorage(dataDir, o.fsync ?? 'always', (e) => (reporter ? reporter.fault('storage', e) : console.warn(`warren ${nodeId}: storage: ${e.message}`)));
+    const storage = await openStorage(dataDir, o.fsync ?? 'always', (e) => (reporter ? reporter.fault('storage', e) : console.warn(`warren ${dataDir}: storage: ${e.message}`)));
+    // Without an id, the node is the one its data dir was made for: a restart changes no queue's home.
+    const nodeId = asNodeId(o.nodeId ?? await storage.nodeId(randomUUID().slice(0, 8)).catch(async (e: unknown) => {
+      await storage.close();
+      throw e;
+    }));
     let node: Warren;
     if (o.nats === undefined) {
       node = new Warren(nodeId, storage, await LocalCatalog.open(storage, nodeId));

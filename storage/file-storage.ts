@@ -1,13 +1,14 @@
 // Durable storage in a data folder:
 //
 //   <dir>/topology.json                 the declarations, replaced atomically
+//   <dir>/node-id                       the id of the node whose data this is
 //   <dir>/queues/<queue folder>/*.seg   each queue's segmented log (file-log.ts)
 //   <dir>/trash/                        what is deleted, while it is freed (trash.ts)
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import type { QueueName } from '../node/ids.ts';
+import { NODE_ID, type QueueName } from '../node/ids.ts';
 import { InvalidArgument, InvalidName, StorageError } from '../node/errors.ts';
 import { replaceFile, syncDir } from './durable-fs.ts';
 import { lockDir, type DirLock } from './dir-lock.ts';
@@ -124,6 +125,20 @@ export class FileStorage implements Storage {
     } catch (err) {
       throw new StorageError(`the topology file ${this.topologyPath} is not valid`, { cause: err });
     }
+  }
+
+  async nodeId(fresh: string): Promise<string> {
+    const file = join(this.dir, 'node-id');
+    const kept = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw new StorageError(`cannot read ${file}`, { cause: err });
+    });
+    if (kept === undefined) {
+      await replaceFile(file, fresh);
+      return fresh;
+    }
+    if (!NODE_ID.test(kept)) throw new StorageError(`${file} does not hold a node id: ${JSON.stringify(kept.slice(0, 80))}`);
+    return kept;
   }
 
   saveTopology(topology: TopologySnapshot): Promise<void> {
