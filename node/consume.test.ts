@@ -208,6 +208,33 @@ describe('publish and consume', () => {
     assert.deepEqual(dead, ['a:rejected', 'b:rejected']);
   });
 
+  it('one message dead-lettered from two queues (a fanout), or from a queue made anew under the same name, makes a dead letter each time; a retried move makes one', async () => {
+    await node.declareExchange('jobs', { type: 'fanout' });
+    for (const q of ['resize', 'notify']) {
+      await node.declareQueue(q, { deadLetterQueue: 'failed' });
+      await node.bindQueue(q, 'jobs');
+    }
+    await node.publish({ exchange: 'jobs' }, 'job', { id: 'job-1' });
+    for (const q of ['resize', 'notify']) await node.consume(q, (m) => m.reject(), { ack: 'manual' });
+    const dead: Message[] = [];
+    await until(() => node.stats().queues.some((s) => s.name === 'failed'), 'the dead-letter queue declared');
+    await node.consume('failed', (m) => { dead.push(m); });
+    await until(() => dead.length === 2, 'a dead letter from each queue');
+    assert.deepEqual(dead.map((m) => m.headers['x-death-queue']).sort(), ['notify', 'resize']);
+    assert.ok(dead.every((m) => m.id === 'job-1'), 'dead letters keep their id');
+    // The queue deleted and made again: the message comes back at the same seq, and dies again.
+    await node.deleteQueue('resize');
+    await node.declareQueue('resize', { deadLetterQueue: 'failed' });
+    await node.publish({ queue: 'resize' }, 'job', { id: 'job-1' });
+    await node.consume('resize', (m) => m.reject(), { ack: 'manual' });
+    await until(() => dead.length === 3, 'the third dead letter');
+    const first = dead.find((m) => m.headers['x-death-queue'] === 'resize')!;
+    assert.equal(dead[2]!.headers['x-death-seq'], first.headers['x-death-seq']);
+    // A move retried after a crash publishes the same dead letter again: the dedup window drops it.
+    const again = await node.publish({ queue: 'failed' }, 'job', { id: 'job-1', headers: dead[2]!.headers });
+    assert.equal(again.duplicate, true);
+  });
+
   it('settling twice is a typed error', async () => {
     await node.declareQueue('q');
     await node.publish({ queue: 'q' }, 'x');

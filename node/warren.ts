@@ -649,7 +649,7 @@ export class Warren {
     await handle.endpoint.open().catch((e: unknown) => this.fault('queue', e));
   }
 
-  /** Dead letters keep their id (so a retried move is deduplicated) and say where they came from. */
+  /** Dead letters keep their id and say where they came from, which tells a retried move from a new one (dedupKey). */
   private async deadLetter(from: QueueName, options: ResolvedQueueOptions, messages: Parameters<QueueEnv['deadLetter']>[0]): Promise<void> {
     this.assertRunning(); // a stopped node's queue actor gives up its retries (Stopped)
     const dlq = await this.deadLetterQueue(asQueue(options.deadLetterQueue ?? `${from}.dlq`), options);
@@ -658,7 +658,10 @@ export class Warren {
       priority: meta.priority,
       body,
       size: body.length,
-      headers: { ...meta.headers, 'x-death-reason': reason, 'x-death-queue': from, 'x-death-count': String(deliveryCount) },
+      headers: {
+        ...meta.headers, 'x-death-reason': reason, 'x-death-queue': from, 'x-death-count': String(deliveryCount),
+        'x-death-seq': String(meta.seq), 'x-death-enqueued-at': String(meta.enqueuedAt),
+      },
     }, () => undefined)));
   }
 

@@ -4,6 +4,7 @@
 // the queue actor restarts it from the log.
 import { asSeq, type ConsumerTag, type MessageId, type QueueName, type Seq } from '../node/ids.ts';
 import { MAX_SEQS_PER_RECORD, seqRuns, type Headers, type LogRecord, type MessageMeta, type RecoveredQueue, type RemoveReason } from '../storage/storage.ts';
+import { dedupKey } from '../storage/replay.ts';
 import { DedupWindow } from './dedup-window.ts';
 import { ReadySet, sortedIndex } from './ready-set.ts';
 
@@ -218,7 +219,8 @@ export class QueueMachine {
     this.dedup.evict(now);
     for (let ref = 0; ref < items.length; ref++) {
       const item = items[ref]!;
-      const seen = item.fresh ? undefined : this.dedup.get(item.id);
+      const key = dedupKey(item.id, item.headers);
+      const seen = item.fresh ? undefined : this.dedup.get(key);
       if (seen !== undefined) {
         this.counters.duplicates++;
         this.effects.push({ type: 'confirm', ref, seq: seen, duplicate: true });
@@ -240,7 +242,7 @@ export class QueueMachine {
       this.track(seq, meta.priority, meta.expiresAt, meta.readyAt, 0);
       if (meta.readyAt !== undefined) this.insertDelayed(seq);
       else this.ready.pushFresh(seq, meta.priority);
-      if (!item.fresh) this.dedup.remember(item.id, seq, now);
+      if (!item.fresh) this.dedup.remember(key, seq, now);
       this.counters.published++;
       this.records.push({ type: 'enqueue', meta, body: item.body });
       this.effects.push({ type: 'confirm', ref, seq, duplicate: false });

@@ -5,7 +5,7 @@
 // by far the common case in a backlog) costs one byte, not an object.
 import { asSeq, type MessageId, type Seq } from '../node/ids.ts';
 import { IdRing } from './id-ring.ts';
-import type { LogRecord, MessageMeta, RecoveredMessage, RecoveredQueue, RecoveryReport, StreamMark } from './storage.ts';
+import type { Headers, LogRecord, MessageMeta, RecoveredMessage, RecoveredQueue, RecoveryReport, StreamMark } from './storage.ts';
 
 /** Recent ids kept for the producer-dedup window; the queue's default window is this size. */
 export const RECENT_IDS = 100_000;
@@ -32,7 +32,7 @@ export class Replayer {
         this.base ??= meta.seq;
         if (meta.priority === 0 && meta.expiresAt === undefined && meta.readyAt === undefined) this.setPlain(meta.seq, 1);
         else this.others.set(meta.seq, liveOf(meta));
-        this.recent.push(meta.id, meta.seq, meta.enqueuedAt);
+        this.recent.push(dedupKey(meta.id, meta.headers), meta.seq, meta.enqueuedAt);
         if (this.recent.size > RECENT_IDS) this.recent.shift();
         if (meta.seq > this.maxSeq) this.maxSeq = meta.seq;
         break;
@@ -104,6 +104,19 @@ function liveOf(meta: MessageMeta): LiveMessage {
   if (meta.expiresAt !== undefined) m.expiresAt = meta.expiresAt;
   if (meta.readyAt !== undefined) m.readyAt = meta.readyAt;
   return m;
+}
+
+/**
+ * What producer dedup tells messages apart by: the id; for a dead letter, the id and where it died
+ * (its queue, and its seq and enqueue time there), so that one message dead-lettered from two queues
+ * (it came through a fanout) or twice from one (published again, dead again) makes two dead letters,
+ * while a move retried after a crash makes one.
+ */
+export function dedupKey(id: MessageId, headers: Headers): MessageId {
+  const queue = headers['x-death-queue'];
+  const seq = headers['x-death-seq'];
+  if (queue === undefined || seq === undefined) return id;
+  return `${id}\u0000${queue}\u0000${seq}\u0000${headers['x-death-enqueued-at'] ?? ''}` as MessageId;
 }
 
 export function replay(records: Iterable<LogRecord>, report: RecoveryReport): RecoveredQueue {

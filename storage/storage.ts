@@ -72,7 +72,7 @@ export interface RecoveryReport {
 export interface RecoveredQueue {
   /** Live (not removed) messages in seq order, made as they are read (never held all at once). */
   readonly messages: Iterable<RecoveredMessage>;
-  /** Ids seen recently, removed ones included, oldest first: they seed the producer dedup window. */
+  /** Ids seen recently (their dedup keys: replay.ts), removed ones included, oldest first: they seed the producer dedup window. */
   readonly recentIds: readonly { readonly id: MessageId; readonly seq: Seq; readonly at: number }[];
   /** The next free seq (1 for an empty log). */
   readonly nextSeq: Seq;
