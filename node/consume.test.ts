@@ -1,6 +1,6 @@
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Message, Warren } from '../index.ts';
+import { PreconditionFailed, type ConsumerClosed, type Message, type Warren } from '../index.ts';
 import { memoryNode, texts, until } from './testing.ts';
 
 describe('publish and consume', () => {
@@ -233,6 +233,51 @@ describe('publish and consume', () => {
     // A move retried after a crash publishes the same dead letter again: the dedup window drops it.
     const again = await node.publish({ queue: 'failed' }, 'job', { id: 'job-1', headers: dead[2]!.headers });
     assert.equal(again.duplicate, true);
+  });
+
+  it('a message left unsettled past ackTimeoutMs ends its consumer (as RabbitMQ\'s consumer_timeout): it goes back to the queue, redelivered, and the late ack does nothing', async () => {
+    await node.declareQueue('q');
+    const errors: Error[] = [];
+    node.onError((e) => errors.push(e));
+    // A consumer that keeps up is not touched by it.
+    const quick = await node.consume('q', () => {}, { ackTimeoutMs: 5_000 });
+    for (const t of texts(20)) await node.publish({ queue: 'q' }, t);
+    await until(() => node.stats().queues.find((s) => s.name === 'q')?.acked === 20, 'the quick consumer handled 20');
+    await quick.cancel();
+    assert.equal((await quick.closed).reason, 'cancelled');
+
+    await node.publish({ queue: 'q' }, 'stuck');
+    let release!: () => void;
+    const stuck = new Promise<void>((r) => (release = r));
+    let held: Message | undefined;
+    const slow = await node.consume('q', async (m) => { held = m; await stuck; }, { ack: 'manual', ackTimeoutMs: 100 });
+    let closed: ConsumerClosed | undefined;
+    void slow.closed.then((c) => { closed = c; });
+    // The node holds no timer that keeps a process alive: until() does, here.
+    await until(() => closed !== undefined, 'the stuck consumer closed');
+    assert.equal(closed!.reason, 'ack-timeout');
+    assert.ok(errors.some((e) => e instanceof PreconditionFailed && /not settled within 100 ms/.test(e.message)), 'reported through onError');
+    const got: Message[] = [];
+    const second = await node.consume('q', (m) => { got.push(m); });
+    await until(() => got.length === 1, 'the message redelivered to another consumer');
+    assert.equal(got[0]!.text(), 'stuck');
+    assert.equal(got[0]!.redelivered, true);
+    await held!.ack();
+    release();
+    await until(() => node.stats().queues.find((s) => s.name === 'q')?.acked === 21, 'acked once, by the second consumer');
+    assert.equal(node.stats().queues.find((s) => s.name === 'q')!.unacked, 0);
+    await second.cancel();
+
+    // Pull style: the loop that holds a message past the timeout ends with the error.
+    await node.publish({ queue: 'q' }, 'pulled');
+    const alive = setInterval(() => {}, 1_000);
+    try {
+      await assert.rejects(async () => {
+        for await (const m of node.messages('q', { ackTimeoutMs: 100 })) assert.equal(m.text(), 'pulled');
+      }, PreconditionFailed);
+    } finally {
+      clearInterval(alive);
+    }
   });
 
   it('settling twice is a typed error', async () => {

@@ -7,6 +7,7 @@ import { consumerBehavior, type ConsumerEnv, type ConsumerGate, type ConsumerMsg
 import type { QueueEndpoint } from '../queues/endpoint.ts';
 import type { Delivery } from '../queues/queue-actor.ts';
 import type { Outcome, Settlement } from '../queues/queue-machine.ts';
+import { PreconditionFailed } from './errors.ts';
 import type { ConsumerTag, MessageId, QueueName, Seq } from './ids.ts';
 import { Message, type Settler } from './message.ts';
 import { RecentMap } from './recent-map.ts';
@@ -14,8 +15,16 @@ import { RecentMap } from './recent-map.ts';
 /** How many finally settled seqs a consumer remembers, to drop late duplicate deliveries. */
 const FINISHED_MEMORY = 10_000;
 
-/** 'deleted': the queue was deleted (deleteQueue, on any node), as AMQP's basic.cancel from the broker. */
-export type ConsumerClosed = { readonly reason: 'cancelled' } | { readonly reason: 'deleted' } | { readonly reason: 'failed'; readonly error: unknown };
+/**
+ * 'deleted': the queue was deleted (deleteQueue, on any node), as AMQP's basic.cancel from the broker.
+ * 'ack-timeout': a message it was given stayed unsettled past ackTimeoutMs (RabbitMQ's consumer_timeout):
+ * its messages went back to the queue, and what its handler settles later is dropped.
+ */
+export type ConsumerClosed =
+  | { readonly reason: 'cancelled' }
+  | { readonly reason: 'deleted' }
+  | { readonly reason: 'ack-timeout'; readonly error: PreconditionFailed }
+  | { readonly reason: 'failed'; readonly error: unknown };
 
 
 export class Consumer implements Settler {
@@ -24,8 +33,11 @@ export class Consumer implements Settler {
   private actor!: ActorRef<ConsumerMsg>;
   private readonly settles: Batcher<Settlement>;
   private readonly inbox = new Denque<Message>();
-  /** Delivered and not yet settled, with their ids: what a reconnect tells the queue this consumer holds. */
-  private readonly outstanding = new Map<Seq, MessageId>();
+  /** Delivered and not yet settled, with their ids and when they came: what a reconnect tells the queue this consumer holds. */
+  private readonly outstanding = new Map<Seq, { readonly id: MessageId; readonly at: number }>();
+  /** Deliveries in the order they came, for the ack timeout: the first one still outstanding is the oldest. */
+  private readonly arrivals = new Denque<{ readonly seq: Seq; readonly at: number }>();
+  private ageCheck: NodeJS.Timeout | undefined;
   /**
    * Messages this consumer acked or dead-lettered, the last FINISHED_MEMORY of them. Over a network a
    * delivery can arrive twice (a frame buffered across a reconnect, and its redelivery after the
@@ -38,7 +50,7 @@ export class Consumer implements Settler {
   private readonly gate: ConsumerGate = { draining: false, inHand: undefined };
   private signalled = false;
   private cancelling: Promise<void> | undefined;
-  /** Its queue was deleted: settlements have nowhere to go. */
+  /** Its queue was deleted, or it timed out: its settlements have nowhere to go. */
   private orphaned = false;
 
   constructor(
@@ -47,6 +59,8 @@ export class Consumer implements Settler {
     readonly queue: QueueName,
     private readonly endpoint: QueueEndpoint,
     private readonly onClosed: (c: Consumer, closed: ConsumerClosed) => void,
+    /** How long a delivered message may stay unsettled; 0: for ever. */
+    private readonly ackTimeoutMs = 0,
   ) {
     this.closed = new Promise((r) => (this.resolveClosed = r));
     this.settles = new Batcher((items) => this.endpoint.settle(this.tag, items));
@@ -58,6 +72,7 @@ export class Consumer implements Settler {
       ...env, inbox: this.inbox, gate: this.gate, wake: () => this.wake(), onStopped: (error) => this.stopped(error),
     }));
     await this.endpoint.subscribe(this.tag, { prefetch, deliver: (batch) => this.deliver(batch), held: () => [...this.outstanding.keys()] });
+    if (this.ackTimeoutMs > 0) this.ageCheck = setInterval(() => this.checkAge(), Math.min(1_000, Math.max(10, this.ackTimeoutMs / 4))).unref();
     return this;
   }
 
@@ -66,16 +81,7 @@ export class Consumer implements Settler {
    * through the actor's mailbox: an actor that escalated waits for its supervisor's backoff (up to 30 s).
    */
   cancel(): Promise<void> {
-    this.cancelling ??= (async () => {
-      this.gate.draining = true;
-      await this.gate.inHand;
-      // Settlements made so far leave on the next turn; the cancel must reach the queue after them.
-      await new Promise((r) => setImmediate(r));
-      await this.endpoint.cancel(this.tag).catch(() => {});
-      this.actor.stop();
-      this.finish({ reason: 'cancelled' });
-    })();
-    return this.cancelling;
+    return this.close({ reason: 'cancelled' });
   }
 
   /**
@@ -83,26 +89,61 @@ export class Consumer implements Settler {
    * it held or had yet to handle went with the queue.
    */
   queueDeleted(): Promise<void> {
-    this.orphaned = true;
-    this.inbox.clear();
+    return this.close({ reason: 'deleted' });
+  }
+
+  /**
+   * A cancel waits for the message in hand; any other close ends the consumer at once (a handler stuck
+   * is why it times out): what it held goes back to the queue, or went with it, and what it settles
+   * from now on is dropped.
+   */
+  private close(closed: ConsumerClosed): Promise<void> {
+    const graceful = closed.reason === 'cancelled';
+    if (!graceful) {
+      this.orphaned = true;
+      this.inbox.clear();
+    }
     this.cancelling ??= (async () => {
-      this.actor.stop();
-      // Over NATS this also drops the subscription of its deliveries; the queue answers that it is gone.
+      this.gate.draining = true;
+      if (graceful) await this.gate.inHand;
+      else this.actor.stop();
+      // Settlements made so far leave on the next turn; the cancel must reach the queue after them.
+      await new Promise((r) => setImmediate(r));
+      // Over NATS this also drops the subscription of its deliveries; for a deleted queue, its node answers that it is gone.
       await this.endpoint.cancel(this.tag).catch(() => {});
-      this.finish({ reason: 'deleted' });
+      if (graceful) this.actor.stop();
+      this.finish(closed);
     })();
     return this.cancelling;
   }
 
+  /** The oldest message still unsettled: past the ack timeout, the consumer ends. */
+  private checkAge(): void {
+    const now = Date.now();
+    for (let first = this.arrivals.peekFront(); first; first = this.arrivals.peekFront()) {
+      // Settled, or delivered again since (a later arrival counts): no longer what it waits for.
+      if (this.outstanding.get(first.seq)?.at !== first.at) {
+        this.arrivals.shift();
+        continue;
+      }
+      if (now - first.at <= this.ackTimeoutMs) return;
+      const error = new PreconditionFailed(`consumer ${this.tag} of queue '${this.queue}': message ${first.seq} was not settled within ${this.ackTimeoutMs} ms (ackTimeoutMs); its messages went back to the queue`);
+      void this.close({ reason: 'ack-timeout', error });
+      return;
+    }
+  }
+
   private deliver(batch: readonly Delivery[]): void {
     if (this.orphaned) return;
+    const at = Date.now();
     for (const d of batch) {
       const done = this.finished.get(d.seq);
       // The queue lost this consumer's settlement (its actor crashed or was reopened before it got
       // there): settled again, as before, for the queue would otherwise count it held for good.
       if (done?.id === d.id) this.settles.add({ seq: d.seq, outcome: done.outcome, delayMs: undefined });
       if (this.outstanding.has(d.seq) || done?.id === d.id) continue;
-      this.outstanding.set(d.seq, d.id);
+      this.outstanding.set(d.seq, { id: d.id, at });
+      if (this.ackTimeoutMs > 0) this.arrivals.push({ seq: d.seq, at });
       this.inbox.push(new Message(this.queue, this, d.seq, d.id, d.body, d.headers, d.deliveryCount));
     }
     this.wake();
@@ -110,7 +151,7 @@ export class Consumer implements Settler {
 
   /** As in AMQP, a settlement is on its way once queued here, in order; the queue counts stale ones. */
   settle(seq: Seq, outcome: Outcome, delayMs: number | undefined): Promise<void> {
-    const id = this.outstanding.get(seq);
+    const id = this.outstanding.get(seq)?.id;
     this.outstanding.delete(seq);
     if (this.orphaned) return Promise.resolve();
     if (outcome !== 'requeue' && id !== undefined) {
@@ -137,6 +178,7 @@ export class Consumer implements Settler {
   }
 
   private finish(closed: ConsumerClosed): void {
+    clearInterval(this.ageCheck);
     this.resolveClosed(closed);
     this.onClosed(this, closed);
   }

@@ -1,7 +1,7 @@
 // Pull-style consumption: the deliveries of a manual-ack consumer, as an async iterator. Prefetch
 // bounds how many messages wait here; leaving the loop or aborting cancels the consumer, and what
 // was not acked goes back to the queue.
-import type { Consumer } from './consumer.ts';
+import type { Consumer, ConsumerClosed } from './consumer.ts';
 import type { Message } from './message.ts';
 
 export async function* messageStream(
@@ -13,12 +13,14 @@ export async function* messageStream(
   let wake: (() => void) | undefined;
   const poke = () => { wake?.(); wake = undefined; };
   const consumer = await start((m) => { buffer.push(m); poke(); });
-  let closed = false;
-  void consumer.closed.then(() => { closed = true; poke(); });
+  let closed: ConsumerClosed | undefined;
+  void consumer.closed.then((c) => { closed = c; poke(); });
   signal?.addEventListener('abort', poke, { once: true });
   try {
     for (;;) {
-      // Once aborted or closed, buffered messages are not handed out: cancelling returns them.
+      // Once aborted or closed, buffered messages are not handed out: cancelling returns them. A loop
+      // that held a message past the ack timeout hears of it.
+      if (closed?.reason === 'ack-timeout') throw closed.error;
       if (closed || signal?.aborted) return;
       const next = buffer.shift();
       if (next) yield next;

@@ -75,8 +75,12 @@ export type PublishOptions = z.input<typeof publishSchema>;
 
 export const retrySchema = z.strictObject({ backoffMs: count.optional(), maxBackoffMs: count.optional() });
 
+/** RabbitMQ's default consumer_timeout: a message unsettled for 30 minutes ends its consumer. */
+const ackTimeoutMs = z.number().int().nonnegative().default(1_800_000);
+
 export const consumeSchema = z.strictObject({
   prefetch: count.max(65_535).default(32),
+  ackTimeoutMs,
   ack: z.enum(['manual', 'auto']).default('auto'),
   retry: retrySchema.optional(),
   supervision: z.strictObject({
@@ -89,6 +93,7 @@ export type ResolvedConsumeOptions = z.output<typeof consumeSchema>;
 
 export const messagesSchema = z.strictObject({
   prefetch: count.max(65_535).default(100),
+  ackTimeoutMs,
   signal: z.instanceof(AbortSignal).optional(),
 });
 

@@ -62,6 +62,12 @@ export interface Receipt {
 export interface ConsumeOptions {
   prefetch?: number;
   ack?: 'manual' | 'auto';
+  /**
+   * A message delivered to the consumer and not settled within this (default 30 minutes, as RabbitMQ's
+   * consumer_timeout; 0: no limit) ends the consumer: closed `{ reason: 'ack-timeout' }`, its messages
+   * back to the queue, redelivered.
+   */
+  ackTimeoutMs?: number;
   retry?: { backoffMs?: number; maxBackoffMs?: number };
   /** Supervision of the handler: what a throw means, and how many restarts before escalating. */
   supervision?: { decide?: (error: unknown) => Directive; maxRestarts?: number; withinMs?: number };
@@ -366,7 +372,7 @@ export class Warren {
       await this.known('queue', queue);
       const endpoint = this.endpoint(queue);
       const tag = asConsumerTag(`${this.nodeId}-${randomUUID().slice(0, 8)}`);
-      const consumer = new Consumer(tag, endpoint.name, endpoint, (c, closed) => this.consumerClosed(c, closed));
+      const consumer = new Consumer(tag, endpoint.name, endpoint, (c, closed) => this.consumerClosed(c, closed), o.ackTimeoutMs);
       this.consumers.add(consumer);
       const strategy = oneForOne({
         ...(decide ? { decide } : {}),
@@ -379,10 +385,13 @@ export class Warren {
     });
   }
 
-  /** Pull style: `for await (const msg of node.messages('q')) { ...; await msg.ack(); }`. */
-  messages(queue: string, options: { prefetch?: number; signal?: AbortSignal } = {}): AsyncGenerator<Message, void, undefined> {
+  /**
+   * Pull style: `for await (const msg of node.messages('q')) { ...; await msg.ack(); }`. A message held
+   * past `ackTimeoutMs` ends the loop with PreconditionFailed (its messages go back to the queue).
+   */
+  messages(queue: string, options: { prefetch?: number; ackTimeoutMs?: number; signal?: AbortSignal } = {}): AsyncGenerator<Message, void, undefined> {
     const o = this.guard(() => parse(messagesSchema, options, 'messages options'));
-    return messageStream((push) => this.consume(queue, push, { prefetch: o.prefetch, ack: 'manual' }), o.signal);
+    return messageStream((push) => this.consume(queue, push, { prefetch: o.prefetch, ack: 'manual', ackTimeoutMs: o.ackTimeoutMs }), o.signal);
   }
 
   stats(): Stats {
@@ -734,7 +743,7 @@ export class Warren {
 
   private consumerClosed(c: Consumer, closed: ConsumerClosed): void {
     this.consumers.delete(c);
-    if (closed.reason === 'failed') this.fault('consumer', closed.error);
+    if (closed.reason === 'failed' || closed.reason === 'ack-timeout') this.fault('consumer', closed.error);
   }
 
   fault(where: string, error: unknown): void {
