@@ -209,7 +209,12 @@ export class FileQueueLog implements QueueLog {
     await this.compacted;
     if (this.failure) throw this.failure;
     const recovered = replayer.result(report);
-    return clean ? recovered : { ...recovered, uncertainBelow: recovered.nextSeq };
+    if (clean) return recovered;
+    // After a crash of the machine under fsync 'batch', a write may be on disk without one before it
+    // (the page cache writes back in any order): only a log written durably in order (the node's fsync
+    // setting, as it reopens the log) vouches for its last mark.
+    const { mark, ...unmarked } = recovered;
+    return { ...(this.dsync || !mark ? recovered : unmarked), uncertainBelow: recovered.nextSeq };
   }
 
   async append(records: readonly LogRecord[], options?: AppendOptions): Promise<void> {
