@@ -280,6 +280,19 @@ describe('publish and consume', () => {
     }
   });
 
+  it('a cancel waiting for a stuck handler ends with the ack timeout', async () => {
+    await node.declareQueue('q');
+    await node.publish({ queue: 'q' }, 'stuck');
+    let handling = false;
+    const stuck = await node.consume('q', () => { handling = true; return new Promise(() => {}); }, { ack: 'manual', ackTimeoutMs: 200 });
+    await until(() => handling, 'the handler took the message');
+    let cancelled = false;
+    void stuck.cancel().then(() => { cancelled = true; });
+    await until(() => cancelled, 'the cancel ended');
+    assert.equal((await stuck.closed).reason, 'ack-timeout');
+    await until(() => node.stats().queues.find((s) => s.name === 'q')?.ready === 1, 'the message back in the queue');
+  });
+
   it('settling twice is a typed error', async () => {
     await node.declareQueue('q');
     await node.publish({ queue: 'q' }, 'x');

@@ -50,6 +50,9 @@ export class Consumer implements Settler {
   private readonly gate: ConsumerGate = { draining: false, inHand: undefined };
   private signalled = false;
   private cancelling: Promise<void> | undefined;
+  /** Settled by a close that does not wait (the ack timeout, the queue's deletion): a cancel waiting for its handler stops waiting. */
+  private forceClose!: (closed: ConsumerClosed) => void;
+  private readonly forced = new Promise<ConsumerClosed>((r) => (this.forceClose = r));
   /** Its queue was deleted, or it timed out: its settlements have nowhere to go. */
   private orphaned = false;
 
@@ -72,7 +75,8 @@ export class Consumer implements Settler {
       ...env, inbox: this.inbox, gate: this.gate, wake: () => this.wake(), onStopped: (error) => this.stopped(error),
     }));
     await this.endpoint.subscribe(this.tag, { prefetch, deliver: (batch) => this.deliver(batch), held: () => [...this.outstanding.keys()] });
-    if (this.ackTimeoutMs > 0) this.ageCheck = setInterval(() => this.checkAge(), Math.min(1_000, Math.max(10, this.ackTimeoutMs / 4))).unref();
+    // Not once closed meanwhile (its queue deleted while it subscribed): nothing would clear it.
+    if (this.ackTimeoutMs > 0 && !this.cancelling) this.ageCheck = setInterval(() => this.checkAge(), Math.min(1_000, Math.max(10, this.ackTimeoutMs / 4))).unref();
     return this;
   }
 
@@ -98,21 +102,23 @@ export class Consumer implements Settler {
    * from now on is dropped.
    */
   private close(closed: ConsumerClosed): Promise<void> {
-    const graceful = closed.reason === 'cancelled';
-    if (!graceful) {
+    if (closed.reason !== 'cancelled') {
       this.orphaned = true;
       this.inbox.clear();
+      this.forceClose(closed);
     }
     this.cancelling ??= (async () => {
       this.gate.draining = true;
-      if (graceful) await this.gate.inHand;
-      else this.actor.stop();
+      // A cancel's wait for the handler ends early if the consumer is forced closed meanwhile.
+      const ending = closed.reason === 'cancelled' ? await Promise.race([Promise.resolve(this.gate.inHand).then(() => closed), this.forced]) : closed;
+      const graceful = ending.reason === 'cancelled';
+      if (!graceful) this.actor.stop();
       // Settlements made so far leave on the next turn; the cancel must reach the queue after them.
       await new Promise((r) => setImmediate(r));
       // Over NATS this also drops the subscription of its deliveries; for a deleted queue, its node answers that it is gone.
       await this.endpoint.cancel(this.tag).catch(() => {});
       if (graceful) this.actor.stop();
-      this.finish(closed);
+      this.finish(ending);
     })();
     return this.cancelling;
   }

@@ -40,7 +40,7 @@ describe('durable queues', () => {
     }
   });
 
-  it('a node started without options keeps its data in ./.warren/default and is the same node after a restart (its id is kept there)', async () => {
+  it('a node started without options keeps its data in ./.warren/default and is the same node after a restart; a data dir keeps the id it last ran with', async () => {
     const dir = await tempDir();
     const cwd = process.cwd();
     process.chdir(dir);
@@ -59,6 +59,10 @@ describe('durable queues', () => {
       assert.equal(named.nodeId, 'named');
       await named.stop();
       await access(path.join(dir, '.warren', 'named'));
+      // Started on that data dir without one, it is that node again.
+      const again = await Warren.start({ dataDir: path.join('.warren', 'named') });
+      assert.equal(again.nodeId, 'named');
+      await again.stop();
     } finally {
       process.chdir(cwd);
       await rm(dir, { recursive: true, force: true });

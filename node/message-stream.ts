@@ -19,7 +19,7 @@ export async function* messageStream(
   try {
     for (;;) {
       // Once aborted or closed, buffered messages are not handed out: cancelling returns them. A loop
-      // that held a message past the ack timeout hears of it.
+      // too slow for the ack timeout (it counts from delivery to the consumer: this buffer too) hears of it.
       if (closed?.reason === 'ack-timeout') throw closed.error;
       if (closed || signal?.aborted) return;
       const next = buffer.shift();

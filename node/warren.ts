@@ -10,7 +10,7 @@ import type { Handler } from '../queues/consumer-actor.ts';
 import { LocalEndpoint, type DeleteConditions, type PublishRequest, type QueueEndpoint } from '../queues/endpoint.ts';
 import { KvCatalog } from '../queues/kv-catalog.ts';
 import { QueueServer, type ServerCounters } from '../queues/queue-server.ts';
-import { RemoteEndpoint } from '../queues/remote-endpoint.ts';
+import { defaultRemote, RemoteEndpoint } from '../queues/remote-endpoint.ts';
 import { clusterSubjects, type ClusterSubjects } from '../transport/cluster-subjects.ts';
 import { Membership } from '../transport/membership.ts';
 import { NatsTransport } from '../transport/nats.ts';
@@ -176,8 +176,8 @@ export class Warren {
     // What goes wrong in the storage's background (freeing deleted files) is the node's to report, once there is one.
     let reporter: Warren | undefined;
     const storage = await openStorage(dataDir, o.fsync ?? 'always', (e) => (reporter ? reporter.fault('storage', e) : console.warn(`warren ${dataDir}: storage: ${e.message}`)));
-    // Without an id, the node is the one its data dir was made for: a restart changes no queue's home.
-    const nodeId = asNodeId(o.nodeId ?? await storage.nodeId(randomUUID().slice(0, 8)).catch(async (e: unknown) => {
+    // Without an id, the node is the one that last used its data dir: a restart changes no queue's home.
+    const nodeId = asNodeId(await storage.nodeId(o.nodeId, () => randomUUID().slice(0, 8)).catch(async (e: unknown) => {
       await storage.close();
       throw e;
     }));
@@ -386,8 +386,9 @@ export class Warren {
   }
 
   /**
-   * Pull style: `for await (const msg of node.messages('q')) { ...; await msg.ack(); }`. A message held
-   * past `ackTimeoutMs` ends the loop with PreconditionFailed (its messages go back to the queue).
+   * Pull style: `for await (const msg of node.messages('q')) { ...; await msg.ack(); }`. A message
+   * unsettled `ackTimeoutMs` after it reached the consumer (its prefetch buffer included) ends the loop
+   * with PreconditionFailed (its messages go back to the queue).
    */
   messages(queue: string, options: { prefetch?: number; ackTimeoutMs?: number; signal?: AbortSignal } = {}): AsyncGenerator<Message, void, undefined> {
     const o = this.guard(() => parse(messagesSchema, options, 'messages options'));
@@ -721,7 +722,10 @@ export class Warren {
     if (opensAt(decl, this.nodeId)) return this.queues.get(qname)?.endpoint ?? this.unavailable(qname);
     if (!this.cluster) throw new QueueNotFound(name);
     let remote = this.cluster.remotes.get(qname);
-    if (!remote) this.cluster.remotes.set(qname, (remote = new RemoteEndpoint(qname, this.cluster.transport, this.cluster.subjects, this.nodeId)));
+    if (!remote) {
+      const epoch = this.cluster.coordinator.meta(qname)?.meta.epoch ?? 0;
+      this.cluster.remotes.set(qname, (remote = new RemoteEndpoint(qname, this.cluster.transport, this.cluster.subjects, this.nodeId, defaultRemote, epoch)));
+    }
     return remote;
   }
 

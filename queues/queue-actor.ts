@@ -165,7 +165,7 @@ export function queueBehavior(env: QueueEnv): Behavior<QueueState, QueueMsg> {
         }
         case 'dead-lettered':
           // A machine rebuilt since knows these messages as live, and deals with them itself (the
-          // dead-letter queue's dedup by id absorbs a second move): log and machine must agree.
+          // dead-letter queue's dedup, by id and where it died, absorbs a second move): log and machine must agree.
           if (msg.machine === machine) append(env, state, seqRuns(msg.seqs).map((seqs) => ({ type: 'remove', seqs, reason: 'dead-letter' })));
           break;
       }
@@ -280,7 +280,7 @@ const DEAD_LETTER_RETRY = { minMs: 100, maxMs: 5_000, jitter: 0.3 };
 /**
  * Dead letters leave the queue once the dead-letter queue has confirmed them. A move that fails (a
  * full dead-letter queue that refuses publishes, a dead-letter queue without a quorum) is tried again
- * until it succeeds, deduplicated by message id, so dead letters are held back, never lost. A stopping
+ * until it succeeds, deduplicated by message id and where it died (dedupKey), so dead letters are held back, never lost. A stopping
  * node gives up: without their removal, the next start dead-letters them again.
  */
 function moveDead(env: QueueEnv, self: Self, from: { readonly machine: QueueMachine; readonly log: QueueLog }, messages: Parameters<QueueEnv['deadLetter']>[0], attempt = 1): void {

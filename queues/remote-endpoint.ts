@@ -55,8 +55,6 @@ export class RemoteEndpoint implements QueueEndpoint {
   /** Settlements in flight: pipelined (NATS keeps one connection's order), awaited before a cancel. */
   private readonly settling = new Set<Promise<unknown>>();
   private readonly tags = new DeliveryTags();
-  /** The newest leader epoch seen (mirrored queues): deliveries of older ones are dropped. */
-  private epoch = 0;
   /** Rejected when the leader changes: requests waiting on a dead leader are sent again at once. */
   private leaderChanged = LeaderChanged.pending();
   /** The node stopped: nothing is sent, retried or probed any more. */
@@ -68,6 +66,11 @@ export class RemoteEndpoint implements QueueEndpoint {
     private readonly subjects: ClusterSubjects,
     private readonly nodeId: string,
     private readonly opts: RemoteOptions = defaultRemote,
+    /**
+     * The newest leader epoch seen (mirrored queues): deliveries of older ones are dropped. From the
+     * metadata when made, so that a later change of it that keeps the leader (inSync) is no failover.
+     */
+    private epoch = 0,
   ) {}
 
   publish<R>(item: PublishRequest, result: (r: PublishResult) => R): Promise<R> {

@@ -13,7 +13,7 @@
 // without a snapshot (a failover costs no copy of the backlog); any other answers no, and gets one.
 import { checkName } from '../node/options.ts';
 import { asQueue, type NodeId, type QueueName } from '../node/ids.ts';
-import { scanFramed } from '../storage/record-codec.ts';
+import { frameRecords, scanFramed } from '../storage/record-codec.ts';
 import type { Framed, LogRecord, QueueLog, Storage } from '../storage/storage.ts';
 import { isReplyInbox, type ClusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, FrameError, type ReplicateFrame } from '../transport/frame.ts';
@@ -296,13 +296,11 @@ export class ReplicaServer {
     r.next = f.from + 1;
     let highest = 0;
     for (const rec of records) if (rec.type === 'enqueue' && rec.meta.seq > highest) highest = rec.meta.seq;
-    const log = r.log!;
     // A frame that ends an append leaves the log at a place in the stream: its mark tells a restart
-    // where that is, after a crash too (recovery trusts it only with everything before it intact).
-    const durable = Promise.all([
-      records.length > 0 ? log.append(records, { framed }) : undefined,
-      f.lsn > 0 ? log.append([{ type: 'mark', epoch: f.epoch, lsn: f.lsn }]) : undefined,
-    ]).then(() => {
+    // where that is, after a crash too (recovery trusts it only with everything before it intact). One
+    // append: the records and their mark are taken, or refused, together.
+    const written = f.lsn > 0 ? withMark(records, framed, { type: 'mark', epoch: f.epoch, lsn: f.lsn }) : { records, framed };
+    const durable = (written.records.length > 0 ? r.log!.append(written.records, { framed: written.framed }) : Promise.resolve()).then(() => {
       // Counted before the answer goes out: a position never leaves out what was acknowledged.
       if (r.session !== f.session) return;
       r.highest = Math.max(r.highest ?? 0, highest);
@@ -341,6 +339,12 @@ export class ReplicaServer {
     return done;
   }
 
+}
+
+/** The frame's records and their mark, framed as one run of bytes. */
+function withMark(records: LogRecord[], framed: Framed, mark: LogRecord): { records: LogRecord[]; framed: Framed } {
+  const m = frameRecords([mark]);
+  return { records: [...records, mark], framed: { bytes: Buffer.concat([framed.bytes, m.bytes]), lengths: [...framed.lengths, ...m.lengths] } };
 }
 
 /**

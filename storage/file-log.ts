@@ -37,6 +37,12 @@ const SEGMENT_FILE = /^(\d{20})\.seg$/;
  * delivered with no record of it (RecoveredQueue.uncertainBelow).
  */
 const CLEAN_FILE = 'closed-cleanly';
+/**
+ * There while the log is written under fsync 'batch' (made before its first write, removed once a
+ * recovery under 'always' made everything durable): after a crash of the machine a write may then be
+ * on disk without one before it, so the log's last mark vouches for nothing.
+ */
+const BATCH_FILE = 'written-unsynced';
 /** The most one read of neighbouring records takes in. */
 const MAX_READ_BYTES = 1024 * 1024;
 
@@ -163,8 +169,10 @@ export class FileQueueLog implements QueueLog {
     const replayer = new Replayer();
     const files = await readdir(this.dir);
     const clean = files.includes(CLEAN_FILE);
+    const unsynced = files.includes(BATCH_FILE);
     // Gone for good before anything is delivered: a crash from now on is not a clean close.
     if (clean) await rm(join(this.dir, CLEAN_FILE)).then(() => syncDir(this.dir));
+    if (!this.dsync && !unsynced) await writeFile(join(this.dir, BATCH_FILE), '').then(() => syncDir(this.dir));
     const nos = files
       .flatMap((file) => SEGMENT_FILE.exec(file)?.[1] ?? [])
       .map(Number)
@@ -209,12 +217,11 @@ export class FileQueueLog implements QueueLog {
     await this.compacted;
     if (this.failure) throw this.failure;
     const recovered = replayer.result(report);
+    // What recovery read is durable now (reopen): from here on, under 'always', every write is in order.
+    if (this.dsync && unsynced) await rm(join(this.dir, BATCH_FILE)).then(() => syncDir(this.dir));
     if (clean) return recovered;
-    // After a crash of the machine under fsync 'batch', a write may be on disk without one before it
-    // (the page cache writes back in any order): only a log written durably in order (the node's fsync
-    // setting, as it reopens the log) vouches for its last mark.
     const { mark, ...unmarked } = recovered;
-    return { ...(this.dsync || !mark ? recovered : unmarked), uncertainBelow: recovered.nextSeq };
+    return { ...(unsynced ? unmarked : recovered), uncertainBelow: recovered.nextSeq };
   }
 
   async append(records: readonly LogRecord[], options?: AppendOptions): Promise<void> {

@@ -306,7 +306,7 @@ describe('FileStorage', () => {
 
   it("recovers a mirror's last mark, after a crash as after a clean close, but not with a record after it, a repair, or a crash under fsync 'batch'", async () => {
     await withTempDir(async (dir) => {
-      const recover = async (change: (log: QueueLog) => Promise<unknown>, crash = false, fsync: 'always' | 'batch' = 'always') => {
+      const recover = async (change: (log: QueueLog) => Promise<unknown>, crash = false, fsync: 'always' | 'batch' = 'always', reopen = fsync) => {
         const storage = await FileStorage.open(dir, { fsync });
         const log = await storage.openQueue(QUEUE);
         await log.recover();
@@ -314,7 +314,7 @@ describe('FileStorage', () => {
         await storage.close();
         // A crash leaves no mark of a clean close.
         if (crash) await rm(join(dir, 'queues', queueFolder(QUEUE), 'closed-cleanly'));
-        const again = await FileStorage.open(dir, { fsync });
+        const again = await FileStorage.open(dir, { fsync: reopen });
         const recovered = await (await again.openQueue(QUEUE)).recover();
         await again.close();
         return recovered;
@@ -326,6 +326,10 @@ describe('FileStorage', () => {
       // Written without O_DSYNC, the mark may be on disk without what came before it: not after a crash.
       assert.equal((await recover((log) => log.append([enqueue(3), { type: 'mark', epoch: 3, lsn: 9 }]), true, 'batch')).mark, undefined);
       assert.deepEqual((await recover((log) => log.append([enqueue(4), { type: 'mark', epoch: 3, lsn: 10 }]), false, 'batch')).mark, { epoch: 3, lsn: 10 }, 'closed cleanly, it was synced');
+      // What a log written under 'batch' holds is not vouched for by a node that reopens it under 'always'.
+      assert.equal((await recover((log) => log.append([enqueue(5), { type: 'mark', epoch: 3, lsn: 11 }]), true, 'batch', 'always')).mark, undefined);
+      // Reopened under 'always', the log is durable and written in order from then on.
+      assert.deepEqual((await recover((log) => log.append([enqueue(6), { type: 'mark', epoch: 3, lsn: 12 }]), true)).mark, { epoch: 3, lsn: 12 });
       assert.equal((await recover((log) => log.append([{ type: 'delivered', seqs: [asSeq(1)] }]))).mark, undefined, 'a record after the mark');
       await recover((log) => log.append([{ type: 'mark', epoch: 4, lsn: 1 }]));
       // Marked, then damaged on disk: the log no longer holds what its mark tells of.

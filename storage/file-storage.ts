@@ -127,18 +127,16 @@ export class FileStorage implements Storage {
     }
   }
 
-  async nodeId(fresh: string): Promise<string> {
+  async nodeId(given: string | undefined, fresh: () => string): Promise<string> {
     const file = join(this.dir, 'node-id');
     const kept = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;
       throw new StorageError(`cannot read ${file}`, { cause: err });
     });
-    if (kept === undefined) {
-      await replaceFile(file, fresh);
-      return fresh;
-    }
-    if (!NODE_ID.test(kept)) throw new StorageError(`${file} does not hold a node id: ${JSON.stringify(kept.slice(0, 80))}`);
-    return kept;
+    if (given === undefined && kept !== undefined && !NODE_ID.test(kept)) throw new StorageError(`${file} does not hold a node id: ${JSON.stringify(kept.slice(0, 80))}`);
+    const id = given ?? kept ?? fresh();
+    if (id !== kept) await replaceFile(file, id);
+    return id;
   }
 
   saveTopology(topology: TopologySnapshot): Promise<void> {

@@ -61,7 +61,7 @@ export class MemoryStorage implements Storage {
   async destroyQueue(name: QueueName): Promise<void> { this.logs.delete(name); }
   async storedQueues(): Promise<QueueName[]> { return [...this.logs.keys()] as QueueName[]; }
   private id: string | undefined;
-  async nodeId(fresh: string) { return (this.id ??= fresh); }
+  async nodeId(given: string | undefined, fresh: () => string) { return (this.id = given ?? this.id ?? fresh()); }
   async loadTopology() { return this.topology; }
   async saveTopology(t: TopologySnapshot) { this.topology = t; }
   async close() {}

@@ -165,10 +165,11 @@ export interface Storage {
   /** The queues whose data is here, open or not (a file store: those whose folder name tells the queue's). */
   storedQueues(): Promise<QueueName[]>;
   /**
-   * The id of the node whose data this is: the one kept here, or else `fresh`, kept from now on. A
-   * node started without an id is the same node after a restart (its queues' home in a cluster).
+   * The id of the node whose data this is: `given`, or else the one kept here, or else `fresh()`; kept
+   * from now on. A node started without an id is then the node it was last time (its queues' home in
+   * a cluster).
    */
-  nodeId(fresh: string): Promise<string>;
+  nodeId(given: string | undefined, fresh: () => string): Promise<string>;
   loadTopology(): Promise<TopologySnapshot | undefined>;
   saveTopology(topology: TopologySnapshot): Promise<void>;
   close(): Promise<void>;
