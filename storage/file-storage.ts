@@ -113,13 +113,8 @@ export class FileStorage implements Storage {
   }
 
   async loadTopology(): Promise<TopologySnapshot | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.topologyPath, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new StorageError('cannot read the topology', { cause: err });
-    }
+    const text = await readIfThere(this.topologyPath, 'the topology');
+    if (text === undefined) return undefined;
     try {
       return topologySchema.parse(JSON.parse(text));
     } catch (err) {
@@ -129,10 +124,7 @@ export class FileStorage implements Storage {
 
   async nodeId(given: string | undefined, fresh: () => string): Promise<string> {
     const file = join(this.dir, 'node-id');
-    const kept = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw new StorageError(`cannot read ${file}`, { cause: err });
-    });
+    const kept = await readIfThere(file, file);
     if (given === undefined && kept !== undefined && !NODE_ID.test(kept)) throw new StorageError(`${file} does not hold a node id: ${JSON.stringify(kept.slice(0, 80))}`);
     const id = given ?? kept ?? fresh();
     if (id !== kept) await replaceFile(file, id);
@@ -190,4 +182,14 @@ export function queueOfFolder(folder: string): string | undefined {
 
 function isSafeByte(b: number): boolean {
   return (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x5f || b === 0x2d;
+}
+
+/** A small file's text; undefined where there is none. */
+async function readIfThere(file: string, what: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new StorageError(`cannot read ${what}`, { cause: err });
+  }
 }
