@@ -89,6 +89,22 @@ describe('a mirror asked to resume', () => {
     await b.server.stop();
   });
 
+  it('takes no frame after one its log refused, even one already on its way: no mark follows a gap', async () => {
+    const storage = new MemoryStorage();
+    const b = mirror(storage);
+    assert.deepEqual(await b.frame(1, 's1', 0, 0, [], true), { ok: true });
+    assert.deepEqual(await b.frame(1, 's1', 1, 1, [5]), { ok: true });
+    // A copy that diverged: seq 3 does not follow 5, and frame 3 arrives before frame 2's answer.
+    const [refused, next] = await Promise.all([b.frame(1, 's1', 2, 2, [3]), b.frame(1, 's1', 3, 3, [6])]);
+    assert.ok('type' in refused && refused.type === 'error' && /does not follow 5/.test(refused.message), `refused: ${JSON.stringify(refused)}`);
+    assert.ok('type' in next && next.type === 'error' && /expected frame 3 of session \(none\)/.test(next.message), `out of sync: ${JSON.stringify(next)}`);
+    assert.deepEqual(await b.position(), { ok: true, position: { seq: 5 } });
+    // Back after a crash, its log's last mark is still the place it holds.
+    const again = mirror(storage);
+    assert.deepEqual(await again.position(), { ok: true, position: { seq: 5, stream: { epoch: 1, lsn: 1 } } });
+    for (const m of [b, again]) await m.server.stop();
+  });
+
   it('goes on in the same leader\'s stream from where it is, but not while it holds part of an append', async () => {
     const b = mirror(new MemoryStorage());
     assert.deepEqual(await b.frame(1, 's1', 0, 0, [], true), { ok: true });

@@ -308,7 +308,9 @@ export class ReplicaServer {
       // A frame that ends an append (its lsn) leaves nothing past the stream; one that does not, records.
       r.torn = f.lsn > 0 ? false : r.torn || records.length > 0;
     }, (err: unknown) => {
-      // A failed append breaks the session: the next frame is refused, and the leader starts over.
+      // A failed append breaks the session: the next frame is refused, and the leader starts over. A
+      // refused one (records that do not follow) is refused as append() is called, so this runs before
+      // the next frame's turn in the chain: no later frame's records, nor its mark, follow a gap.
       if (r.session === f.session) {
         r.session = '';
         r.stream = undefined;

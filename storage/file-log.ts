@@ -9,7 +9,7 @@ import { DiskFailure, StorageError } from '../node/errors.ts';
 import { readAll, syncDir, writeAll } from './durable-fs.ts';
 import { LiveIndex } from './live-index.ts';
 import { FrameWriter, framedSize, readFrame, scanRecords } from './record-codec.ts';
-import { Replayer } from './replay.ts';
+import { Replayer, seqAfter } from './replay.ts';
 import type { Trash } from './trash.ts';
 import type { AppendOptions, Framed, FsyncPolicy, LogPlace, LogRecord, QueueLog, RecoveredQueue, StoredMessage } from './storage.ts';
 
@@ -229,18 +229,14 @@ export class FileQueueLog implements QueueLog {
     if (!this.active) throw this.error('recover() must run before append()');
     if (this.failure) throw this.failure;
     // Checked here, before the records join a group, so that a bad append fails alone.
-    let last = this.lastSeq;
-    for (const r of records) {
-      if (r.type !== 'enqueue') continue;
-      if (!(r.meta.seq > last)) throw this.error(`enqueue seq ${r.meta.seq} does not follow ${last}`);
-      last = r.meta.seq;
-    }
+    const after = seqAfter(records, this.lastSeq);
+    if ('refused' in after) throw this.error(after.refused);
     try {
       this.pending.add(records, options?.framed, options?.onPlaced);
     } catch (err) {
       throw this.error('a record cannot be framed', err);
     }
-    this.lastSeq = last;
+    this.lastSeq = after.last;
     const active = this.active;
     return new Promise((resolve, reject) => {
       this.pending.waiters.push({ resolve, reject });

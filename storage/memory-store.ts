@@ -3,7 +3,7 @@
 import type { QueueName, Seq } from '../node/ids.ts';
 import { StorageError } from '../node/errors.ts';
 import type { LogRecord, QueueLog, RecoveredQueue, Storage, StoredMessage, TopologySnapshot } from './storage.ts';
-import { Replayer } from './replay.ts';
+import { Replayer, seqAfter } from './replay.ts';
 
 const clean = { droppedRecords: 0, droppedBytes: 0, problems: [] };
 
@@ -23,6 +23,8 @@ class MemoryQueueLog implements QueueLog {
   async append(records: readonly LogRecord[]): Promise<void> {
     if (this.closed) throw new StorageError('log is closed');
     const { replayer, messages } = this.state;
+    const after = seqAfter(records, replayer.highestSeq);
+    if ('refused' in after) throw new StorageError(after.refused);
     for (const r of records) {
       replayer.apply(r);
       if (r.type === 'enqueue') messages.set(r.meta.seq, r);

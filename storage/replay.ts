@@ -59,6 +59,11 @@ export class Replayer {
     }
   }
 
+  /** The highest seq applied so far (0 before any). */
+  get highestSeq(): number {
+    return this.maxSeq;
+  }
+
   isLive(seq: Seq): boolean {
     return this.isPlain(seq) || this.others.has(seq);
   }
@@ -123,4 +128,18 @@ export function replay(records: Iterable<LogRecord>, report: RecoveryReport): Re
   const r = new Replayer();
   for (const record of records) r.apply(record);
   return r.result(report);
+}
+
+/**
+ * The highest seq once `records` are appended to a log whose highest is `last`, or why they cannot be
+ * (an enqueue whose seq does not follow): checked before anything is taken, so a bad append fails whole.
+ */
+export function seqAfter(records: readonly LogRecord[], last: number): { last: number } | { refused: string } {
+  let highest = last;
+  for (const r of records) {
+    if (r.type !== 'enqueue') continue;
+    if (!(r.meta.seq > highest)) return { refused: `enqueue seq ${r.meta.seq} does not follow ${highest}` };
+    highest = r.meta.seq;
+  }
+  return { last: highest };
 }
