@@ -14,23 +14,26 @@ describe('warren, embedded', () => {
   const ordersStats = async () => {
     const r = await onData('stats', '--json');
     assert.equal(r.code, 0, r.stderr);
-    const stats = JSON.parse(r.stdout) as { queues: { name: string; ready: number; unacked: number; consumers: number }[] };
+    const stats = JSON.parse(r.stdout) as { queues: { name: string; ready: number; delayed: number; unacked: number; consumers: number }[] };
     const q = stats.queues.find((s) => s.name === 'orders');
-    return q && { ready: q.ready, unacked: q.unacked, consumers: q.consumers };
+    return q && { ready: q.ready, delayed: q.delayed, unacked: q.unacked, consumers: q.consumers };
   };
 
-  it('declares a queue, publishes (the same id twice is stored once), consumes and shows stats', async () => {
+  it('declares a queue, publishes (the same id twice is stored once; priority, delay, TTL), consumes and shows stats', async () => {
     assert.deepEqual(await onData('declare', 'queue', 'orders', '--max-deliveries', '5'), { code: 0, stdout: '', stderr: '' });
-    const publish = async (data: string, id: string) => {
-      const r = await onData('publish', 'orders', data, '--id', id);
+    const publish = async (data: string, id: string, ...options: string[]) => {
+      const r = await onData('publish', 'orders', data, '--id', id, ...options);
       assert.equal(r.code, 0, r.stderr);
       return JSON.parse(r.stdout) as unknown;
     };
-    assert.deepEqual(await publish('{"n":1}', 'o-1'), { id: 'o-1', duplicate: false, routed: 1 });
-    assert.deepEqual(await publish('{"n":1}', 'o-1'), { id: 'o-1', duplicate: true, routed: 1 });
+    assert.deepEqual(await publish('stale', 'o-0', '--ttl', '1'), { id: 'o-0', duplicate: false, routed: 1 });
     assert.deepEqual(await publish('plain text', 'o-2'), { id: 'o-2', duplicate: false, routed: 1 });
+    assert.deepEqual(await publish('{"n":1}', 'o-1', '--priority', '9'), { id: 'o-1', duplicate: false, routed: 1 });
+    assert.deepEqual(await publish('{"n":1}', 'o-1'), { id: 'o-1', duplicate: true, routed: 1 });
+    assert.deepEqual(await publish('tomorrow', 'o-3', '--delay', '86400000'), { id: 'o-3', duplicate: false, routed: 1 });
     // Each command is a process of its own: its stats count from its start, but the queue is on disk.
-    assert.deepEqual(await ordersStats(), { ready: 2, unacked: 0, consumers: 0 });
+    // The one whose TTL ran out while no process held the queue expires when the next one opens it.
+    assert.deepEqual(await ordersStats(), { ready: 2, delayed: 1, unacked: 0, consumers: 0 });
 
     const consumed = await onData('consume', 'orders', '--count', '2');
     assert.equal(consumed.code, 0, consumed.stderr);
@@ -39,7 +42,7 @@ describe('warren, embedded', () => {
       { id: 'o-1', body: '{"n":1}', deliveryCount: 1 },
       { id: 'o-2', body: 'plain text', deliveryCount: 1 },
     ]);
-    assert.deepEqual(await ordersStats(), { ready: 0, unacked: 0, consumers: 0 });
+    assert.deepEqual(await ordersStats(), { ready: 0, delayed: 1, unacked: 0, consumers: 0 });
   });
 
   it('purges a queue, deletes it (--if-empty refuses while it holds messages) and deletes an exchange (--if-unused refuses while bound)', async () => {

@@ -113,8 +113,17 @@ connection(program.command('publish <target> <data>'))
   .description('publish DATA to a queue, or to an exchange with --key')
   .option('--key <routingKey>', 'TARGET is an exchange; route with this key')
   .option('--id <id>', 'message id (a retry with the same id is stored once)')
-  .action(async (target: string, data: string, o: Connection & { key?: string; id?: string }) => {
-    const receipt = await withNode(o, (node) => node.publish(o.key !== undefined ? { exchange: target, routingKey: o.key } : { queue: target }, data, o.id ? { id: o.id } : {}));
+  .option('--priority <n>', 'higher first (0 to 255)', integer)
+  .option('--delay <ms>', 'deliver no sooner than this', integer)
+  .option('--ttl <ms>', "message TTL (the lower of it and the queue's applies)", integer)
+  .action(async (target: string, data: string, o: Connection & { key?: string; id?: string; priority?: number; delay?: number; ttl?: number }) => {
+    const options = {
+      ...(o.id ? { id: o.id } : {}),
+      ...(o.priority !== undefined ? { priority: o.priority } : {}),
+      ...(o.delay !== undefined ? { delayMs: o.delay } : {}),
+      ...(o.ttl !== undefined ? { ttlMs: o.ttl } : {}),
+    };
+    const receipt = await withNode(o, (node) => node.publish(o.key !== undefined ? { exchange: target, routingKey: o.key } : { queue: target }, data, options));
     console.log(JSON.stringify(receipt));
   });
 

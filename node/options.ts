@@ -70,6 +70,8 @@ export const publishSchema = z.strictObject({
   headers: z.record(z.string(), z.string()).optional(),
   delayMs: ms.optional(),
   priority: z.number().int().min(0).max(255).optional(),
+  /** The message's own TTL (RabbitMQ's per-message expiration): the lower of it and the queue's applies. */
+  ttlMs: count.optional(),
 });
 export type PublishOptions = z.input<typeof publishSchema>;
 

@@ -1,7 +1,7 @@
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Overflow, type Message, type Warren } from '../index.ts';
-import { memoryNode, texts, until } from './testing.ts';
+import { memoryNode, testCluster, texts, until } from './testing.ts';
 
 describe('queue features', () => {
   let node: Warren;
@@ -29,6 +29,31 @@ describe('queue features', () => {
     await node.consume('expired', (m) => { dead.push(m); });
     await until(() => dead.length === 1, 'expired dead letter');
     assert.equal(dead[0]!.headers['x-death-reason'], 'expired');
+  });
+
+  it("a message's own TTL: the lower of it and the queue's applies; one expired behind the head is never delivered", async () => {
+    await node.declareQueue('plain', { deadLetterQueue: 'gone' });
+    await node.declareQueue('long', { messageTtlMs: 600_000 });
+    await node.declareQueue('brief', { messageTtlMs: 20 });
+    await node.publish({ queue: 'plain' }, 'keeps');
+    await node.publish({ queue: 'plain' }, 'expires', { ttlMs: 20 });
+    await node.publish({ queue: 'long' }, 'x', { ttlMs: 20 });
+    await node.publish({ queue: 'brief' }, 'y', { ttlMs: 600_000 });
+    await until(() => stat('long').expired === 1 && stat('brief').expired === 1, 'the shorter TTL in each queue');
+    // 'expires' waits behind a head without a TTL (as in RabbitMQ), but dispatch never hands it out late.
+    await new Promise((r) => setTimeout(r, 40));
+    const got: string[] = [];
+    await node.consume('plain', (m) => { got.push(m.text()); });
+    const dead: Message[] = [];
+    await node.consume('gone', (m) => { dead.push(m); });
+    await until(() => got.length === 1 && dead.length === 1, 'the live one delivered, the expired one dead-lettered');
+    assert.deepEqual(got, ['keeps']);
+    assert.equal(dead[0]!.text(), 'expires');
+    assert.equal(dead[0]!.headers['x-death-reason'], 'expired');
+    assert.equal(stat('plain').expired, 1);
+    for (const ttlMs of [0, -1, 1.5, '20', Number.NaN]) {
+      await assert.rejects(node.publish({ queue: 'plain' }, 'bad', { ttlMs } as never), { code: 'INVALID_ARGUMENT' }, `ttlMs ${String(ttlMs)}`);
+    }
   });
 
   it('a dead letter that its full dead-letter queue refuses waits in its queue, and moves once there is room', async () => {
@@ -127,5 +152,27 @@ describe('queue features', () => {
     await node.declareQueue('q', { maxDeliveries: 5 });
     await node.declareQueue('q', { maxDeliveries: 5 });
     await assert.rejects(node.declareQueue('q', { maxDeliveries: 6 }), { code: 'PRECONDITION_FAILED' });
+  });
+});
+
+describe('queue features across nodes', () => {
+  const { start } = testCluster('features');
+
+  it("a message's delay and own TTL travel with it to the node that holds its queue", async () => {
+    const [a, b] = [await start('a'), await start('b', 'client')];
+    try {
+      await a.declareQueue('remote', { deadLetterQueue: 'remote-gone' });
+      await b.publish({ queue: 'remote' }, 'expires', { ttlMs: 20 });
+      await b.publish({ queue: 'remote' }, 'later', { delayMs: 30 });
+      const stat = (name: string) => a.stats().queues.find((q) => q.name === name);
+      await until(() => stat('remote')?.expired === 1, 'expired on its node');
+      const got: string[] = [];
+      await b.consume('remote', (m) => { got.push(m.text()); });
+      await until(() => got.length === 1 && stat('remote-gone')?.ready === 1, 'the delayed one delivered, the expired one dead-lettered');
+      assert.deepEqual(got, ['later']);
+    } finally {
+      await b.stop();
+      await a.stop();
+    }
   });
 });

@@ -345,7 +345,7 @@ export class Warren {
       const { bytes, contentType } = encodeBody(body);
       const headers = o.headers ? { [CONTENT_TYPE]: contentType, ...o.headers } : contentHeaders(contentType);
       this.assertFits(bytes, o.headers ? headers : undefined);
-      item = { id: asMessageId(o.id ?? randomUUID()), headers, priority: o.priority ?? 0, delayMs: o.delayMs, size: bytes.length, body: bytes, fresh: o.id === undefined };
+      item = { id: asMessageId(o.id ?? randomUUID()), headers, priority: o.priority ?? 0, delayMs: o.delayMs, ttlMs: o.ttlMs, size: bytes.length, body: bytes, fresh: o.id === undefined };
     } catch (e) {
       const missing = this.missing(e);
       if (missing) return this.catalog.refresh(...missing).then((found) => (found ? this.publish(target, body, options) : this.refuse(e)));

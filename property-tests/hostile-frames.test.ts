@@ -34,7 +34,7 @@ describe('hostile input on a node\'s subjects', () => {
     const s = clusterSubjects('hostile');
     const subjects = [s.publish('q'), s.settle('q'), s.control('q'), s.publish('nope'), s.deliver('target-x'), s.replicate('target'), s.replicatePair('target', 'other')];
     const valid: fc.Arbitrary<Frame> = fc.oneof(
-      fc.record({ type: fc.constant('publish' as const), queue: fc.constantFrom('q', 'other', ''), entries: fc.array(fc.record({ id: fc.string({ maxLength: 300 }), headers: fc.constant({}), priority: fc.nat({ max: 255 }), delayMs: fc.nat({ max: 10 }), body: fc.uint8Array({ maxLength: 32 }) }), { maxLength: 3 }) }),
+      fc.record({ type: fc.constant('publish' as const), queue: fc.constantFrom('q', 'other', ''), entries: fc.array(fc.record({ id: fc.string({ maxLength: 300 }), headers: fc.constant({}), priority: fc.nat({ max: 255 }), delayMs: fc.nat({ max: 10 }), ttlMs: fc.integer({ min: -10, max: 10 }), body: fc.uint8Array({ maxLength: 32 }) }), { maxLength: 3 }) }),
       fc.record({ type: fc.constant('settle' as const), consumer: fc.string({ maxLength: 20 }), epoch: fc.nat({ max: 3 }), entries: fc.array(fc.record({ seq: fc.nat(), outcome: fc.constantFrom('ack' as const, 'requeue' as const, 'dead-letter' as const), delayMs: fc.nat({ max: 10 }) }), { maxLength: 3 }) }),
       fc.record({ type: fc.constant('control' as const), json: fc.oneof(fc.json(), fc.constantFrom('{"op":"subscribe","consumer":"x","node":"n","prefetch":-1}', '{"op":"reconcile","consumer":"ghost","holds":[1,2]}', '{"op":"cancel","consumer":"ghost"}', '{"op":"purge","extra":1}', '{"op":"delete","ifUnused":"yes","ifEmpty":false}', '{"op":"delete"}', '{"op":"position","queue":7}')) }),
     );

@@ -56,7 +56,7 @@ export class LocalEndpoint implements QueueEndpoint {
   publish<R>(item: PublishRequest, result: (r: PublishResult) => R): Promise<R> {
     return new Promise((resolve, reject) => this.publisher.add({
       // Spelled out rather than spread: one object shape on the hot path, built without a copy loop.
-      id: item.id, body: item.body, headers: item.headers, priority: item.priority, size: item.size, delayMs: item.delayMs, fresh: item.fresh,
+      id: item.id, body: item.body, headers: item.headers, priority: item.priority, size: item.size, delayMs: item.delayMs, ttlMs: item.ttlMs, fresh: item.fresh,
       done: (r) => (r instanceof Error ? reject(r) : resolve(result(r))) }));
   }
 

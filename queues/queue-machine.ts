@@ -31,6 +31,8 @@ export interface PublishItem {
   readonly priority: number;
   readonly size: number;
   readonly delayMs?: number;
+  /** Its own TTL, counted from the publish: the lower of it and the queue's applies. */
+  readonly ttlMs?: number;
   /**
    * The id was made for this one call, in this process, which no retry resends (a local publish
    * without an id): it cannot be a duplicate, and the dedup window need not keep it. Ids that
@@ -142,6 +144,8 @@ export class QueueMachine {
   /** Subscription order: round-robin, and the single active consumer is the first. */
   private order: ConsumerTag[] = [];
   private cursor = 0;
+  /** Some message has an expiry (the queue's TTL, its own, or one recovered): heads must be looked at. */
+  private mayExpire = false;
   private readonly dedup: DedupWindow;
   private nextSeq: number;
   /** See RecoveredQueue.uncertainBelow. */
@@ -236,7 +240,7 @@ export class QueueMachine {
       const seq = asSeq(this.nextSeq++);
       const meta: MessageMeta = {
         seq, id: item.id, headers: item.headers, priority: item.priority, enqueuedAt: now, size: item.size,
-        expiresAt: this.config.messageTtlMs === undefined ? undefined : now + this.config.messageTtlMs,
+        expiresAt: this.expiryOf(now, item.ttlMs),
         readyAt: item.delayMs ? now + item.delayMs : undefined,
       };
       this.track(seq, meta.priority, meta.expiresAt, meta.readyAt, 0);
@@ -354,9 +358,19 @@ export class QueueMachine {
     }
   }
 
-  /** Queue TTL is uniform, so expiry follows line order: only lane heads need looking at. */
+  private expiryOf(now: number, ttlMs: number | undefined): number | undefined {
+    const queueTtl = this.config.messageTtlMs;
+    const ttl = queueTtl === undefined ? ttlMs : ttlMs === undefined ? queueTtl : Math.min(queueTtl, ttlMs);
+    return ttl === undefined ? undefined : now + ttl;
+  }
+
+  /**
+   * Only lane heads are looked at: under the queue's TTL alone expiry follows line order; a message
+   * of its own shorter TTL behind the head waits for the head (as in RabbitMQ), though dispatch never
+   * delivers it expired.
+   */
   private expireHeads(now: number): void {
-    if (this.config.messageTtlMs === undefined) return;
+    if (!this.mayExpire) return;
     for (;;) {
       const expired = this.ready.heads().find((seq) => this.entry(seq).expiresAt! <= now);
       if (expired === undefined) return;
@@ -454,6 +468,7 @@ export class QueueMachine {
 
   /** Keeps an entry for the message unless it is plain (or `always`, for one about to be delivered). */
   private track(seq: Seq, priority: number, expiresAt: number | undefined, readyAt: number | undefined, deliveries: number, always = false): Entry {
+    if (expiresAt !== undefined) this.mayExpire = true;
     const e: Entry = { priority, expiresAt, readyAt, deliveries, holder: undefined };
     if (always || priority !== 0 || expiresAt !== undefined || readyAt !== undefined || deliveries !== 0) this.entries.set(seq, e);
     return e;

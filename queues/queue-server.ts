@@ -75,10 +75,11 @@ export class QueueServer {
     frame.entries.forEach((e, i) => {
       if (e.id.length === 0 || e.id.length > 256) return answer(i, { ok: false, code: 'INVALID_ARGUMENT', message: 'message id must be 1 to 256 characters' });
       if (e.body.length > MAX_BODY_BYTES) return answer(i, { ok: false, code: 'INVALID_ARGUMENT', message: `body over ${MAX_BODY_BYTES} bytes` });
+      if (!(e.delayMs >= 0 && e.ttlMs >= 0)) return answer(i, { ok: false, code: 'INVALID_ARGUMENT', message: 'delayMs and ttlMs must not be negative' });
       // The body is a view into the network buffer: keep a copy of its own.
       const body = e.body.slice();
       items.push({
-        id: asMessageId(e.id), headers: e.headers, priority: e.priority, delayMs: e.delayMs || undefined, size: body.length, body,
+        id: asMessageId(e.id), headers: e.headers, priority: e.priority, delayMs: e.delayMs || undefined, ttlMs: e.ttlMs || undefined, size: body.length, body,
         done: (r) => answer(i, r instanceof Error
           ? { ok: false, code: r instanceof WarrenError ? r.code : 'NOT_CONFIRMED', message: r.message }
           : { ok: true, seq: r.seq, duplicate: r.duplicate }),

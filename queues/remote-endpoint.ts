@@ -191,7 +191,7 @@ export class RemoteEndpoint implements QueueEndpoint {
   }
 
   private async sendChunk(part: readonly Pending[]): Promise<void> {
-    const frame = encode({ type: 'publish', queue: this.name, entries: part.map((p): PublishEntry => ({ id: p.item.id, headers: p.item.headers, priority: p.item.priority, delayMs: p.item.delayMs ?? 0, body: p.item.body })) });
+    const frame = encode({ type: 'publish', queue: this.name, entries: part.map((p): PublishEntry => ({ id: p.item.id, headers: p.item.headers, priority: p.item.priority, delayMs: p.item.delayMs ?? 0, ttlMs: p.item.ttlMs ?? 0, body: p.item.body })) });
     try {
       const ack = await this.retrying(async () => expectReply(await this.request(this.subjects.publish(this.name), frame), 'publish-ack'));
       part.forEach((p, i) => {

@@ -10,7 +10,7 @@ const count = fc.nat({ max: 1_000_000 });
 const ms = fc.nat({ max: 86_400_000 });
 
 const frame: fc.Arbitrary<Frame> = fc.oneof(
-  fc.record({ type: fc.constant('publish' as const), queue: fc.string(), entries: fc.array(fc.record({ id: fc.string(), headers, priority: fc.nat({ max: 255 }), delayMs: ms, body }), { maxLength: 5 }) }),
+  fc.record({ type: fc.constant('publish' as const), queue: fc.string(), entries: fc.array(fc.record({ id: fc.string(), headers, priority: fc.nat({ max: 255 }), delayMs: ms, ttlMs: ms, body }), { maxLength: 5 }) }),
   fc.record({
     type: fc.constant('publish-ack' as const),
     entries: fc.array(fc.oneof(

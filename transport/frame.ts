@@ -5,13 +5,14 @@
 import type { Headers } from '../storage/storage.ts';
 
 const MAGIC = 0x5752; // 'WR'
-export const FRAME_VERSION = 2;
+export const FRAME_VERSION = 3;
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
 
 export type Outcome = 'ack' | 'requeue' | 'dead-letter';
 const OUTCOMES: readonly Outcome[] = ['ack', 'requeue', 'dead-letter'];
 
-export interface PublishEntry { readonly id: string; readonly headers: Headers; readonly priority: number; readonly delayMs: number; readonly body: Uint8Array }
+/** delayMs and ttlMs: 0 for none. */
+export interface PublishEntry { readonly id: string; readonly headers: Headers; readonly priority: number; readonly delayMs: number; readonly ttlMs: number; readonly body: Uint8Array }
 export type PublishAckEntry =
   | { readonly ok: true; readonly seq: number; readonly duplicate: boolean }
   | { readonly ok: false; readonly code: string; readonly message: string };
@@ -217,7 +218,7 @@ export function encode(frame: Frame): Uint8Array {
     case 'publish':
       w.str(frame.queue);
       w.u32(frame.entries.length);
-      for (const e of frame.entries) { w.str(e.id); w.headers(e.headers); w.u8(e.priority); w.f64(e.delayMs); w.bytes(e.body); }
+      for (const e of frame.entries) { w.str(e.id); w.headers(e.headers); w.u8(e.priority); w.f64(e.delayMs); w.f64(e.ttlMs); w.bytes(e.body); }
       break;
     case 'publish-ack':
       w.u32(frame.entries.length);
@@ -277,8 +278,8 @@ export function decode(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES): Frame {
     case 'publish': {
       const queue = r.str();
       const entries: PublishEntry[] = [];
-      for (let n = r.count(19); n > 0; n--) {
-        entries.push({ id: r.str(), headers: r.headers(), priority: r.u8(), delayMs: r.finite(r.f64(), 'delayMs'), body: r.bytes() });
+      for (let n = r.count(27); n > 0; n--) {
+        entries.push({ id: r.str(), headers: r.headers(), priority: r.u8(), delayMs: r.finite(r.f64(), 'delayMs'), ttlMs: r.finite(r.f64(), 'ttlMs'), body: r.bytes() });
       }
       frame = { type, queue, entries };
       break;
