@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { Warren } from '../index.ts';
 import { until } from '../node/testing.ts';
 import { clusterSubjects } from '../transport/cluster-subjects.ts';
-import { encode, type Frame } from '../transport/frame.ts';
+import { decode, encode, type Frame } from '../transport/frame.ts';
 import { NatsServer } from '../transport/nats-server.ts';
 import { NatsTransport } from '../transport/nats.ts';
 import { propertyParams } from './params.ts';
@@ -34,7 +34,7 @@ describe('hostile input on a node\'s subjects', () => {
     const s = clusterSubjects('hostile');
     const subjects = [s.publish('q'), s.settle('q'), s.control('q'), s.publish('nope'), s.deliver('target-x'), s.replicate('target'), s.replicatePair('target', 'other')];
     const valid: fc.Arbitrary<Frame> = fc.oneof(
-      fc.record({ type: fc.constant('publish' as const), queue: fc.constantFrom('q', 'other', ''), entries: fc.array(fc.record({ id: fc.string({ maxLength: 300 }), headers: fc.constant({}), priority: fc.nat({ max: 255 }), delayMs: fc.nat({ max: 10 }), ttlMs: fc.integer({ min: -10, max: 10 }), body: fc.uint8Array({ maxLength: 32 }) }), { maxLength: 3 }) }),
+      fc.record({ type: fc.constant('publish' as const), queue: fc.constantFrom('q', 'other', ''), entries: fc.array(fc.record({ id: fc.string({ maxLength: 300 }), headers: fc.constant({}), priority: fc.nat({ max: 255 }), delayMs: fc.nat({ max: 10 }), ttlMs: fc.nat({ max: 10 }), body: fc.uint8Array({ maxLength: 32 }) }), { maxLength: 3 }) }),
       fc.record({ type: fc.constant('settle' as const), consumer: fc.string({ maxLength: 20 }), epoch: fc.nat({ max: 3 }), entries: fc.array(fc.record({ seq: fc.nat(), outcome: fc.constantFrom('ack' as const, 'requeue' as const, 'dead-letter' as const), delayMs: fc.nat({ max: 10 }) }), { maxLength: 3 }) }),
       fc.record({ type: fc.constant('control' as const), json: fc.oneof(fc.json(), fc.constantFrom('{"op":"subscribe","consumer":"x","node":"n","prefetch":-1}', '{"op":"reconcile","consumer":"ghost","holds":[1,2]}', '{"op":"cancel","consumer":"ghost"}', '{"op":"purge","extra":1}', '{"op":"delete","ifUnused":"yes","ifEmpty":false}', '{"op":"delete"}', '{"op":"position","queue":7}')) }),
     );
@@ -63,6 +63,13 @@ describe('hostile input on a node\'s subjects', () => {
     // server's max payload refuses them; decode's own limit is in transport/frame.test.ts.)
     await foreign.request(s.publish('q'), Buffer.from([0x57, 0x52, 9, 0]), { timeoutMs: 2_000 }).catch(() => {});
     await until(() => (node.stats().node.rejectedFrames.version ?? 0) >= 1, 'a wrong version counted');
+    // A well-formed publish whose entries break what publish() checks: each refused alone, and counted.
+    const entry = { id: 'ok', headers: {}, priority: 0, delayMs: 0, ttlMs: 0, body: Uint8Array.of(1) };
+    const before = node.stats().node.rejectedFrames['invalid-entry'] ?? 0;
+    const acks = decode(await foreign.request(s.publish('q'), encode({ type: 'publish', queue: 'q', entries: [{ ...entry, id: 'x'.repeat(257) }, { ...entry, id: '' }, { ...entry, id: 'fine' }] }), { timeoutMs: 2_000 }));
+    assert.ok(acks.type === 'publish-ack', JSON.stringify(acks));
+    assert.deepEqual(acks.entries.map((a) => (a.ok ? 'ok' : a.code)), ['INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'ok']);
+    assert.equal(node.stats().node.rejectedFrames['invalid-entry'], before + 2);
     const rejected = node.stats().node.rejectedFrames;
     assert.ok(Object.values(rejected).reduce((a, b) => a + b, 0) > 0, JSON.stringify(rejected));
     assert.ok(replies.includes('reply'), 'requests got answers (errors included)');

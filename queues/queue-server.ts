@@ -6,7 +6,7 @@ import { asConsumerTag, asMessageId, type ConsumerTag, type Seq } from '../node/
 import { MAX_BODY_BYTES } from '../node/limits.ts';
 import { WarrenError } from '../node/errors.ts';
 import type { ClusterSubjects } from '../transport/cluster-subjects.ts';
-import { decode, encode, FrameError, messageBytes, type PublishAckEntry } from '../transport/frame.ts';
+import { decode, encode, FrameError, messageBytes, type PublishAckEntry, type PublishEntry } from '../transport/frame.ts';
 import type { Subscription, Transport, TransportMessage } from '../transport/transport.ts';
 import type { DeleteConditions, LocalEndpoint } from './endpoint.ts';
 import type { Delivery, PendingPublish } from './queue-actor.ts';
@@ -73,9 +73,11 @@ export class QueueServer {
       if (--unanswered === 0 && m.reply) this.transport.publish(m.reply, encode({ type: 'publish-ack', entries }));
     };
     frame.entries.forEach((e, i) => {
-      if (e.id.length === 0 || e.id.length > 256) return answer(i, { ok: false, code: 'INVALID_ARGUMENT', message: 'message id must be 1 to 256 characters' });
-      if (e.body.length > MAX_BODY_BYTES) return answer(i, { ok: false, code: 'INVALID_ARGUMENT', message: `body over ${MAX_BODY_BYTES} bytes` });
-      if (!(e.delayMs >= 0 && e.ttlMs >= 0)) return answer(i, { ok: false, code: 'INVALID_ARGUMENT', message: 'delayMs and ttlMs must not be negative' });
+      const invalid = invalidEntry(e);
+      if (invalid) {
+        this.replier.count('invalid-entry');
+        return answer(i, { ok: false, code: 'INVALID_ARGUMENT', message: invalid });
+      }
       // The body is a view into the network buffer: keep a copy of its own.
       const body = e.body.slice();
       items.push({
@@ -167,4 +169,11 @@ export class QueueServer {
     return undefined;
   }
 
+}
+
+/** What a remote producer's entry breaks of what publish() checks locally, if anything. */
+function invalidEntry(e: PublishEntry): string | undefined {
+  if (e.id.length === 0 || e.id.length > 256) return 'message id must be 1 to 256 characters';
+  if (e.body.length > MAX_BODY_BYTES) return `body over ${MAX_BODY_BYTES} bytes`;
+  return undefined;
 }
