@@ -7,6 +7,7 @@
 // It does not catch a producer that publishes one logical message twice under two ids: give messages
 // ids of your own (publish's `id`) and the queue's dedup window catches that side.
 import type { Message } from '../node/message.ts';
+import { dedupKey } from '../storage/replay.ts';
 import type { InboxOutcome, InboxStore } from './inbox-store.ts';
 
 export type EffectHandler<Tx> = (msg: Message, tx: Tx) => Promise<void>;
@@ -16,7 +17,8 @@ export type OutcomeObserver = (outcome: InboxOutcome, msg: Message) => void | Pr
 
 export function exactlyOnce<Tx>(store: InboxStore<Tx>, handler: EffectHandler<Tx>, observe?: OutcomeObserver): (msg: Message) => Promise<void> {
   return async (msg) => {
-    const outcome = await store.run({ queue: msg.queue, id: msg.id, deliveryCount: msg.deliveryCount }, (tx) => handler(msg, tx));
+    // Keyed as the queue's dedup keys it: dead letters of one id from two queues are two messages.
+    const outcome = await store.run({ queue: msg.queue, id: dedupKey(msg.id, msg.headers), deliveryCount: msg.deliveryCount }, (tx) => handler(msg, tx));
     await observe?.(outcome, msg);
     if (msg.settled) return;
     // A stale delivery's settlement is ignored by the queue (counted in staleSettlements), so acking

@@ -23,9 +23,12 @@ describe('bad input gets a typed error and a counter; the node keeps working', (
     ['a queue name that is not a string', () => node.declareQueue(loose<string>(42)), InvalidName],
     ['a queue name too long', () => node.declareQueue('x'.repeat(201)), InvalidName],
     ['a name with an empty word', () => node.declareQueue('a..b'), InvalidName],
+    ['a queue name that leaves no room for its dead-letter queue (<name>.dlq)', () => node.declareQueue('x'.repeat(197)), InvalidName],
     ['a body with a BigInt', () => node.publish({ queue: 'ok' }, loose({ n: 10n })), InvalidArgument],
     ['a body with a function', () => node.publish({ queue: 'ok' }, loose({ f: () => 1 })), InvalidArgument],
     ['an undefined body', () => node.publish({ queue: 'ok' }, loose(undefined)), InvalidArgument],
+    ['a Map for a body', () => node.publish({ queue: 'ok' }, loose(new Map([['k', 1]]))), InvalidArgument],
+    ['bytes inside a JSON body', () => node.publish({ queue: 'ok' }, loose({ data: new Float32Array([1.5]) })), InvalidArgument],
     ['a circular body', () => { const o: Record<string, unknown> = {}; o.self = o; return node.publish({ queue: 'ok' }, loose(o)); }, InvalidArgument],
     ['an oversized body', () => node.publish({ queue: 'ok' }, new Uint8Array(MAX_BODY_BYTES + 1)), InvalidArgument],
     ['a negative prefetch', () => node.consume('ok', () => {}, { prefetch: -1 }), InvalidArgument],
@@ -62,7 +65,50 @@ describe('bad input gets a typed error and a counter; the node keeps working', (
   it('a stopped node refuses calls with Stopped', async () => {
     const n = await memoryNode();
     await n.declareQueue('q');
+    await n.declareExchange('e', { type: 'fanout' });
+    await n.bindQueue('q', 'e');
     await n.stop();
     await assert.rejects(n.publish({ queue: 'q' }, 'x'), Stopped);
+    await assert.rejects(n.unbindQueue('q', 'e'), Stopped);
+  });
+
+  it('bytes in any view (an ArrayBuffer, a DataView, a typed array) are sent as they are', async () => {
+    await node.declareQueue('bytes');
+    const bodies = [Uint8Array.of(1, 2, 3).buffer, new DataView(Uint8Array.of(9, 4, 5, 6).buffer, 1, 2), new Uint16Array([0x0201])];
+    for (const body of bodies) await node.publish({ queue: 'bytes' }, body);
+    const got: number[][] = [];
+    const c = await node.consume('bytes', (m) => { got.push([...m.body]); });
+    await until(() => got.length === 3, 'all three');
+    await c.cancel();
+    assert.deepEqual(got, [[1, 2, 3], [4, 5], [...new Uint8Array(new Uint16Array([0x0201]).buffer)]]);
+  });
+
+  it("a nack's delay of the wrong type or sign is refused, and the message can still be settled", async () => {
+    await node.declareQueue('nacks');
+    await node.publish({ queue: 'nacks' }, 'n');
+    const refusals: unknown[] = [];
+    const c = await node.consume('nacks', async (m) => {
+      for (const delayMs of ['100', -5, Number.NaN, 1.5]) await m.nack({ delayMs: loose<number>(delayMs) }).catch((e: unknown) => refusals.push(e));
+      await m.ack();
+    }, { ack: 'manual' });
+    await until(() => refusals.length === 4 && node.stats().queues.find((q) => q.name === 'nacks')?.acked === 1, 'refused four times, then acked');
+    await c.cancel();
+    assert.ok(refusals.every((e) => e instanceof InvalidArgument), String(refusals));
+  });
+
+  it('a supervision.decide that throws or answers no directive ends its consumer with InvalidArgument, reported', async () => {
+    await node.declareQueue('decided');
+    const faults: string[] = [];
+    const off = node.onError((e) => { faults.push(e.message); });
+    const broken = [() => loose<'restart'>('retry'), () => { throw new Error('decide broke'); }];
+    for (const decide of broken) {
+      const c = await node.consume('decided', () => { throw new Error('handler fails'); }, { supervision: { decide } });
+      await node.publish({ queue: 'decided' }, 'x');
+      const closed = await c.closed;
+      assert.equal(closed.reason, 'failed');
+      assert.ok('error' in closed && closed.error instanceof InvalidArgument, JSON.stringify(closed));
+    }
+    off();
+    assert.ok(faults.some((m) => /answered "retry"/.test(m)) && faults.some((m) => /decide threw: decide broke/.test(m)), String(faults));
   });
 });

@@ -3,13 +3,16 @@
 import { InvalidArgument } from './errors.ts';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
-export type Body = Uint8Array | string | JsonValue;
+/** Bytes (a Buffer, any typed array or DataView, an ArrayBuffer: sent as they are), text, or JSON. */
+export type Body = Uint8Array | ArrayBufferView | ArrayBuffer | string | JsonValue;
 
 export const CONTENT_TYPE = 'content-type';
 const encoder = new TextEncoder();
 
 export function encodeBody(body: unknown): { bytes: Uint8Array; contentType: string } {
   if (body instanceof Uint8Array) return { bytes: body, contentType: 'application/octet-stream' };
+  if (ArrayBuffer.isView(body)) return { bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), contentType: 'application/octet-stream' };
+  if (body instanceof ArrayBuffer) return { bytes: new Uint8Array(body), contentType: 'application/octet-stream' };
   if (typeof body === 'string') return { bytes: encoder.encode(body), contentType: 'text/plain' };
   return { bytes: encoder.encode(toJson(body)), contentType: 'application/json' };
 }
@@ -20,6 +23,10 @@ function toJson(value: unknown): string {
     json = JSON.stringify(value, (_k, v: unknown) => {
       if (typeof v === 'bigint' || typeof v === 'function' || typeof v === 'symbol') throw new InvalidArgument(`body is not serializable: contains a ${typeof v}`);
       if (typeof v === 'number' && !Number.isFinite(v)) throw new InvalidArgument(`body is not serializable: contains ${v}`);
+      // A Map, a Set, bytes or a class instance would turn into '{}' or worse: only plain data is JSON.
+      if (typeof v === 'object' && v !== null && !Array.isArray(v) && ![Object.prototype, null].includes(Object.getPrototypeOf(v) as object | null)) {
+        throw new InvalidArgument(`body is not serializable: contains a ${(v as object).constructor?.name ?? 'non-plain object'} (plain objects, arrays, strings, numbers, booleans and null only; bytes as the whole body)`);
+      }
       return v;
     });
   } catch (e) {

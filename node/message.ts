@@ -2,7 +2,7 @@
 import type { MessageId, QueueName, Seq } from './ids.ts';
 import type { Headers } from '../storage/storage.ts';
 import type { Outcome } from '../queues/queue-machine.ts';
-import { WarrenError } from './errors.ts';
+import { InvalidArgument, WarrenError } from './errors.ts';
 
 /** Where a message's settlement goes: its consumer, which batches it to the queue. */
 export interface Settler {
@@ -52,7 +52,11 @@ export class Message {
 
   /** requeue (default true): back in line, after delayMs if given; requeue false: dead-lettered. */
   nack(opts: { requeue?: boolean; delayMs?: number } = {}): Promise<void> {
-    return opts.requeue === false ? this.settle('dead-letter') : this.settle('requeue', opts.delayMs);
+    const { delayMs } = opts ?? {};
+    if (delayMs !== undefined && !(Number.isInteger(delayMs) && delayMs >= 0)) {
+      return Promise.reject(new InvalidArgument(`nack: delayMs must be a whole number of ms, 0 or more (got ${String(delayMs)})`));
+    }
+    return opts?.requeue === false ? this.settle('dead-letter') : this.settle('requeue', delayMs);
   }
 
   /** Straight to the dead-letter queue. */

@@ -56,6 +56,23 @@ describe('queue features', () => {
     }
   });
 
+  it('a TTL or a delay of weeks waits quietly (past the longest timeout Node takes)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => { warnings.push(w.name); };
+    process.on('warning', onWarning);
+    try {
+      const month = 30 * 24 * 3_600_000;
+      await node.declareQueue('month', { messageTtlMs: month });
+      await node.publish({ queue: 'month' }, 'kept');
+      await node.publish({ queue: 'month' }, 'later', { delayMs: month });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual([stat('month').ready, stat('month').delayed, stat('month').expired], [1, 1, 0]);
+      assert.deepEqual(warnings.filter((w) => w === 'TimeoutOverflowWarning'), []);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a dead letter that its full dead-letter queue refuses waits in its queue, and moves once there is room', async () => {
     await node.declareQueue('dead', { maxLength: 1 });
     await node.declareQueue('work', { deadLetterQueue: 'dead' });
@@ -96,6 +113,15 @@ describe('queue features', () => {
     await node.consume('dl-dead', (m) => { dead.push(`${m.text()}:${m.headers['x-death-reason']}`); });
     await until(() => dead.length === 2, 'dead-lettered heads');
     assert.deepEqual(dead, ['m0:maxlen', 'm1:maxlen']);
+
+    // With maxLength 0 the message just published is the head: dropped, or dead-lettered, and confirmed.
+    await node.declareQueue('none', { maxLength: 0, overflow: 'drop-head' });
+    await node.declareQueue('none-dl', { maxLength: 0, overflow: 'dead-letter-head', deadLetterQueue: 'dl-dead' });
+    assert.equal((await node.publish({ queue: 'none' }, 'gone')).routed, 1);
+    await node.publish({ queue: 'none-dl' }, 'straight through');
+    await until(() => dead.length === 3, 'the new head dead-lettered');
+    assert.equal(dead[2], 'straight through:maxlen');
+    assert.deepEqual([stat('none').ready, stat('none').dropped, stat('none-dl').ready], [0, 1, 0]);
   });
 
   it('delayed delivery: a message published with delayMs comes after those without', async () => {

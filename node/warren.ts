@@ -241,7 +241,8 @@ export class Warren {
       this.assertRunning();
       const qname = asQueue(checkName('queue', name));
       const o = parse(queueSchema, options, `queue '${name}' options`);
-      if (o.deadLetterQueue !== undefined) checkName('queue', o.deadLetterQueue);
+      // Where its dead letters go must be a queue that can be consumed: by default <name>.dlq.
+      checkName('queue', o.deadLetterQueue ?? `${name}.dlq`);
       if (o.mirrors > 0 && !this.cluster) throw new InvalidArgument(`queue '${name}': mirrors live on other nodes: start the node with the nats option`);
       if ((o.minInSync ?? 1) > o.mirrors + 1) throw new InvalidArgument(`queue '${name}': minInSync ${o.minInSync} is more than its ${o.mirrors + 1} replicas`);
       // A dead-letter queue named by the user exists from the start, so it can be consumed at once;
@@ -328,6 +329,7 @@ export class Warren {
 
   async unbindQueue(queue: string, exchange: string, pattern = ''): Promise<void> {
     return this.guard(async () => {
+      this.assertRunning();
       await this.catalog.unbind(this.binding(queue, exchange, pattern));
     });
   }

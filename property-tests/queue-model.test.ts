@@ -193,13 +193,13 @@ class Publish extends Step {
         continue;
       }
       const waiting = inPlace(m, 'ready').length + inPlace(m, 'delayed').length;
-      if (m.config.maxLength !== undefined && waiting >= m.config.maxLength) {
-        if (m.config.overflow === 'reject-publish' || !makeRoom(m, exp)) {
-          m.counts.refused++;
-          exp.answers.push({ ref, refused: true });
-          continue;
-        }
+      const full = m.config.maxLength !== undefined && waiting >= m.config.maxLength;
+      if (full && m.config.overflow === 'reject-publish') {
+        m.counts.refused++;
+        exp.answers.push({ ref, refused: true });
+        continue;
       }
+      const roomMade = full && makeRoom(m, exp);
       const seq = m.nextSeq++;
       const ttl = m.config.messageTtlMs;
       m.messages.set(seq, {
@@ -209,6 +209,8 @@ class Publish extends Step {
       m.dedup.push({ id, seq, at: m.now });
       m.counts.published++;
       exp.enqueued.push(seq);
+      // Nothing waiting to make room for it (maxLength 0): it goes itself.
+      if (full && !roomMade) makeRoom(m, exp);
       exp.answers.push({ ref, seq, duplicate: false });
     }
     evictDedup(m);
@@ -483,7 +485,7 @@ const commands = fc.commands<Model, Real>([
 const configs: fc.Arbitrary<QueueConfig> = fc.record({
   maxDeliveries: fc.integer({ min: 1, max: 3 }),
   singleActiveConsumer: fc.boolean(),
-  maxLength: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
+  maxLength: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
   overflow: fc.constantFrom<OverflowPolicy>('reject-publish', 'drop-head', 'dead-letter-head'),
   messageTtlMs: fc.option(fc.integer({ min: 5, max: 60 }), { nil: undefined }),
   deadLetterQueue: fc.option(fc.constant(asQueue('dlq')), { nil: undefined }),

@@ -343,11 +343,14 @@ async function messagesOf(env: QueueEnv, state: QueueState, slots: readonly { se
   return out.map((m) => m ?? read[next++]!);
 }
 
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 function schedule(state: QueueState, machine: QueueMachine, tick: () => void): void {
   const at = machine.nextWakeup();
   if (at === undefined || (state.timer && state.timer.at <= at)) return;
   clearTimeout(state.timer?.handle);
-  const handle = setTimeout(tick, Math.max(0, at - Date.now()));
+  // Node fires a timeout past 2^31-1 ms at once: a wakeup that far (a TTL or delay of weeks) waits in steps.
+  const handle = setTimeout(tick, Math.min(MAX_TIMEOUT_MS, Math.max(0, at - Date.now())));
   handle.unref();
   state.timer = { at, handle };
 }

@@ -230,18 +230,21 @@ export class QueueMachine {
         this.effects.push({ type: 'confirm', ref, seq: seen, duplicate: true });
         continue;
       }
-      if (this.config.maxLength !== undefined && this.waiting() >= this.config.maxLength) {
-        if (this.config.overflow === 'reject-publish' || !this.makeRoom()) {
-          this.counters.refused++;
-          this.effects.push({ type: 'refuse', ref, reason: 'overflow' });
-          continue;
-        }
+      const { maxLength, overflow } = this.config;
+      const full = maxLength !== undefined && this.waiting() >= maxLength;
+      if (full && overflow === 'reject-publish') {
+        this.counters.refused++;
+        this.effects.push({ type: 'refuse', ref, reason: 'overflow' });
+        continue;
       }
+      // drop-head and dead-letter-head: the head goes to make room; with nothing waiting (maxLength 0)
+      // the message itself, once in line, as RabbitMQ does (its publish is still confirmed).
+      const roomMade = full && this.makeRoom();
       const seq = asSeq(this.nextSeq++);
+      // A TTL counts from the publish, a delay included: so expiry keeps to line order under the queue's TTL.
       const meta: MessageMeta = {
         seq, id: item.id, headers: item.headers, priority: item.priority, enqueuedAt: now, size: item.size,
-        expiresAt: this.expiryOf(now, item.ttlMs),
-        readyAt: item.delayMs ? now + item.delayMs : undefined,
+        expiresAt: this.expiryOf(now, item.ttlMs), readyAt: item.delayMs ? now + item.delayMs : undefined,
       };
       this.track(seq, meta.priority, meta.expiresAt, meta.readyAt, 0);
       if (meta.readyAt !== undefined) this.insertDelayed(seq);
@@ -249,6 +252,7 @@ export class QueueMachine {
       if (!item.fresh) this.dedup.remember(key, seq, now);
       this.counters.published++;
       this.records.push({ type: 'enqueue', meta, body: item.body });
+      if (full && !roomMade) this.makeRoom();
       this.effects.push({ type: 'confirm', ref, seq, duplicate: false });
     }
     this.dedup.evict(now);

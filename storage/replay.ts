@@ -121,7 +121,8 @@ export function dedupKey(id: MessageId, headers: Headers): MessageId {
   const queue = headers['x-death-queue'];
   const seq = headers['x-death-seq'];
   if (queue === undefined || seq === undefined) return id;
-  return `${id}\u0000${queue}\u0000${seq}\u0000${headers['x-death-enqueued-at'] ?? ''}` as MessageId;
+  // JSON: unambiguous, and text any store takes (PostgreSQL refuses NUL), as exactlyOnce's inboxes keep it.
+  return JSON.stringify([id, queue, seq, headers['x-death-enqueued-at'] ?? '']) as MessageId;
 }
 
 export function replay(records: Iterable<LogRecord>, report: RecoveryReport): RecoveredQueue {

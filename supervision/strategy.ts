@@ -3,10 +3,12 @@
 // bounds restarts by intensity, with a backoff before each restart.
 import type { Ref, SupervisionContext } from 'nact';
 import type { CrashHandler } from '../actors/actor.ts';
+import { InvalidArgument } from '../node/errors.ts';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from './backoff.ts';
 import { recordRestart, type IntensityOptions, type RestartHistory } from './intensity.ts';
 
-export type Directive = 'restart' | 'resume' | 'stop' | 'escalate';
+const DIRECTIVES = ['restart', 'resume', 'stop', 'escalate'] as const;
+export type Directive = typeof DIRECTIVES[number];
 
 export interface Strategy {
   readonly kind: 'one-for-one' | 'all-for-one';
@@ -39,6 +41,18 @@ export interface Fault {
   readonly exhausted: boolean;
 }
 
+/** A user's decide that throws, or answers no directive, stops the child; the fault says why. */
+function decide(strategy: Strategy, error: unknown): { directive: Directive; error: unknown } {
+  let answer: unknown;
+  try {
+    answer = strategy.decide(error);
+  } catch (e) {
+    return { directive: 'stop', error: new InvalidArgument(`supervision.decide threw: ${(e as Error)?.message ?? String(e)}`, { cause: error }) };
+  }
+  if (DIRECTIVES.includes(answer as Directive)) return { directive: answer as Directive, error };
+  return { directive: 'stop', error: new InvalidArgument(`supervision.decide answered ${JSON.stringify(answer)}, not one of ${DIRECTIVES.join(', ')}`, { cause: error }) };
+}
+
 /**
  * Builds the nact crash handler for a strategy. `onFault` sees every decision (for counters, logs and
  * for turning a consumer's decision into a queue operation) before nact carries it out.
@@ -47,8 +61,10 @@ export function crashHandler<M>(strategy: Strategy, onFault: (fault: Fault) => v
   // One-for-one children fail apart: each has its own restart history, so a child that keeps crashing
   // does not use up the intensity of its siblings. All-for-one restarts them together: one history.
   const histories = new Map<string, RestartHistory>();
-  return async (msg, error, ctx: SupervisionContext<M, Ref<unknown>>, child) => {
-    let directive = strategy.decide(error);
+  return async (msg, crash, ctx: SupervisionContext<M, Ref<unknown>>, child) => {
+    const decision = decide(strategy, crash);
+    const { error } = decision;
+    let { directive } = decision;
     let exhausted = false;
     const key = strategy.kind === 'one-for-one' && child ? nameOf(child) : '';
     let history = histories.get(key) ?? [];

@@ -26,13 +26,15 @@ describe('membership', () => {
     await a!.stop();
   });
 
-  it('counts and ignores heartbeats that do not parse', async () => {
+  it('counts and ignores heartbeats that do not parse, or name no valid node id', async () => {
     const bus = new LocalBus();
     const t = new LocalTransport(bus);
     const m = new Membership(new LocalTransport(bus), 'w.hb', 'a', 'server', opts);
     m.start();
-    for (const junk of ['not json', '{"nodeId":1}', '{}', '\u0000\u0001']) t.publish('w.hb', new TextEncoder().encode(junk));
-    await until(() => m.rejected === 4, 'four rejected');
+    // An id that is not one ("x y") would make the subjects built from it invalid NATS protocol.
+    const junks = ['not json', '{"nodeId":1}', '{}', '\u0000\u0001', '{"nodeId":"x y","role":"server","leaving":false}', '{"nodeId":"a.b","role":"server","leaving":false}'];
+    for (const junk of junks) t.publish('w.hb', new TextEncoder().encode(junk));
+    await until(() => m.rejected === junks.length, 'all rejected');
     assert.deepEqual(m.list().map((x) => x.nodeId), ['a']);
     await m.stop();
   });

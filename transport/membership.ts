@@ -2,6 +2,7 @@
 // from for `downAfterMs` is marked down, and listeners (queue leaders) return its consumers' messages.
 import { z } from 'zod';
 import type { Transport, Subscription } from './transport.ts';
+import { NODE_ID } from '../node/ids.ts';
 
 export interface MemberInfo {
   readonly nodeId: string;
@@ -19,7 +20,7 @@ export interface MembershipOptions {
 
 export const defaultMembership: MembershipOptions = { intervalMs: 250, downAfterMs: 2_000 };
 
-const heartbeat = z.strictObject({ nodeId: z.string().min(1).max(64), role: z.enum(['server', 'client']), leaving: z.boolean() });
+const heartbeat = z.strictObject({ nodeId: z.string().regex(NODE_ID), role: z.enum(['server', 'client']), leaving: z.boolean() });
 type Heartbeat = z.infer<typeof heartbeat>;
 
 const encoder = new TextEncoder();
