@@ -57,6 +57,31 @@ describe('a cluster of node processes over NATS', () => {
     }
   });
 
+  it('a consumer process paused past its node\'s heartbeat timeout (SIGSTOP) is forgotten, then subscribes again once it runs', async () => {
+    const c = await ClusterHarness.create(server.url);
+    const client = await Warren.start({ nats: server.url, cluster: c.cluster, role: 'client' });
+    try {
+      await c.start({ role: 'serve', id: 'n2', queue: 'naps' });
+      const napper = await c.start({ role: 'consume', id: 'n3', queue: 'naps' });
+      const consumers = async () => (await client.clusterStats()).queues.find((q) => q.name === 'naps')?.consumers;
+      await until(async () => (await consumers()) === 1, 'the consumer is known');
+      await client.publish({ queue: 'naps' }, 'x', { id: 'before' });
+      await until(() => napper.got.length === 1, 'the first delivered');
+      napper.signal('SIGSTOP');
+      // Its heartbeats stop: the leader takes its node for down and forgets its consumer.
+      await until(async () => (await consumers()) === 0, 'the paused consumer forgotten', 30_000);
+      await client.publish({ queue: 'naps' }, 'x', { id: 'while' });
+      napper.signal('SIGCONT');
+      await until(async () => (await consumers()) === 1, 'subscribed again', 30_000);
+      await client.publish({ queue: 'naps' }, 'x', { id: 'after' });
+      await until(() => napper.got.length === 3, 'what came meanwhile and after, delivered', 30_000);
+      assert.deepEqual(napper.got.map((g) => g.id), ['before', 'while', 'after']);
+    } finally {
+      await client.stop();
+      await c.close();
+    }
+  });
+
   it('the NATS server restarted mid-stream: no confirmed message lost, none delivered twice to an acking consumer', async () => {
     const c = await ClusterHarness.create(server.url);
     try {

@@ -56,7 +56,10 @@ export class QueueServer {
   async nodeDown(node: string): Promise<void> {
     const tags = this.byNode.get(node);
     this.byNode.delete(node);
-    for (const tag of tags ?? []) await this.endpoint.cancel(tag).catch(() => {});
+    for (const tag of tags ?? []) {
+      await this.endpoint.cancel(tag).catch(() => {});
+      this.transport.publish(this.subjects.deliver(tag), control({ op: 'forgotten' }));
+    }
   }
 
   private onPublish(m: TransportMessage): void {

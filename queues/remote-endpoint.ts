@@ -14,7 +14,7 @@ import { DeliveryTags } from './delivery-tags.ts';
 import type { DeleteConditions, PublishRequest, PublishResult, QueueEndpoint } from './endpoint.ts';
 import type { Subscriber } from './queue-actor.ts';
 import type { Settlement } from './queue-machine.ts';
-import { chunks, control, controlOk, expectReply } from './remote-protocol.ts';
+import { chunks, consumerNotice, control, controlOk, expectReply } from './remote-protocol.ts';
 
 export interface RemoteOptions {
   /** One request's wait for its reply. */
@@ -81,6 +81,7 @@ export class RemoteEndpoint implements QueueEndpoint {
     const sub = this.transport.subscribe(this.subjects.deliver(consumer), (m) => {
       try {
         const f = decode(m.data);
+        if (f.type === 'control' && consumerNotice.safeParse(JSON.parse(f.json)).success) return void this.rejoin(consumer);
         if (f.type !== 'deliver' || f.epoch < this.epoch) return;
         this.epoch = f.epoch;
         subscriber.deliver(f.entries.map((e) => ({ seq: this.tags.tag(f.epoch, asSeq(e.seq)), id: asMessageId(e.id), headers: e.headers, deliveryCount: e.deliveryCount, body: e.body })));
@@ -179,11 +180,16 @@ export class RemoteEndpoint implements QueueEndpoint {
 
   /** After a reconnect: every consumer reconciles what it holds, or subscribes again if the leader forgot it. */
   async resync(): Promise<void> {
+    for (const consumer of [...this.consumers.keys()]) await this.rejoin(consumer);
+  }
+
+  /** A consumer reconciles what it holds with the leader, or subscribes again if the leader forgot it. */
+  private async rejoin(consumer: ConsumerTag): Promise<void> {
     await Promise.all(this.settling);
-    for (const [consumer, { subscriber }] of this.consumers) {
-      const known = await this.reconcile(consumer, subscriber.held()).catch(() => false);
-      if (!known) await this.control({ op: 'subscribe', consumer, node: this.nodeId, prefetch: subscriber.prefetch }).catch(() => {});
-    }
+    const c = this.consumers.get(consumer);
+    if (!c || this.closed) return;
+    const known = await this.reconcile(consumer, c.subscriber.held()).catch(() => false);
+    if (!known && this.consumers.has(consumer)) await this.control({ op: 'subscribe', consumer, node: this.nodeId, prefetch: c.subscriber.prefetch }).catch(() => {});
   }
 
   private async sendPublishes(items: readonly Pending[]): Promise<void> {

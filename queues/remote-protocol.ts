@@ -2,6 +2,7 @@
 // how a node turns a frame it cannot accept into an error reply.
 import { z } from 'zod';
 import { remoteError } from '../node/errors.ts';
+import { NODE_ID } from '../node/ids.ts';
 import { FRAME_BATCH_BYTES } from '../node/limits.ts';
 import { decode, encode, FrameError, type Frame } from '../transport/frame.ts';
 import type { Transport, TransportMessage } from '../transport/transport.ts';
@@ -9,7 +10,7 @@ import type { Transport, TransportMessage } from '../transport/transport.ts';
 const consumer = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/);
 
 export const controlRequest = z.discriminatedUnion('op', [
-  z.strictObject({ op: z.literal('subscribe'), consumer, node: z.string().min(1).max(64), prefetch: z.number().int().positive().max(65_535) }),
+  z.strictObject({ op: z.literal('subscribe'), consumer, node: z.string().regex(NODE_ID), prefetch: z.number().int().positive().max(65_535) }),
   z.strictObject({ op: z.literal('cancel'), consumer }),
   z.strictObject({ op: z.literal('reconcile'), consumer, holds: z.array(z.number().int().nonnegative()).max(65_535) }),
   z.strictObject({ op: z.literal('stats') }),
@@ -41,7 +42,15 @@ export const controlReply = z.strictObject({ ok: z.literal(true), known: z.boole
 }).optional(), count: z.number().int().nonnegative().optional(), resumed: z.boolean().optional() });
 export type ControlReply = z.infer<typeof controlReply>;
 
-export const control = (value: ControlRequest | PositionRequest | ResumeRequest | ControlReply): Uint8Array => encode({ type: 'control', json: JSON.stringify(value) });
+/**
+ * From a leader to a consumer, on its deliver subject: the leader no longer knows it (it took the
+ * consumer's node for down, and gave its messages back). A consumer whose node is in fact alive
+ * (a pause, a stall) subscribes again.
+ */
+export const consumerNotice = z.strictObject({ op: z.literal('forgotten') });
+export type ConsumerNotice = z.infer<typeof consumerNotice>;
+
+export const control = (value: ControlRequest | PositionRequest | ResumeRequest | ControlReply | ConsumerNotice): Uint8Array => encode({ type: 'control', json: JSON.stringify(value) });
 
 /** An error reply: what a requester gets instead of an answer. */
 export const errorFrame = (code: string, message: string): Uint8Array => encode({ type: 'error', code, message });
