@@ -302,6 +302,38 @@ describe('publish and consume', () => {
     assert.equal((second as { code?: string }).code, 'INVALID_ARGUMENT');
   });
 
+  it('a prefetch no handler had goes back uncounted: a loop that takes one message and leaves, run again and again, dead-letters nothing', async () => {
+    await node.declareQueue('jobs', { maxDeliveries: 2 });
+    for (const t of texts(10)) await node.publish({ queue: 'jobs' }, t);
+    const taken: [string, number, boolean][] = [];
+    for (let round = 0; round < 5; round++) {
+      for await (const m of node.messages('jobs', { prefetch: 10 })) {
+        taken.push([m.text(), m.deliveryCount, m.redelivered]);
+        await m.ack();
+        break;
+      }
+    }
+    assert.deepEqual(taken, texts(5).map((t) => [t, 1, false]));
+    const jobs = node.stats().queues.find((q) => q.name === 'jobs')!;
+    assert.deepEqual([jobs.ready, jobs.deadLettered], [5, 0]);
+
+    // A push consumer cancelled with one message in its handler: that one counts, those waiting behind it do not.
+    let release!: () => void;
+    const handled: Message[] = [];
+    const c = await node.consume('jobs', (m) => { handled.push(m); return new Promise<void>((r) => (release = r)); }, { prefetch: 5 });
+    await until(() => handled.length === 1 && node.stats().queues.find((q) => q.name === 'jobs')!.unacked === 5, 'one in hand, four waiting');
+    const cancelled = c.cancel();
+    release();
+    await cancelled;
+    const again: [string, number][] = [];
+    for await (const m of node.messages('jobs', { prefetch: 10 })) {
+      again.push([m.text(), m.deliveryCount]);
+      await m.ack();
+      if (again.length === 4) break;
+    }
+    assert.deepEqual(again, [['m6', 1], ['m7', 1], ['m8', 1], ['m9', 1]], 'the one handled was acked; the rest come as first deliveries');
+  });
+
   it('messages() iterates with manual acks and stops on abort, returning the unacked', async () => {
     await node.declareQueue('q');
     for (const t of texts(10)) await node.publish({ queue: 'q' }, t);

@@ -33,6 +33,8 @@ export class Consumer implements Settler {
   private actor!: ActorRef<ConsumerMsg>;
   private readonly settles: Batcher<Settlement>;
   private readonly inbox = new Denque<Message>();
+  /** Handed out by the actor but never to a handler (see passOver). */
+  private readonly passedOver = new Set<Seq>();
   /** Delivered and not yet settled, with their ids and when they came: what a reconnect tells the queue this consumer holds. */
   private readonly outstanding = new Map<Seq, { readonly id: MessageId; readonly at: number }>();
   /** Deliveries in the order they came, for the ack timeout: the first one still outstanding is the oldest. */
@@ -104,6 +106,7 @@ export class Consumer implements Settler {
   private close(closed: ConsumerClosed): Promise<void> {
     if (closed.reason !== 'cancelled') {
       this.orphaned = true;
+      this.passOver(this.inbox.toArray());
       this.inbox.clear();
       this.forceClose(closed);
     }
@@ -116,11 +119,25 @@ export class Consumer implements Settler {
       // Settlements made so far leave on the next turn; the cancel must reach the queue after them.
       await new Promise((r) => setImmediate(r));
       // Over NATS this also drops the subscription of its deliveries; for a deleted queue, its node answers that it is gone.
-      await this.endpoint.cancel(this.tag).catch(() => {});
+      await this.endpoint.cancel(this.tag, this.unseen()).catch(() => {});
       if (graceful) this.actor.stop();
       this.finish(ending);
     })();
     return this.cancelling;
+  }
+
+  /**
+   * Messages it holds that no handler had: a prefetch left behind by a cancel (in its inbox, or in a
+   * messages() loop's buffer, given here). Their deliveries do not count toward the delivery limit.
+   */
+  passOver(messages: readonly Message[]): void {
+    for (const m of messages) this.passedOver.add(m.seq);
+  }
+
+  private unseen(): Seq[] {
+    const seqs = [...this.passedOver];
+    for (const m of this.inbox.toArray()) seqs.push(m.seq);
+    return seqs.filter((seq) => this.outstanding.has(seq));
   }
 
   /** The oldest message still unsettled: past the ack timeout, the consumer ends. */
@@ -179,7 +196,7 @@ export class Consumer implements Settler {
   /** The actor stopped: by cancel, or by supervision (then its messages go back to the queue). */
   private stopped(error: unknown): void {
     if (this.cancelling || this.orphaned) return;
-    this.endpoint.cancel(this.tag).catch(() => {});
+    this.endpoint.cancel(this.tag, this.unseen()).catch(() => {});
     this.finish(error === undefined ? { reason: 'cancelled' } : { reason: 'failed', error });
   }
 

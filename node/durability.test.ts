@@ -101,6 +101,25 @@ describe('durable queues', () => {
     }
   });
 
+  it('a prefetch that went back unseen is still uncounted after a restart (as each `warren consume --count 1` would leave it)', async () => {
+    const dir = await tempDir();
+    try {
+      for (let run = 0; run < 3; run++) {
+        const n = await Warren.start({ dataDir: dir });
+        await n.declareQueue('jobs', { maxDeliveries: 2 });
+        if (run === 0) for (let i = 0; i < 5; i++) await n.publish({ queue: 'jobs' }, `m${i}`);
+        for await (const m of n.messages('jobs', { prefetch: 10 })) {
+          assert.deepEqual([m.text(), m.deliveryCount, m.redelivered], [`m${run}`, 1, false]);
+          await m.ack();
+          break;
+        }
+        await n.stop();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a producer killed with SIGKILL at a random moment loses no confirmed message; after restart each is there once, in order', async () => {
     await fc.assert(fc.asyncProperty(fc.integer({ min: 5, max: 400 }), fc.integer({ min: 1, max: 3 }), async (killAfter, rounds) => {
       const dir = await tempDir();

@@ -196,6 +196,19 @@ describe('queue features across nodes', () => {
       await b.consume('remote', (m) => { got.push(m.text()); });
       await until(() => got.length === 1 && stat('remote-gone')?.ready === 1, 'the delayed one delivered, the expired one dead-lettered');
       assert.deepEqual(got, ['later']);
+
+      // A remote loop that takes one message and leaves gives back the rest uncounted.
+      await a.declareQueue('jobs', { maxDeliveries: 2 });
+      for (const t of texts(4)) await b.publish({ queue: 'jobs' }, t);
+      const taken: [string, number][] = [];
+      for (let round = 0; round < 3; round++) {
+        for await (const m of b.messages('jobs', { prefetch: 4 })) {
+          taken.push([m.text(), m.deliveryCount]);
+          await m.ack();
+          break;
+        }
+      }
+      assert.deepEqual(taken, [['m0', 1], ['m1', 1], ['m2', 1]]);
     } finally {
       await b.stop();
       await a.stop();

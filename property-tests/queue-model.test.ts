@@ -27,6 +27,8 @@ interface ModelMessage {
   holder: string | undefined;
   readyAt: number | undefined;
   deliveries: number;
+  /** Delivered before (a delivery given back unseen no longer counts, but its message is no newcomer). */
+  handedOut: boolean;
 }
 
 interface Model {
@@ -63,12 +65,14 @@ interface Expected {
   readonly removed: Record<Exclude<RemoveReason, 'dead-letter'>, number[]>;
   readonly deadLettered: [seq: number, reason: DeadLetterReason, deliveryCount: number][];
   readonly stale: number[];
+  /** Deliveries given back unseen, which do not count ('released' records). */
+  readonly released: number[];
   /** The count a purge answers with. */
   purged?: number;
 }
 
 const EMPTY = new Uint8Array(0);
-const expectNothing = (): Expected => ({ answers: [], enqueued: [], removed: { ack: [], expired: [], dropped: [], purged: [] }, deadLettered: [], stale: [] });
+const expectNothing = (): Expected => ({ answers: [], enqueued: [], removed: { ack: [], expired: [], dropped: [], purged: [] }, deadLettered: [], stale: [], released: [] });
 
 // --- the model's rules ----------------------------------------------------------------------------
 
@@ -204,7 +208,7 @@ class Publish extends Step {
       const ttl = m.config.messageTtlMs;
       m.messages.set(seq, {
         seq, id, priority: spec.priority, expiresAt: ttl === undefined ? undefined : m.now + ttl, publishedDelayed: spec.delayMs > 0,
-        place: spec.delayMs > 0 ? 'delayed' : 'ready', holder: undefined, readyAt: spec.delayMs > 0 ? m.now + spec.delayMs : undefined, deliveries: 0,
+        place: spec.delayMs > 0 ? 'delayed' : 'ready', holder: undefined, readyAt: spec.delayMs > 0 ? m.now + spec.delayMs : undefined, deliveries: 0, handedOut: false,
       });
       m.dedup.push({ id, seq, at: m.now });
       m.counts.published++;
@@ -290,9 +294,12 @@ class Settle extends Step {
   }
 }
 
-/** A consumer cancels, or crashes: for the queue both are a cancel, and its messages come back. */
+/**
+ * A consumer cancels, or crashes: for the queue both are a cancel, and its messages come back; those
+ * it held from the `seen`-th on no handler had (a prefetch left behind): their deliveries do not count.
+ */
 class Cancel extends Step {
-  constructor(dt: number, readonly consumer: number, readonly why: 'cancel' | 'crash') {
+  constructor(dt: number, readonly consumer: number, readonly why: 'cancel' | 'crash', readonly seen: number) {
     super(dt);
   }
 
@@ -302,13 +309,24 @@ class Cancel extends Step {
 
   protected apply(m: Model, exp: Expected): QueueCommand {
     const tag = [...m.consumers.keys()][this.consumer % m.consumers.size]!;
-    for (const seq of heldBy(m, tag)) giveBack(m, exp, m.messages.get(seq)!, 0);
+    const held = heldBy(m, tag);
+    const unseen = held.slice(this.seen);
+    for (const seq of held) {
+      const msg = m.messages.get(seq)!;
+      if (!unseen.includes(seq)) giveBack(m, exp, msg, 0);
+      else {
+        msg.deliveries--;
+        msg.place = 'ready';
+        msg.holder = undefined;
+        exp.released.push(seq);
+      }
+    }
     m.consumers.delete(tag);
-    return { type: 'cancel', now: m.now, consumer: asConsumerTag(tag) };
+    return { type: 'cancel', now: m.now, consumer: asConsumerTag(tag), unseen: unseen.map(asSeq) };
   }
 
   toString(): string {
-    return `${this.why}(+${this.dt}ms, consumer #${this.consumer})`;
+    return `${this.why}(+${this.dt}ms, consumer #${this.consumer}, seen ${this.seen})`;
   }
 }
 
@@ -347,6 +365,7 @@ function verify(m: Model, machine: QueueMachine, exp: Expected, effects: QueueEf
   const deadLettered: Expected['deadLettered'] = [];
   const stale: number[] = [];
   const deliveredRecord: number[] = [];
+  const released: number[] = [];
   const deliveries: { consumer: ConsumerTag; seqs: number[]; counts: number[] }[] = [];
   for (const e of effects) {
     switch (e.type) {
@@ -354,6 +373,7 @@ function verify(m: Model, machine: QueueMachine, exp: Expected, effects: QueueEf
         for (const rec of e.records) {
           if (rec.type === 'enqueue') enqueued.push(rec.meta.seq);
           else if (rec.type === 'delivered') deliveredRecord.push(...rec.seqs);
+          else if (rec.type === 'released') released.push(...rec.seqs);
           else if (rec.type === 'remove') {
             assert.notEqual(rec.reason, 'dead-letter', "the machine leaves the 'dead-letter' removal to the actor");
             if (rec.reason !== 'dead-letter') removed[rec.reason].push(...rec.seqs);
@@ -383,6 +403,7 @@ function verify(m: Model, machine: QueueMachine, exp: Expected, effects: QueueEf
   const sortDl = (xs: Expected['deadLettered']) => xs.sort((a, b) => a[0] - b[0]);
   assert.deepEqual(sortDl(deadLettered), sortDl(exp.deadLettered), 'dead letters (seq, reason, deliveryCount)');
   assert.deepEqual(stale, exp.stale, 'stale settlements');
+  assert.deepEqual(released, exp.released, "'released' records: the deliveries given back unseen");
   assert.equal(purged, exp.purged, 'the count a purge answers with');
 
   verifyDispatch(m, deliveredRecord, deliveries);
@@ -398,12 +419,14 @@ function verifyDispatch(m: Model, deliveredRecord: number[], deliveries: { consu
   assert.deepEqual(deliveredRecord, mustGo, 'delivered: the head of the line, as far as credit reaches');
   assert.deepEqual(deliveries.flatMap((d) => d.seqs).sort((a, b) => a - b), [...mustGo].sort((a, b) => a - b), 'deliver effects match the delivered record');
 
+  const newcomers = new Set(deliveredRecord.filter((seq) => !m.messages.get(seq)!.handedOut));
   for (const { consumer, seqs, counts } of deliveries) {
     assert.ok(eligible.includes(consumer), `delivered to ${consumer}, which may not receive (single active consumer: ${eligible[0]})`);
     assert.deepEqual(seqs, deliveredRecord.filter((s) => seqs.includes(s)), `${consumer} gets its messages in line order`);
     seqs.forEach((seq, i) => {
       const msg = m.messages.get(seq)!;
       msg.deliveries++;
+      msg.handedOut = true;
       assert.equal(counts[i], msg.deliveries, `deliveryCount of seq ${seq}`);
       msg.place = 'unacked';
       msg.holder = consumer;
@@ -413,7 +436,7 @@ function verifyDispatch(m: Model, deliveredRecord: number[], deliveries: { consu
   }
   for (const seq of deliveredRecord) {
     const msg = m.messages.get(seq)!;
-    if (msg.deliveries !== 1 || msg.publishedDelayed) continue;
+    if (!newcomers.has(seq) || msg.publishedDelayed) continue;
     const last = m.lastFresh.get(msg.priority) ?? 0;
     assert.ok(seq > last, `FIFO: seq ${seq} delivered for the first time after seq ${last} (priority ${msg.priority})`);
     m.lastFresh.set(msg.priority, seq);
@@ -477,7 +500,7 @@ const commands = fc.commands<Model, Real>([
   fc.tuple(dt, fc.array(publishSpec, { minLength: 1, maxLength: 3 })).map(([t, items]) => new Publish(t, items)),
   fc.tuple(dt, fc.integer({ min: 1, max: 3 }), fc.option(pick, { nil: null, freq: 6 })).map(([t, prefetch, again]) => new Subscribe(t, prefetch, again)),
   fc.tuple(dt, pick, rarely, fc.array(settleSpec, { minLength: 1, maxLength: 3 })).map(([t, c, any, items]) => new Settle(t, c, any, items)),
-  fc.tuple(dt, pick, fc.constantFrom<'cancel' | 'crash'>('cancel', 'crash')).map(([t, c, why]) => new Cancel(t, c, why)),
+  fc.tuple(dt, pick, fc.constantFrom<'cancel' | 'crash'>('cancel', 'crash'), fc.nat({ max: 3 })).map(([t, c, why, seen]) => new Cancel(t, c, why, seen)),
   fc.integer({ min: 0, max: 40 }).map((t) => new Tick(t)),
   dt.map((t) => new Purge(t)),
 ], { maxCommands: 80, size: 'medium' });

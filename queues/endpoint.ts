@@ -19,8 +19,8 @@ export interface QueueEndpoint {
   subscribe(consumer: ConsumerTag, subscriber: Subscriber): Promise<void>;
   /** Settlements arrive in the order they were made, and before a later cancel of the same consumer. */
   settle(consumer: ConsumerTag, items: readonly Settlement[]): void;
-  /** Returns what the consumer still holds to the queue. */
-  cancel(consumer: ConsumerTag): Promise<void>;
+  /** Returns what the consumer still holds to the queue; the deliveries of `unseen` (no handler had them) do not count. */
+  cancel(consumer: ConsumerTag, unseen?: readonly Seq[]): Promise<void>;
   /** After a reconnect: deliveries the consumer does not hold go back in line; false = unknown consumer. */
   reconcile(consumer: ConsumerTag, holds: readonly Seq[]): Promise<boolean>;
   /** Removes the waiting messages (not the unacked ones); resolves with how many, once durable. */
@@ -74,12 +74,12 @@ export class LocalEndpoint implements QueueEndpoint {
     this.ref.tell({ type: 'settle', consumer, items });
   }
 
-  cancel(consumer: ConsumerTag): Promise<void> {
+  cancel(consumer: ConsumerTag, unseen: readonly Seq[] = []): Promise<void> {
     // Gone from the subscribers first: a cancel that a crash or a down queue keeps from the actor must
     // not leave a ghost that a restart subscribes again, with messages handed to it that no one handles.
     this.subscribers.delete(consumer);
     if (!this.ref.alive) return Promise.resolve();
-    return this.ref.ask<void>((reply) => ({ type: 'cancel', consumer, reply }), DEFAULT_ASK_TIMEOUT_MS);
+    return this.ref.ask<void>((reply) => ({ type: 'cancel', consumer, unseen, reply }), DEFAULT_ASK_TIMEOUT_MS);
   }
 
   reconcile(consumer: ConsumerTag, holds: readonly Seq[]): Promise<boolean> {

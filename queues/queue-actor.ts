@@ -37,7 +37,7 @@ export type QueueMsg =
   | { readonly type: 'open'; readonly reply: Reply<void> }
   | { readonly type: 'publish'; readonly items: readonly PendingPublish[] }
   | { readonly type: 'subscribe'; readonly consumer: ConsumerTag; readonly subscriber: Subscriber; readonly reply: Reply<void> }
-  | { readonly type: 'cancel'; readonly consumer: ConsumerTag; readonly reply: Reply<void> }
+  | { readonly type: 'cancel'; readonly consumer: ConsumerTag; readonly unseen: readonly Seq[]; readonly reply: Reply<void> }
   | { readonly type: 'reconcile'; readonly consumer: ConsumerTag; readonly holds: readonly Seq[]; readonly reply: Reply<boolean> }
   | { readonly type: 'settle'; readonly consumer: ConsumerTag; readonly items: readonly Settlement[] }
   | { readonly type: 'tick' }
@@ -134,7 +134,7 @@ export function queueBehavior(env: QueueEnv): Behavior<QueueState, QueueMsg> {
         }
         case 'cancel':
           env.subscribers.delete(msg.consumer);
-          await run(env, state, self, machine.handle({ type: 'cancel', now, consumer: msg.consumer }));
+          await run(env, state, self, machine.handle({ type: 'cancel', now, consumer: msg.consumer, unseen: msg.unseen }));
           msg.reply(undefined);
           break;
         case 'settle':

@@ -34,8 +34,8 @@ class Queue {
     return outcomes(this.machine.handle({ type: 'settle', now: this.now, consumer: asConsumerTag(consumer), items }));
   }
 
-  cancel(consumer: string): Outcomes {
-    return outcomes(this.machine.handle({ type: 'cancel', now: this.now, consumer: asConsumerTag(consumer) }));
+  cancel(consumer: string, unseen: number[] = []): Outcomes {
+    return outcomes(this.machine.handle({ type: 'cancel', now: this.now, consumer: asConsumerTag(consumer), unseen: unseen.map(asSeq) }));
   }
 
   reconcile(consumer: string, holds: number[]): Outcomes {

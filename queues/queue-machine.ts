@@ -53,7 +53,8 @@ export interface Settlement {
 export type QueueCommand =
   | { readonly type: 'publish'; readonly now: number; readonly items: readonly PublishItem[] }
   | { readonly type: 'subscribe'; readonly now: number; readonly consumer: ConsumerTag; readonly prefetch: number }
-  | { readonly type: 'cancel'; readonly now: number; readonly consumer: ConsumerTag }
+  /** `unseen`: what it holds that no handler had (a prefetch left behind): those deliveries do not count. */
+  | { readonly type: 'cancel'; readonly now: number; readonly consumer: ConsumerTag; readonly unseen: readonly Seq[] }
   | { readonly type: 'settle'; readonly now: number; readonly consumer: ConsumerTag; readonly items: readonly Settlement[] }
   /** After a reconnect: the consumer says what it holds; deliveries lost on the way go back in line. */
   | { readonly type: 'reconcile'; readonly now: number; readonly consumer: ConsumerTag; readonly holds: readonly Seq[] }
@@ -180,7 +181,7 @@ export class QueueMachine {
     switch (cmd.type) {
       case 'publish': this.publish(cmd.now, cmd.items); break;
       case 'subscribe': this.subscribe(cmd.consumer, cmd.prefetch); break;
-      case 'cancel': this.cancel(cmd.now, cmd.consumer); break;
+      case 'cancel': this.cancel(cmd.now, cmd.consumer, cmd.unseen); break;
       case 'settle': this.settle(cmd.now, cmd.consumer, cmd.items); break;
       case 'reconcile': this.reconcile(cmd.now, cmd.consumer, cmd.holds); break;
       case 'purge': this.purge(); break;
@@ -290,10 +291,24 @@ export class QueueMachine {
     this.order.push(consumer);
   }
 
-  private cancel(now: number, consumer: ConsumerTag): void {
+  private cancel(now: number, consumer: ConsumerTag, unseen: readonly Seq[]): void {
     const c = this.consumers.get(consumer);
     if (!c) return;
-    for (const seq of [...c.held].sort((a, b) => a - b)) this.giveBack(now, seq, 0);
+    const uncounted = new Set(unseen);
+    const released: Seq[] = [];
+    for (const seq of [...c.held].sort((a, b) => a - b)) {
+      if (!uncounted.has(seq)) {
+        this.giveBack(now, seq, 0);
+        continue;
+      }
+      // Never handed to a handler: back in its place, and the delivery does not count (as RabbitMQ 4.3 counts).
+      const e = this.entries.get(seq)!;
+      e.holder = undefined;
+      if (e.deliveries > 0) e.deliveries--;
+      this.ready.pushReturned(seq, e.priority);
+      released.push(seq);
+    }
+    for (const seqs of seqRuns(released)) this.records.push({ type: 'released', seqs });
     this.consumers.delete(consumer);
     const i = this.order.indexOf(consumer);
     this.order.splice(i, 1);

@@ -136,7 +136,7 @@ export class QueueServer {
         case 'cancel': {
           const consumer = asConsumerTag(req.consumer);
           for (const tags of this.byNode.values()) tags.delete(consumer);
-          await this.endpoint.cancel(consumer);
+          await this.endpoint.cancel(consumer, (req.unseen ?? []) as Seq[]);
           return this.replier.reply(m, control({ ok: true }));
         }
         case 'reconcile':

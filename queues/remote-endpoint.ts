@@ -114,23 +114,27 @@ export class RemoteEndpoint implements QueueEndpoint {
     }
   }
 
-  async cancel(consumer: ConsumerTag): Promise<void> {
+  async cancel(consumer: ConsumerTag, unseen: readonly Seq[] = []): Promise<void> {
     await Promise.all(this.settling);
     const c = this.consumers.get(consumer);
     this.consumers.delete(consumer);
     try {
-      await this.control({ op: 'cancel', consumer });
+      await this.control({ op: 'cancel', consumer, unseen: this.leaderSeqs(unseen) });
     } finally {
       c?.sub.unsubscribe();
     }
   }
 
   async reconcile(consumer: ConsumerTag, holds: readonly Seq[]): Promise<boolean> {
-    const seqs = holds.flatMap((tag) => {
+    return (await this.control({ op: 'reconcile', consumer, holds: this.leaderSeqs(holds) })).known ?? false;
+  }
+
+  /** The seqs, among these delivery tags, of the current leader's deliveries, as it numbers them. */
+  private leaderSeqs(tags: readonly Seq[]): Seq[] {
+    return tags.flatMap((tag) => {
       const origin = this.tags.origin(tag);
       return origin?.epoch === this.epoch ? [origin.seq] : [];
     });
-    return (await this.control({ op: 'reconcile', consumer, holds: seqs })).known ?? false;
   }
 
   /** Asks the leader: the purge happens there, and its remove records reach the mirrors with the rest of the log. */

@@ -11,7 +11,7 @@ const consumer = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/);
 
 export const controlRequest = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('subscribe'), consumer, node: z.string().regex(NODE_ID), prefetch: z.number().int().positive().max(65_535) }),
-  z.strictObject({ op: z.literal('cancel'), consumer }),
+  z.strictObject({ op: z.literal('cancel'), consumer, unseen: z.array(z.number().int().nonnegative()).max(65_535).optional() }),
   z.strictObject({ op: z.literal('reconcile'), consumer, holds: z.array(z.number().int().nonnegative()).max(65_535) }),
   z.strictObject({ op: z.literal('stats') }),
   z.strictObject({ op: z.literal('purge') }),

@@ -8,6 +8,7 @@
 //   2 delivered  seq...
 //   3 remove     reason | seq...   (reason: the index in REMOVE_REASONS)
 //   4 mark       epoch | lsn       (a mirror's place in its leader's stream)
+//   5 released   seq...            (deliveries given back unseen: they do not count)
 // Numbers are little-endian; seqs and times are f64 (exact for integers up to 2^53). id and headers
 // are a u32 byte length and UTF-8; headers are compact JSON, or nothing when there are none. The body
 // ends the payload as raw bytes: it never goes through a text form.
@@ -25,6 +26,7 @@ const ENQUEUE = 1;
 const DELIVERED = 2;
 const REMOVE = 3;
 const MARK = 4;
+const RELEASED = 5;
 const HAS_EXPIRES = 1;
 const HAS_READY = 2;
 /** Shared by every recovered message without headers: a backlog of millions holds one object, not millions. */
@@ -89,10 +91,11 @@ export class FrameWriter {
         break;
       }
       case 'delivered':
+      case 'released':
       case 'remove': {
         const b = this.room(at, 2 + 8 * r.seqs.length);
         const v = this.view;
-        b[at++] = r.type === 'remove' ? REMOVE : DELIVERED;
+        b[at++] = r.type === 'remove' ? REMOVE : r.type === 'released' ? RELEASED : DELIVERED;
         if (r.type === 'remove') b[at++] = reasonCode(r.reason);
         for (const seq of r.seqs) { v.setFloat64(at, seq, true); at += 8; }
         break;
@@ -306,6 +309,8 @@ function decodePayload(c: Cursor): LogRecord {
       return decodeEnqueue(c);
     case DELIVERED:
       return { type: 'delivered', seqs: c.seqs() };
+    case RELEASED:
+      return { type: 'released', seqs: c.seqs() };
     case REMOVE: {
       const reason = REMOVE_REASONS[c.u8()];
       if (reason === undefined) throw new RangeError('unknown remove reason');

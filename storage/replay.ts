@@ -47,6 +47,12 @@ export class Replayer {
           }
         }
         break;
+      case 'released':
+        for (const s of r.seqs) {
+          const other = this.others.get(s);
+          if (other && other.deliveryCount > 0) other.deliveryCount--;
+        }
+        break;
       case 'remove':
         for (const s of r.seqs) {
           if (this.isPlain(s)) this.setPlain(s, 0);

@@ -36,6 +36,8 @@ export interface StreamMark {
 export type LogRecord =
   | { readonly type: 'enqueue'; readonly meta: MessageMeta; readonly body: Uint8Array }
   | { readonly type: 'delivered'; readonly seqs: readonly Seq[] }
+  /** Deliveries that did not count: the consumer gave the messages back unseen (released, never handled). */
+  | { readonly type: 'released'; readonly seqs: readonly Seq[] }
   | { readonly type: 'remove'; readonly seqs: readonly Seq[]; readonly reason: RemoveReason }
   /** Written by a mirror after the records of each frame that ends an append; no part of the queue's state. */
   | ({ readonly type: 'mark' } & StreamMark);
