@@ -27,9 +27,7 @@ import { ReplyInbox } from '../transport/reply-inbox.ts';
 import type { QueueConfig } from '../queues/queue-machine.ts';
 import { MemoryStorage } from '../storage/memory-store.ts';
 import { openStorage } from '../storage/open.ts';
-import { recordHeaderBytes } from '../storage/record-codec.ts';
 import type { Headers, Storage } from '../storage/storage.ts';
-import { headerBytes, MAX_FRAME_BYTES } from '../transport/frame.ts';
 import { backoffDelay, defaultBackoff, type BackoffOptions } from '../supervision/backoff.ts';
 import { recordRestart, type RestartHistory } from '../supervision/intensity.ts';
 import { crashHandler, defaultIntensity, oneForOne, type Directive } from '../supervision/strategy.ts';
@@ -47,7 +45,7 @@ import {
 } from './options.ts';
 import { collectStats, type QueueStats, type Stats } from './stats.ts';
 import { RateWindow } from './rates.ts';
-import { FRAME_ROOM, MAX_BODY_BYTES, MIN_MAX_PAYLOAD } from './limits.ts';
+import { MIN_MAX_PAYLOAD, overPayload } from './limits.ts';
 
 export type Target = { readonly queue: string } | { readonly exchange: string; readonly routingKey?: string };
 
@@ -225,6 +223,7 @@ export class Warren {
       // A client places queues on server nodes: it must have heard from them first.
       if (role === 'client') await cluster.membership.heardFromAll();
       transport.onStatus((st) => { if (st === 'reconnected') for (const r of cluster.remotes.values()) void r.resync(); });
+      transport.onHandlerError((e) => node.fault('transport', e));
       // A queue declared elsewhere with this node as its home opens here; mirrored queues open where
       // the coordinator says.
       node.catalog.onChange((c) => { if (c.type === 'queue' && opensAt(c.decl, nodeId)) void node.openQueue(c.decl.name, c.decl.options).catch((e) => node.fault('queue', e)); });
@@ -765,12 +764,8 @@ export class Warren {
    * a bigger one could reach a queue on this node but neither its mirrors nor a consumer elsewhere.
    */
   private assertFits(bytes: Uint8Array, headers: Headers | undefined): void {
-    if (bytes.length > MAX_BODY_BYTES) throw new InvalidArgument(`body of ${bytes.length} bytes is over the limit of ${MAX_BODY_BYTES}`);
-    if (!this.cluster) return;
-    // Frames carry headers as they are, log records (which mirrors get) as JSON: the larger counts.
-    const size = bytes.length + (headers ? Math.max(headerBytes(headers), recordHeaderBytes(headers)) : 0);
-    const limit = Math.min(this.cluster.transport.maxPayload, MAX_FRAME_BYTES) - FRAME_ROOM;
-    if (size > limit) throw new InvalidArgument(`body of ${bytes.length} bytes${headers ? ' with its headers' : ''} is over the ${limit} bytes that one NATS message carries (the server's max payload less ${FRAME_ROOM} for the frame)`);
+    const why = overPayload(bytes.length, headers, this.cluster ? this.cluster.transport.maxPayload : Number.POSITIVE_INFINITY);
+    if (why) throw new InvalidArgument(why);
   }
 
   private assertRunning(): void {

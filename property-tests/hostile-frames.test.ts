@@ -70,6 +70,18 @@ describe('hostile input on a node\'s subjects', () => {
     assert.ok(acks.type === 'publish-ack', JSON.stringify(acks));
     assert.deepEqual(acks.entries.map((a) => (a.ok ? 'ok' : a.code)), ['INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'ok']);
     assert.equal(node.stats().node.rejectedFrames['invalid-entry'], before + 2);
+
+    // A message that fills a whole NATS message fits the frame that brings it, not the one that would
+    // deliver it: refused, or every delivery of it would fail.
+    const whole = encode({ type: 'publish', queue: 'q', entries: [{ ...entry, body: new Uint8Array(foreign.maxPayload - 64) }] });
+    const tooBig = decode(await foreign.request(s.publish('q'), whole, { timeoutMs: 5_000 }));
+    assert.ok(tooBig.type === 'publish-ack' && !tooBig.entries[0]!.ok && tooBig.entries[0]!.code === 'INVALID_ARGUMENT', JSON.stringify(tooBig).slice(0, 300));
+    // So many bad entries that their refusals would not fit in one answer: refused whole (publishing
+    // such an answer would throw).
+    const empty = { ...entry, id: '', body: new Uint8Array(0) };
+    const many = encode({ type: 'publish', queue: 'q', entries: Array.from({ length: Math.floor((foreign.maxPayload - 64) / 28) }, () => empty) });
+    const whole2 = decode(await foreign.request(s.publish('q'), many, { timeoutMs: 5_000 }));
+    assert.ok(whole2.type === 'error' && /would not fit/.test(whole2.message), JSON.stringify(whole2).slice(0, 300));
     const rejected = node.stats().node.rejectedFrames;
     assert.ok(Object.values(rejected).reduce((a, b) => a + b, 0) > 0, JSON.stringify(rejected));
     assert.ok(replies.includes('reply'), 'requests got answers (errors included)');

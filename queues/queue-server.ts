@@ -3,7 +3,7 @@
 // a wrong version, an oversized frame, a frame for another queue, a bad control request) gets an error
 // reply where there is a reply subject, and a count; the queue keeps serving.
 import { asConsumerTag, asMessageId, type ConsumerTag, type Seq } from '../node/ids.ts';
-import { MAX_BODY_BYTES } from '../node/limits.ts';
+import { overPayload } from '../node/limits.ts';
 import { WarrenError } from '../node/errors.ts';
 import type { ClusterSubjects } from '../transport/cluster-subjects.ts';
 import { decode, encode, FrameError, messageBytes, type PublishAckEntry, type PublishEntry } from '../transport/frame.ts';
@@ -73,10 +73,14 @@ export class QueueServer {
     let unanswered = frame.entries.length;
     const answer = (i: number, entry: PublishAckEntry): void => {
       entries[i] = entry;
-      if (--unanswered === 0 && m.reply) this.transport.publish(m.reply, encode({ type: 'publish-ack', entries }));
+      if (--unanswered > 0 || !m.reply) return;
+      const ack = encode({ type: 'publish-ack', entries });
+      // Refusals take more room than the entries they answer: a frame of many bad ones is refused whole.
+      if (ack.length > this.transport.maxPayload) this.replier.refuse(m, 'oversized-answer', `the answer to these ${entries.length} entries would not fit in one NATS message`);
+      else this.transport.publish(m.reply, ack);
     };
     frame.entries.forEach((e, i) => {
-      const invalid = invalidEntry(e);
+      const invalid = invalidEntry(e, this.transport.maxPayload);
       if (invalid) {
         this.replier.count('invalid-entry');
         return answer(i, { ok: false, code: 'INVALID_ARGUMENT', message: invalid });
@@ -174,9 +178,11 @@ export class QueueServer {
 
 }
 
-/** What a remote producer's entry breaks of what publish() checks locally, if anything. */
-function invalidEntry(e: PublishEntry): string | undefined {
+/**
+ * What a remote producer's entry breaks of what publish() checks locally, if anything: a message that
+ * fits in the frame that brought it but not in the one that delivers it would fail every delivery.
+ */
+function invalidEntry(e: PublishEntry, maxPayload: number): string | undefined {
   if (e.id.length === 0 || e.id.length > 256) return 'message id must be 1 to 256 characters';
-  if (e.body.length > MAX_BODY_BYTES) return `body over ${MAX_BODY_BYTES} bytes`;
-  return undefined;
+  return overPayload(e.body.length, e.headers, maxPayload);
 }

@@ -1,5 +1,6 @@
 // The in-process transport: a subject bus inside one Node process. Delivery is asynchronous (a
 // microtask later), as over a network, so code that works here does not rely on re-entrancy.
+import { MAX_FRAME_BYTES } from './frame.ts';
 import { randomUUID } from 'node:crypto';
 import { subjectMatches } from './subjects.ts';
 import {
@@ -36,6 +37,7 @@ export class LocalBus {
 
 export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
+  readonly maxPayload = MAX_FRAME_BYTES;
   private readonly own = new Set<Subscription>();
   private closed = false;
 

@@ -11,6 +11,30 @@ after(async () => { await server.stop(); });
 
 describeTransport('nats', () => NatsTransport.connect({ servers: server.url }));
 
+describe('NATS transport with a handler that throws', () => {
+  it('reports the throw and keeps its connection: the next message is handled', async () => {
+    const [a, b] = [await NatsTransport.connect({ servers: server.url }), await NatsTransport.connect({ servers: server.url })];
+    const statuses: TransportStatus[] = [];
+    const thrown: unknown[] = [];
+    b.onStatus((s) => statuses.push(s));
+    b.onHandlerError((e) => thrown.push(e));
+    const got: string[] = [];
+    b.subscribe('t.x', (m) => {
+      const text = new TextDecoder().decode(m.data);
+      // As a publish larger than the server takes would throw inside a handler.
+      if (text === 'bad') b.publish('t.y', new Uint8Array(b.maxPayload + 1));
+      got.push(text);
+    });
+    await b.flush();
+    for (const text of ['bad', 'good']) a.publish('t.x', new TextEncoder().encode(text));
+    await until(() => got.includes('good'), 'the next message handled');
+    assert.equal(thrown.length, 1);
+    assert.deepEqual(statuses, []);
+    await a.close();
+    await b.close();
+  });
+});
+
 describe('NATS transport across a server restart', () => {
   it('reconnects by itself, reports it, and delivers again', async () => {
     const [a, b] = [await NatsTransport.connect({ servers: server.url }), await NatsTransport.connect({ servers: server.url })];

@@ -50,6 +50,7 @@ export interface NatsTransportOptions {
 export class NatsTransport implements Transport {
   readonly kind = 'nats' as const;
   private readonly statusListeners = new Set<(s: TransportStatus) => void>();
+  private readonly handlerErrorListeners = new Set<(e: unknown) => void>();
 
   private constructor(readonly connection: NatsConnection) {
     void this.watchStatus();
@@ -103,7 +104,12 @@ export class NatsTransport implements Transport {
       ...(opts.queue ? { queue: opts.queue } : {}),
       callback: (err, msg) => {
         if (err) return;
-        handler(msg.reply ? { subject: msg.subject, data: msg.data, reply: msg.reply } : { subject: msg.subject, data: msg.data });
+        // A throw would reach nats.js and end the connection: one bad message must not cut off the node.
+        try {
+          handler(msg.reply ? { subject: msg.subject, data: msg.data, reply: msg.reply } : { subject: msg.subject, data: msg.data });
+        } catch (e) {
+          for (const l of this.handlerErrorListeners) l(e);
+        }
       },
     });
     return { unsubscribe: () => sub.unsubscribe() };
@@ -126,6 +132,12 @@ export class NatsTransport implements Transport {
 
   async close(): Promise<void> {
     if (!this.connection.isClosed()) await this.connection.drain().catch(() => this.connection.close());
+  }
+
+  /** A subscription's handler threw (it is caught here, and the connection goes on). */
+  onHandlerError(listener: (e: unknown) => void): () => void {
+    this.handlerErrorListeners.add(listener);
+    return () => void this.handlerErrorListeners.delete(listener);
   }
 
   onStatus(listener: (s: TransportStatus) => void): () => void {

@@ -14,6 +14,8 @@ export type MessageHandler = (msg: TransportMessage) => void;
 
 export interface Transport {
   readonly kind: 'local' | 'nats';
+  /** The largest message it carries (a NATS server's max_payload). */
+  readonly maxPayload: number;
   /** Fire and forget. */
   publish(subject: string, data: Uint8Array, reply?: string): void;
   /** Subjects are dot-separated tokens; `*` matches one token, `>` (last) one or more. */
