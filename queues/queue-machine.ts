@@ -6,7 +6,8 @@ import { asSeq, type ConsumerTag, type MessageId, type QueueName, type Seq } fro
 import { MAX_SEQS_PER_RECORD, seqRuns, type Headers, type LogRecord, type MessageMeta, type RecoveredQueue, type RemoveReason } from '../storage/storage.ts';
 import { dedupKey } from '../storage/replay.ts';
 import { DedupWindow } from './dedup-window.ts';
-import { ReadySet, sortedIndex } from './ready-set.ts';
+import { DelayedSet } from './delayed-set.ts';
+import { ReadySet } from './ready-set.ts';
 
 export type OverflowPolicy = 'reject-publish' | 'drop-head' | 'dead-letter-head';
 
@@ -139,8 +140,7 @@ export class QueueMachine {
   private readonly entries = new Map<Seq, Entry>();
   private static readonly plain: Readonly<Entry> = Object.freeze({ priority: 0, expiresAt: undefined, readyAt: undefined, deliveries: 0, holder: undefined });
   private readonly ready = new ReadySet();
-  /** Delayed messages, ascending by readyAt then seq. */
-  private readonly delayed: Seq[] = [];
+  private readonly delayed = new DelayedSet();
   private readonly consumers = new Map<ConsumerTag, ConsumerState>();
   /** Subscription order: round-robin, and the single active consumer is the first. */
   private order: ConsumerTag[] = [];
@@ -166,7 +166,7 @@ export class QueueMachine {
     for (const r of recovered?.recentIds ?? []) this.dedup.remember(r.id, r.seq, r.at);
     for (const m of recovered?.messages ?? []) {
       this.track(m.seq, m.priority, m.expiresAt, m.readyAt, m.deliveryCount);
-      if (m.readyAt !== undefined && m.readyAt > now) this.insertDelayed(m.seq);
+      if (m.readyAt !== undefined && m.readyAt > now) this.delayed.add(m.seq, m.readyAt);
       else if (m.deliveryCount > 0) this.ready.pushReturned(m.seq, m.priority);
       else this.ready.pushFresh(m.seq, m.priority);
     }
@@ -196,7 +196,7 @@ export class QueueMachine {
   snapshot(): QueueSnapshot {
     return {
       ready: this.ready.size,
-      delayed: this.delayed.length,
+      delayed: this.delayed.size,
       unacked: [...this.consumers.values()].reduce((n, c) => n + c.held.size, 0),
       consumers: this.consumers.size,
       counters: { ...this.counters },
@@ -206,8 +206,8 @@ export class QueueMachine {
   /** When the machine next has something to do on its own (a delay ends, a head expires). */
   nextWakeup(): number | undefined {
     const times: number[] = [];
-    const first = this.delayed[0];
-    if (first !== undefined) times.push(this.entry(first).readyAt!);
+    const first = this.delayed.nextReadyAt();
+    if (first !== undefined) times.push(first);
     for (const seq of this.ready.heads()) {
       const exp = this.entry(seq).expiresAt;
       if (exp !== undefined) times.push(exp);
@@ -248,7 +248,7 @@ export class QueueMachine {
         expiresAt: this.expiryOf(now, item.ttlMs), readyAt: item.delayMs ? now + item.delayMs : undefined,
       };
       this.track(seq, meta.priority, meta.expiresAt, meta.readyAt, 0);
-      if (meta.readyAt !== undefined) this.insertDelayed(seq);
+      if (meta.readyAt !== undefined) this.delayed.add(seq, meta.readyAt);
       else this.ready.pushFresh(seq, meta.priority);
       if (!item.fresh) this.dedup.remember(key, seq, now);
       this.counters.published++;
@@ -357,7 +357,7 @@ export class QueueMachine {
     if (this.deliveriesOf(seq, e) >= this.config.maxDeliveries) return this.deadLetter(seq, 'delivery-limit');
     if (delayMs > 0) {
       e.readyAt = now + delayMs;
-      this.insertDelayed(seq);
+      this.delayed.add(seq, e.readyAt);
     } else {
       this.ready.pushReturned(seq, e.priority);
     }
@@ -369,10 +369,7 @@ export class QueueMachine {
   }
 
   private promoteDue(now: number): void {
-    while (this.delayed.length) {
-      const seq = this.delayed[0]!;
-      if (this.entry(seq).readyAt! > now) break;
-      this.delayed.shift();
+    for (let seq = this.delayed.takeDue(now); seq !== undefined; seq = this.delayed.takeDue(now)) {
       this.ready.pushReturned(seq, this.entry(seq).priority);
     }
   }
@@ -470,14 +467,8 @@ export class QueueMachine {
     else this.records.push({ type: 'remove', seqs: [seq], reason });
   }
 
-  private insertDelayed(seq: Seq): void {
-    const readyAt = (s: Seq) => this.entry(s).readyAt!;
-    const before = (a: Seq, b: Seq) => readyAt(a) < readyAt(b) || (readyAt(a) === readyAt(b) && a < b);
-    this.delayed.splice(sortedIndex(this.delayed, seq, before), 0, seq);
-  }
-
   private waiting(): number {
-    return this.ready.size + this.delayed.length;
+    return this.ready.size + this.delayed.size;
   }
 
   /** The deliveries recorded, and one more for a message that may have been delivered unrecorded. */

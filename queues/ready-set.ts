@@ -1,16 +1,18 @@
 // The messages waiting for a consumer, in delivery order: higher priority first, then lowest seq.
 // Never-delivered messages arrive in seq order and sit in a FIFO; messages that come back (requeued,
-// or delayed ones coming due) are kept sorted beside it, so each lane's head is the smaller of two.
+// or delayed ones coming due) wait beside it in a heap by seq (a mass requeue costs log n each, not a
+// shift of the whole line), so each lane's head is the smaller of two.
 import Denque from 'denque';
+import FlatQueue from 'flatqueue';
 import type { Seq } from '../node/ids.ts';
 
 class Lane {
   readonly fresh = new Denque<Seq>();
-  readonly returned: Seq[] = [];
+  readonly returned = new FlatQueue<Seq>();
 
   peek(): Seq | undefined {
     const f = this.fresh.peekFront();
-    const r = this.returned[0];
+    const r = this.returned.peek();
     if (f === undefined) return r;
     if (r === undefined) return f;
     return r < f ? r : f;
@@ -19,7 +21,7 @@ class Lane {
   shift(): Seq | undefined {
     const head = this.peek();
     if (head === undefined) return undefined;
-    if (head === this.returned[0]) this.returned.shift();
+    if (head === this.returned.peek()) this.returned.pop();
     else this.fresh.shift();
     return head;
   }
@@ -46,8 +48,7 @@ export class ReadySet {
 
   /** A message coming back (requeue, delay over): goes to its place by seq. */
   pushReturned(seq: Seq, priority: number): void {
-    const r = this.lane(priority).returned;
-    r.splice(sortedIndex(r, seq, (a, b) => a < b), 0, seq);
+    this.lane(priority).returned.push(seq, seq);
     this.count++;
   }
 
@@ -95,16 +96,4 @@ export class ReadySet {
     }
     return entry.lane;
   }
-}
-
-/** Binary search: where `x` goes in `xs`, which is sorted by `before`. */
-export function sortedIndex<T>(xs: readonly T[], x: T, before: (a: T, b: T) => boolean): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (before(xs[mid]!, x)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
