@@ -5,7 +5,7 @@ import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { Warren, type Message } from '../index.ts';
+import { Stopped, Warren, type Message } from '../index.ts';
 import { propertyParams } from '../property-tests/params.ts';
 import { testCluster, until } from './testing.ts';
 
@@ -96,6 +96,21 @@ describe('durable queues', () => {
       assert.deepEqual(got.map((m) => m.redelivered), [true, true, true, true, false, false, false, false]);
       assert.equal(got[0]!.id, 'id-2');
       await b.stop();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a declaration that a stop overtakes fails with Stopped (or is done), and the data dir opens again', async () => {
+    const dir = await tempDir();
+    try {
+      const n = await Warren.start({ dataDir: dir });
+      const declared = n.declareQueue('late').then(() => 'declared', (e: unknown) => e);
+      await n.stop();
+      const outcome = await declared;
+      assert.ok(outcome === 'declared' || outcome instanceof Stopped, String(outcome));
+      const again = await Warren.start({ dataDir: dir });
+      await again.stop();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -193,5 +208,17 @@ describe('durable queues in a cluster', () => {
     } finally {
       await client.stop();
     }
+  });
+
+  it('a node whose consumer\'s queue lives on a node gone meanwhile still stops: its cancel is tried once, not until the confirm deadline', async () => {
+    const [home, away] = [await cluster.start('home'), await cluster.start('away')];
+    await home.declareQueue('gone-home');
+    await away.consume('gone-home', () => {});
+    await home.stop();
+    let stopped = false;
+    const stopping = away.stop().then(() => { stopped = true; });
+    // A bound, not a timing assertion: before, the cancel was retried for the whole 60 s deadline.
+    await until(() => stopped, 'the stop', 20_000);
+    await stopping;
   });
 });

@@ -52,7 +52,7 @@ export class MailboxFull extends WarrenError {
   }
 }
 export class Stopped extends WarrenError {
-  constructor(what: string) { super('STOPPED', `${what} is stopped`); }
+  constructor(what: string, options?: { cause?: unknown }) { super('STOPPED', `${what} is stopped`, options); }
 }
 export class StorageError extends WarrenError {
   constructor(message: string, options?: { cause?: unknown }) { super('STORAGE', message, options); }

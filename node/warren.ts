@@ -435,6 +435,7 @@ export class Warren {
     this.running = false;
     this.cluster?.coordinator.retire();
     clearInterval(this.rateSampler);
+    for (const remote of this.cluster?.remotes.values() ?? []) remote.windDown();
     await Promise.all([...this.consumers].map((c) => c.cancel()));
     // Publishes still batching leave on this turn; close must queue up behind them.
     await new Promise((r) => setImmediate(r));
@@ -775,6 +776,8 @@ export class Warren {
   /** Bad input is counted; it never gets past the edge. */
   private guard<T>(f: () => T): T {
     const count = (e: unknown) => {
+      // A call a stop overtook fails as the stop makes it fail, whatever broke inside (an actor gone).
+      if (!this.running && !(e instanceof WarrenError)) throw new Stopped(`node '${this.nodeId}'`, { cause: e });
       this.countInvalid(e);
       throw e;
     };

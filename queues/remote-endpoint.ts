@@ -59,6 +59,8 @@ export class RemoteEndpoint implements QueueEndpoint {
   private leaderChanged = LeaderChanged.pending();
   /** The node stopped: nothing is sent, retried or probed any more. */
   private closed = false;
+  /** The node is stopping (see windDown). */
+  private winding = false;
 
   constructor(
     readonly name: QueueName,
@@ -235,6 +237,14 @@ export class RemoteEndpoint implements QueueEndpoint {
     }
   }
 
+  /**
+   * The node is stopping: what it still sends (its consumers' cancels, their last settlements) is
+   * tried once, so that a leader gone meanwhile does not hold the stop for the whole confirm deadline.
+   */
+  windDown(): void {
+    this.winding = true;
+  }
+
   /** The node stops: what fails from now on is not retried (Stopped), and a new leader is not probed for. */
   close(): void {
     this.closed = true;
@@ -248,7 +258,7 @@ export class RemoteEndpoint implements QueueEndpoint {
       try {
         return await attempt();
       } catch (err) {
-        if (err instanceof WarrenError || Date.now() > deadline) throw err;
+        if (err instanceof WarrenError || this.winding || Date.now() > deadline) throw err;
         await new Promise((r) => setTimeout(r, backoffDelay(n, this.opts.retry)));
       }
     }
