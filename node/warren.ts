@@ -210,7 +210,7 @@ export class Warren {
           lead: (q, v) => self.lead(q, v),
           position: (q, n) => self.cluster!.replicas.position(q, n),
         }, defaultLeadership.leaseMs, role === 'server'),
-        replicas: new ReplicaServer(transport, subjects, nodeId, storage, counters, (q) => self.cluster!.coordinator.meta(q)?.meta.replicas.includes(nodeId) ?? false),
+        replicas: new ReplicaServer(transport, subjects, nodeId, storage, counters, (q) => self.cluster!.coordinator.meta(q)?.meta.replicas.includes(nodeId) ?? false, async (q) => (await meta.get(q))?.meta),
         answers: new ReplyInbox(transport),
       };
       node = self = new Warren(nodeId, storage, await KvCatalog.open(transport.connection, name), cluster);

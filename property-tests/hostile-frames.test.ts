@@ -86,6 +86,19 @@ describe('hostile input on a node\'s subjects', () => {
     assert.ok(Object.values(rejected).reduce((a, b) => a + b, 0) > 0, JSON.stringify(rejected));
     assert.ok(replies.includes('reply'), 'requests got answers (errors included)');
 
+    // A forged deliver frame to a remote consumer, claiming a leader epoch no one has: the consumer
+    // still takes the real leader's deliveries.
+    const other = await Warren.start({ nats: server.url, cluster: 'hostile', nodeId: 'other', dataDir: path.join(dir, 'other') });
+    const remote: string[] = [];
+    const c = await other.consume('q', (m) => { if (m.text().startsWith('remote')) remote.push(m.text()); });
+    await node.publish({ queue: 'q' }, 'remote 1');
+    await until(() => remote.length === 1, 'the remote consumer gets a message');
+    foreign.publish(s.deliver(c.tag), encode({ type: 'deliver', consumer: c.tag, epoch: 0xffffffff, entries: [] }));
+    await foreign.flush();
+    await node.publish({ queue: 'q' }, 'remote 2');
+    await until(() => remote.length === 2, 'and the next, after the forged frame');
+    await other.stop();
+
     // Still serving.
     const got: string[] = [];
     await node.consume('q', (m) => { if (m.text() === 'still here') got.push(m.text()); });

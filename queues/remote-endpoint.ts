@@ -84,8 +84,9 @@ export class RemoteEndpoint implements QueueEndpoint {
       try {
         const f = decode(m.data);
         if (f.type === 'control' && consumerNotice.safeParse(JSON.parse(f.json)).success) return void this.rejoin(consumer);
+        // The epoch moves with the metadata (failover), never with a frame: a frame claiming a high one
+        // (forged, or replayed) would have every delivery of the real leader dropped from then on.
         if (f.type !== 'deliver' || f.epoch < this.epoch) return;
-        this.epoch = f.epoch;
         subscriber.deliver(f.entries.map((e) => ({ seq: this.tags.tag(f.epoch, asSeq(e.seq)), id: asMessageId(e.id), headers: e.headers, deliveryCount: e.deliveryCount, body: e.body })));
       } catch {
         // Not from a leader of ours: ignored (the leader's own frames always decode).

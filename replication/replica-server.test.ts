@@ -20,9 +20,9 @@ const queue = asQueue('q');
 const subjects = clusterSubjects('t');
 
 /** Node 'b' as a mirror of 'q' on `storage`, and a way to send it what a leader sends. */
-function mirror(storage: MemoryStorage) {
+function mirror(storage: MemoryStorage, stored?: { epoch: number; inSync: string[] }) {
   const bus = new LocalBus();
-  const server = new ReplicaServer(new LocalTransport(bus), subjects, 'b', storage, { rejected: new Map() }, () => true);
+  const server = new ReplicaServer(new LocalTransport(bus), subjects, 'b', storage, { rejected: new Map() }, () => true, async () => stored);
   server.start();
   const leader = new LocalTransport(bus);
   const ask = async (data: Uint8Array) => {
@@ -78,6 +78,24 @@ describe('a mirror asked to resume', () => {
     assert.deepEqual(await torn.position(), { ok: true, position: { seq: 5 } });
     assert.deepEqual(await torn.resume(3, 's5', { epoch: 2, lsn: 2 }), { ok: true, resumed: false });
     for (const m of [again, crashed, torn]) await m.server.stop();
+  });
+
+  it('empties its copy for a reset only once the metadata has it out of inSync, and takes no epoch the metadata does not know', async () => {
+    const stored = { epoch: 1, inSync: ['a'] };
+    const b = mirror(new MemoryStorage(), stored);
+    assert.deepEqual(await b.frame(1, 's1', 0, 0, [], true), { ok: true });
+    assert.deepEqual(await b.frame(1, 's1', 1, 1, [1, 2]), { ok: true });
+    stored.inSync = ['a', 'b'];
+    // A reset while it is in sync (a forged or replayed frame: the leader takes it out first) is refused.
+    const wipe = await b.frame(1, 'forged', 0, 0, [], true);
+    assert.ok('type' in wipe && wipe.type === 'error' && /in sync/.test(wipe.message), JSON.stringify(wipe));
+    stored.inSync = ['a'];
+    const fence = await b.frame(9, 'forged', 0, 0, [], true);
+    assert.ok('type' in fence && fence.type === 'error' && /epoch 9 is newer than the metadata's 1/.test(fence.message), JSON.stringify(fence));
+    // Its copy and its session are as they were: the leader goes on.
+    assert.deepEqual(await b.position(), { ok: true, position: { seq: 2, stream: { epoch: 1, lsn: 1 } } });
+    assert.deepEqual(await b.frame(1, 's1', 2, 2, [3]), { ok: true });
+    await b.server.stop();
   });
 
   it('refuses a replicate frame that carries a mark: a mirror writes its own', async () => {

@@ -72,6 +72,8 @@ export class ReplicaServer {
     counters: ServerCounters,
     /** Whether the metadata names this node a replica of the queue: no other frame touches storage. */
     private readonly isReplica: (queue: QueueName) => boolean,
+    /** The queue's metadata as stored now (not as last seen): read before a reset empties this copy. */
+    private readonly storedMeta: (queue: QueueName) => Promise<{ readonly epoch: number; readonly inSync: readonly string[] } | undefined> = async () => undefined,
   ) {
     this.replier = new Replier(transport, counters.rejected);
   }
@@ -281,6 +283,12 @@ export class ReplicaServer {
     if (f.epoch < r.epoch) throw new Refused('stale-epoch', `queue '${queue}': epoch ${f.epoch} is older than ${r.epoch}`);
     const { records, framed } = parseRecords(f.records);
     if (f.reset) {
+      // A leader takes a mirror out of inSync before it empties its copy, and has an epoch the
+      // metadata knows: a reset that says otherwise (a forged or replayed frame) must not wipe a copy
+      // a takeover may need, nor fence out the leader with its epoch.
+      const stored = await this.storedMeta(queue);
+      if (stored?.inSync.includes(this.self)) throw new Refused('in-sync', `queue '${queue}': this copy is in sync; it is emptied only once out of inSync`);
+      if (stored && f.epoch > stored.epoch) throw new Refused('unknown-epoch', `queue '${queue}': epoch ${f.epoch} is newer than the metadata's ${stored.epoch}`);
       // A new session starts from nothing: the snapshot that follows is the whole live state.
       await this.wipe(queue, r);
       r.stream = undefined;
