@@ -164,7 +164,9 @@ export class Consumer implements Settler {
       // The queue lost this consumer's settlement (its actor crashed or was reopened before it got
       // there): settled again, as before, for the queue would otherwise count it held for good.
       if (done?.id === d.id) this.settles.add({ seq: d.seq, outcome: done.outcome, delayMs: undefined });
-      if (this.outstanding.has(d.seq) || done?.id === d.id) continue;
+      // The same message again (in hand, or finally settled): dropped. A seq held under another id names
+      // a new message now (the queue lost the old one's writes in a crash): the old delivery is void.
+      if (this.outstanding.get(d.seq)?.id === d.id || done?.id === d.id) continue;
       this.outstanding.set(d.seq, { id: d.id, at });
       if (this.ackTimeoutMs > 0) this.arrivals.push({ seq: d.seq, at });
       this.inbox.push(new Message(this.queue, this, d.seq, d.id, d.body, d.headers, d.deliveryCount));
@@ -173,8 +175,10 @@ export class Consumer implements Settler {
   }
 
   /** As in AMQP, a settlement is on its way once queued here, in order; the queue counts stale ones. */
-  settle(seq: Seq, outcome: Outcome, delayMs: number | undefined): Promise<void> {
-    const id = this.outstanding.get(seq)?.id;
+  settle(seq: Seq, outcome: Outcome, delayMs: number | undefined, id?: MessageId): Promise<void> {
+    const held = this.outstanding.get(seq)?.id;
+    // The seq names another message now (see deliver): this settlement is for one the queue no longer has.
+    if (id !== undefined && held !== undefined && held !== id) return Promise.resolve();
     this.outstanding.delete(seq);
     if (this.orphaned) return Promise.resolve();
     if (outcome !== 'requeue' && id !== undefined) {

@@ -210,6 +210,26 @@ describe('durable queues in a cluster', () => {
     }
   });
 
+  it('a consumer on another node goes on after the queue\'s node restarts: the queue, knowing no consumer, says it opened, and the consumer subscribes again', async () => {
+    let home = await cluster.start('home2');
+    const away = await cluster.start('away2');
+    try {
+      await home.declareQueue('restarted');
+      const got: string[] = [];
+      await away.consume('restarted', (m) => { got.push(m.text()); });
+      await home.publish({ queue: 'restarted' }, 'before');
+      await until(() => got.length === 1, 'before the restart');
+      await home.stop();
+      home = await cluster.start('home2');
+      await home.publish({ queue: 'restarted' }, 'after');
+      await until(() => got.length === 2, 'after the restart', 30_000);
+      assert.deepEqual(got, ['before', 'after']);
+    } finally {
+      await away.stop();
+      await home.stop();
+    }
+  });
+
   it('a node whose consumer\'s queue lives on a node gone meanwhile still stops: its cancel is tried once, not until the confirm deadline', async () => {
     const [home, away] = [await cluster.start('home'), await cluster.start('away')];
     await home.declareQueue('gone-home');

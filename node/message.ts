@@ -6,7 +6,8 @@ import { InvalidArgument, WarrenError } from './errors.ts';
 
 /** Where a message's settlement goes: its consumer, which batches it to the queue. */
 export interface Settler {
-  settle(seq: Seq, outcome: Outcome, delayMs: number | undefined): Promise<void>;
+  /** `id`: the message's, so that a seq given to another message since (a queue that lost its last writes) is not settled for it. */
+  settle(seq: Seq, outcome: Outcome, delayMs: number | undefined, id: MessageId): Promise<void>;
 }
 
 export class AlreadySettled extends WarrenError {
@@ -67,6 +68,6 @@ export class Message {
   private settle(outcome: Outcome, delayMs?: number): Promise<void> {
     if (this.settledAs !== undefined) return Promise.reject(new AlreadySettled(this.id));
     this.settledAs = outcome;
-    return this.settler.settle(this.seq, outcome, delayMs);
+    return this.settler.settle(this.seq, outcome, delayMs, this.id);
   }
 }

@@ -45,6 +45,8 @@ export class QueueServer {
       this.transport.subscribe(this.subjects.settle(q), (m) => this.onSettle(m)),
       this.transport.subscribe(this.subjects.control(q), (m) => void this.onControl(m)),
     ];
+    // After its node's restart, a queue knows none of the consumers that other nodes still run.
+    this.transport.publish(this.subjects.opened(q), control({ op: 'opened' }));
   }
 
   stop(): void {

@@ -8,7 +8,7 @@ import { NotConfirmed, remoteError, Stopped, WarrenError } from '../node/errors.
 import { asMessageId, asSeq, type ConsumerTag, type QueueName, type Seq } from '../node/ids.ts';
 import { backoffDelay, type BackoffOptions } from '../supervision/backoff.ts';
 import type { ClusterSubjects } from '../transport/cluster-subjects.ts';
-import { decode, encode, messageBytes, type PublishEntry } from '../transport/frame.ts';
+import { decode, encode, messageBytes, type Frame, type PublishEntry } from '../transport/frame.ts';
 import type { Subscription, Transport } from '../transport/transport.ts';
 import { DeliveryTags } from './delivery-tags.ts';
 import type { DeleteConditions, PublishRequest, PublishResult, QueueEndpoint } from './endpoint.ts';
@@ -59,6 +59,8 @@ export class RemoteEndpoint implements QueueEndpoint {
   private leaderChanged = LeaderChanged.pending();
   /** The node stopped: nothing is sent, retried or probed any more. */
   private closed = false;
+  /** Where the queue's node says it opened the queue (after a restart): subscribed with the first consumer. */
+  private opened: Subscription | undefined;
   /** The node is stopping (see windDown). */
   private winding = false;
 
@@ -80,10 +82,17 @@ export class RemoteEndpoint implements QueueEndpoint {
   }
 
   async subscribe(consumer: ConsumerTag, subscriber: Subscriber): Promise<void> {
+    this.opened ??= this.transport.subscribe(this.subjects.opened(this.name), (m) => {
+      try {
+        if (isNotice(decode(m.data))) void this.resync();
+      } catch {
+        // Not a notice: ignored.
+      }
+    });
     const sub = this.transport.subscribe(this.subjects.deliver(consumer), (m) => {
       try {
         const f = decode(m.data);
-        if (f.type === 'control' && consumerNotice.safeParse(JSON.parse(f.json)).success) return void this.rejoin(consumer);
+        if (f.type === 'control') return void (isNotice(f) && this.rejoin(consumer));
         // The epoch moves with the metadata (failover), never with a frame: a frame claiming a high one
         // (forged, or replayed) would have every delivery of the real leader dropped from then on.
         if (f.type !== 'deliver' || f.epoch < this.epoch) return;
@@ -249,6 +258,7 @@ export class RemoteEndpoint implements QueueEndpoint {
   /** The node stops: what fails from now on is not retried (Stopped), and a new leader is not probed for. */
   close(): void {
     this.closed = true;
+    this.opened?.unsubscribe();
   }
 
   /** Retries what failed for the network's sake (timeouts, no leader yet) until the deadline; an answer that is an error is final. */
@@ -263,5 +273,15 @@ export class RemoteEndpoint implements QueueEndpoint {
         await new Promise((r) => setTimeout(r, backoffDelay(n, this.opts.retry)));
       }
     }
+  }
+}
+
+/** A queue node's notice to its consumers (remote-protocol's consumerNotice); anything else is not one. */
+function isNotice(f: Frame): boolean {
+  if (f.type !== 'control') return false;
+  try {
+    return consumerNotice.safeParse(JSON.parse(f.json)).success;
+  } catch {
+    return false;
   }
 }

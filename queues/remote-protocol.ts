@@ -43,11 +43,12 @@ export const controlReply = z.strictObject({ ok: z.literal(true), known: z.boole
 export type ControlReply = z.infer<typeof controlReply>;
 
 /**
- * From a leader to a consumer, on its deliver subject: the leader no longer knows it (it took the
- * consumer's node for down, and gave its messages back). A consumer whose node is in fact alive
- * (a pause, a stall) subscribes again.
+ * From a queue's node to consumers elsewhere, which then make sure it knows them (they subscribe
+ * again if not): 'forgotten', to one consumer on its deliver subject, when the node took the
+ * consumer's node for down (a pause, a stall) and gave its messages back; 'opened', to all on the
+ * queue's opened subject, when the queue opened there (its node restarted), knowing no consumer.
  */
-export const consumerNotice = z.strictObject({ op: z.literal('forgotten') });
+export const consumerNotice = z.strictObject({ op: z.enum(['forgotten', 'opened']) });
 export type ConsumerNotice = z.infer<typeof consumerNotice>;
 
 export const control = (value: ControlRequest | PositionRequest | ResumeRequest | ControlReply | ConsumerNotice): Uint8Array => encode({ type: 'control', json: JSON.stringify(value) });

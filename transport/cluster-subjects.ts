@@ -10,6 +10,8 @@ export interface ClusterSubjects {
   control(queue: string): string;
   /** DELIVER frames to one consumer. */
   deliver(consumer: string): string;
+  /** The queue's node (re)opened it, knowing no consumer yet: consumers elsewhere subscribe again. */
+  opened(queue: string): string;
   /** REPLICATE frames to one node, for every mirrored queue it holds a replica of. */
   replicate(node: string): string;
   /** REPLICATE-PAIR frames to two nodes at once (in either order: the subject sorts them). */
@@ -37,6 +39,7 @@ export function clusterSubjects(cluster: string): ClusterSubjects {
     settle: (queue) => `${q(queue)}.settle`,
     control: (queue) => `${q(queue)}.ctl`,
     deliver: (consumer) => `${cluster}.c.${consumer}`,
+    opened: (queue) => `${q(queue)}.opened`,
     replicate: (node) => `${cluster}.r.${node}`,
     replicatePair: (a, b) => (a < b ? `${cluster}.r2.${a}.${b}` : `${cluster}.r2.${b}.${a}`),
     replicatePairsOf: (node) => [`${cluster}.r2.${node}.*`, `${cluster}.r2.*.${node}`],
