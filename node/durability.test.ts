@@ -1,16 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
 import { Stopped, Warren, type Message } from '../index.ts';
 import { propertyParams } from '../property-tests/params.ts';
+import { withTempDir } from '../storage/test-support.ts';
 import { testCluster, until } from './testing.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const tempDir = () => mkdtemp(path.join(tmpdir(), 'warren-durable-'));
 
 /** Drains a queue with a fresh consumer: the messages in delivery order. */
 async function drain(node: Warren, queue: string, expected: number): Promise<Message[]> {
@@ -28,50 +27,46 @@ async function drain(node: Warren, queue: string, expected: number): Promise<Mes
 
 describe('durable queues', () => {
   it("a data dir holds one node at a time (a killed owner's lock is taken over: see the SIGKILL test)", async () => {
-    const dir = await tempDir();
-    try {
+    await withTempDir(async (dir) => {
       const a = await Warren.start({ dataDir: dir });
       await assert.rejects(Warren.start({ dataDir: dir }), { code: 'STORAGE', message: /in use by process/ });
       await a.stop();
       const b = await Warren.start({ dataDir: dir });
       await b.stop();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('a node started without options keeps its data in ./.warren/default and is the same node after a restart; a data dir keeps the id it last ran with', async () => {
-    const dir = await tempDir();
-    const cwd = process.cwd();
-    process.chdir(dir);
-    try {
-      const first = await Warren.start();
-      await first.declareQueue('kept');
-      await first.publish({ queue: 'kept' }, 'still here');
-      await first.stop();
-      const second = await Warren.start();
-      assert.equal(second.nodeId, first.nodeId);
-      assert.deepEqual((await drain(second, 'kept', 1)).map((m) => m.text()), ['still here']);
-      await second.stop();
-      assert.equal(await readFile(path.join(dir, '.warren', 'default', 'node-id'), 'utf8'), first.nodeId);
-      // An id given is the node's; the data dir's default then follows it.
-      const named = await Warren.start({ nodeId: 'named' });
-      assert.equal(named.nodeId, 'named');
-      await named.stop();
-      await access(path.join(dir, '.warren', 'named'));
-      // Started on that data dir without one, it is that node again.
-      const again = await Warren.start({ dataDir: path.join('.warren', 'named') });
-      assert.equal(again.nodeId, 'named');
-      await again.stop();
-    } finally {
-      process.chdir(cwd);
-      await rm(dir, { recursive: true, force: true });
-    }
+    await withTempDir(async (dir) => {
+      const cwd = process.cwd();
+      process.chdir(dir);
+      try {
+        const first = await Warren.start();
+        await first.declareQueue('kept');
+        await first.publish({ queue: 'kept' }, 'still here');
+        await first.stop();
+        const second = await Warren.start();
+        assert.equal(second.nodeId, first.nodeId);
+        assert.deepEqual((await drain(second, 'kept', 1)).map((m) => m.text()), ['still here']);
+        await second.stop();
+        assert.equal(await readFile(path.join(dir, '.warren', 'default', 'node-id'), 'utf8'), first.nodeId);
+        // An id given is the node's; the data dir's default then follows it.
+        const named = await Warren.start({ nodeId: 'named' });
+        assert.equal(named.nodeId, 'named');
+        await named.stop();
+        await access(path.join(dir, '.warren', 'named'));
+        // Started on that data dir without one, it is that node again.
+        const again = await Warren.start({ dataDir: path.join('.warren', 'named') });
+        assert.equal(again.nodeId, 'named');
+        await again.stop();
+      } finally {
+        process.chdir(cwd);
+      }
+    });
   });
 
   it('a restart brings back ready messages in order, unacked ones as redelivered, and forgets acked ones', async () => {
-    const dir = await tempDir();
-    try {
+    await withTempDir(async (dir) => {
       const a = await Warren.start({ dataDir: dir });
       await a.declareExchange('events', { type: 'topic' });
       await a.declareQueue('orders', { maxDeliveries: 7 });
@@ -96,14 +91,11 @@ describe('durable queues', () => {
       assert.deepEqual(got.map((m) => m.redelivered), [true, true, true, true, false, false, false, false]);
       assert.equal(got[0]!.id, 'id-2');
       await b.stop();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('a declaration that a stop overtakes fails with Stopped (or is done), and the data dir opens again', async () => {
-    const dir = await tempDir();
-    try {
+    await withTempDir(async (dir) => {
       const n = await Warren.start({ dataDir: dir });
       const declared = n.declareQueue('late').then(() => 'declared', (e: unknown) => e);
       await n.stop();
@@ -111,14 +103,11 @@ describe('durable queues', () => {
       assert.ok(outcome === 'declared' || outcome instanceof Stopped, String(outcome));
       const again = await Warren.start({ dataDir: dir });
       await again.stop();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('a prefetch that went back unseen is still uncounted after a restart (as each `warren consume --count 1` would leave it)', async () => {
-    const dir = await tempDir();
-    try {
+    await withTempDir(async (dir) => {
       for (let run = 0; run < 3; run++) {
         const n = await Warren.start({ dataDir: dir });
         await n.declareQueue('jobs', { maxDeliveries: 2 });
@@ -130,15 +119,12 @@ describe('durable queues', () => {
         }
         await n.stop();
       }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('a producer killed with SIGKILL at a random moment loses no confirmed message; after restart each is there once, in order', async () => {
     await fc.assert(fc.asyncProperty(fc.integer({ min: 5, max: 400 }), fc.integer({ min: 1, max: 3 }), async (killAfter, rounds) => {
-      const dir = await tempDir();
-      try {
+      await withTempDir(async (dir) => {
         const confirmed: string[] = [];
         let first = 0;
         for (let r = 0; r < rounds; r++) {
@@ -156,9 +142,7 @@ describe('durable queues', () => {
         assert.deepEqual(confirmed.filter((id) => !storedSet.has(id)), [], 'every confirmed message is there');
         const order = stored.map((id) => Number(id.slice('order-'.length)));
         assert.deepEqual(order, [...order].sort((x, y) => x - y), 'in publish order');
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
+      });
     }), { ...propertyParams('producer SIGKILL', 3), endOnFailure: true });
   });
 });
