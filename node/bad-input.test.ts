@@ -72,6 +72,16 @@ describe('bad input gets a typed error and a counter; the node keeps working', (
     await assert.rejects(n.unbindQueue('q', 'e'), Stopped);
   });
 
+  it('an embedded node takes bodies up to MAX_BODY_BYTES (no NATS message to fit in)', async () => {
+    await node.declareQueue('big');
+    await node.publish({ queue: 'big' }, new Uint8Array(10 * 1024 * 1024), { headers: { note: 'large' } });
+    const got: number[] = [];
+    const c = await node.consume('big', (m) => { got.push(m.body.length); });
+    await until(() => got.length === 1, 'the big one');
+    await c.cancel();
+    assert.deepEqual(got, [10 * 1024 * 1024]);
+  });
+
   it('bytes in any view (an ArrayBuffer, a DataView, a typed array) are sent as they are', async () => {
     await node.declareQueue('bytes');
     const bodies = [Uint8Array.of(1, 2, 3).buffer, new DataView(Uint8Array.of(9, 4, 5, 6).buffer, 1, 2), new Uint16Array([0x0201])];

@@ -9,6 +9,9 @@ export type Body = Uint8Array | ArrayBufferView | ArrayBuffer | string | JsonVal
 export const CONTENT_TYPE = 'content-type';
 const encoder = new TextEncoder();
 
+/** The content types a node gives bodies itself. */
+export const OWN_CONTENT_TYPES: ReadonlySet<string> = new Set(['application/octet-stream', 'text/plain', 'application/json']);
+
 export function encodeBody(body: unknown): { bytes: Uint8Array; contentType: string } {
   if (body instanceof Uint8Array) return { bytes: body, contentType: 'application/octet-stream' };
   if (ArrayBuffer.isView(body)) return { bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), contentType: 'application/octet-stream' };

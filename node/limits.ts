@@ -1,7 +1,7 @@
 import { MAX_FRAME_BYTES, headerBytes } from '../transport/frame.ts';
 import { recordHeaderBytes } from '../storage/record-codec.ts';
 import type { Headers } from '../storage/storage.ts';
-import { CONTENT_TYPE } from './body.ts';
+import { CONTENT_TYPE, OWN_CONTENT_TYPES } from './body.ts';
 
 /** Largest body accepted; bigger ones are refused with InvalidArgument before they reach a queue. */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -23,11 +23,15 @@ export const MIN_MAX_PAYLOAD = FRAME_BATCH_BYTES + FRAME_ROOM;
  * Why a message cannot travel over NATS, if it cannot: its body and headers must fit in one NATS
  * message with its frame around it (FRAME_ROOM), in the frames that carry it to the queue, to its
  * consumers and to the mirrors. Frames carry headers as they are, log records as JSON: the larger
- * counts; a content-type alone (the node's own) fits in FRAME_ROOM.
+ * counts; a node's own content-type alone fits in FRAME_ROOM. `maxPayload` undefined: no NATS (an
+ * embedded node), only the body's own limit.
  */
-export function overPayload(bodyBytes: number, headers: Headers | undefined, maxPayload: number): string | undefined {
+export function overPayload(bodyBytes: number, headers: Headers | undefined, maxPayload: number | undefined): string | undefined {
   if (bodyBytes > MAX_BODY_BYTES) return `body of ${bodyBytes} bytes is over the limit of ${MAX_BODY_BYTES}`;
-  const counted = headers !== undefined && Object.keys(headers).some((k) => k !== CONTENT_TYPE) ? headers : undefined;
+  if (maxPayload === undefined) return undefined;
+  const keys = headers === undefined ? [] : Object.keys(headers);
+  const own = keys.length === 1 && keys[0] === CONTENT_TYPE && OWN_CONTENT_TYPES.has(headers![CONTENT_TYPE]!);
+  const counted = keys.length > 0 && !own ? headers : undefined;
   const size = bodyBytes + (counted ? Math.max(headerBytes(counted), recordHeaderBytes(counted)) : 0);
   const limit = Math.min(maxPayload, MAX_FRAME_BYTES) - FRAME_ROOM;
   if (size <= limit) return undefined;

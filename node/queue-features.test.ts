@@ -209,6 +209,13 @@ describe('queue features across nodes', () => {
         }
       }
       assert.deepEqual(taken, [['m0', 1], ['m1', 1], ['m2', 1]]);
+
+      // A body and headers too big for one NATS message together are refused, a content-type too (one
+      // of the node's own alone fits in the frame's room).
+      const half = new Uint8Array(600 * 1024);
+      await assert.rejects(b.publish({ queue: 'jobs' }, half, { headers: { 'content-type': 'x'.repeat(600 * 1024) } }), { code: 'INVALID_ARGUMENT' });
+      await assert.rejects(b.publish({ queue: 'jobs' }, half, { headers: { other: 'x'.repeat(600 * 1024) } }), { code: 'INVALID_ARGUMENT' });
+      assert.equal((await b.publish({ queue: 'jobs' }, half, { headers: { 'content-type': 'application/octet-stream' } })).routed, 1);
     } finally {
       await b.stop();
       await a.stop();

@@ -765,7 +765,7 @@ export class Warren {
    * a bigger one could reach a queue on this node but neither its mirrors nor a consumer elsewhere.
    */
   private assertFits(bytes: Uint8Array, headers: Headers | undefined): void {
-    const why = overPayload(bytes.length, headers, this.cluster ? this.cluster.transport.maxPayload : Number.POSITIVE_INFINITY);
+    const why = overPayload(bytes.length, headers, this.cluster?.transport.maxPayload);
     if (why) throw new InvalidArgument(why);
   }
 

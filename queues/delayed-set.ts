@@ -1,38 +1,51 @@
-// Messages waiting out a delay (publish delayMs, nack delayMs), first due first, in a heap by their
-// time: a burst of delayed messages coming due costs log n each, not a shift of the whole list.
+// Messages waiting out a delay (publish delayMs, nack delayMs), first due first and, of those due at
+// the same time, lowest seq first. Times in one heap, each once, and the seqs due at each time in a
+// heap of their own: a burst of delays coming due, or a purge, costs log n a message (a publish batch
+// shares one time), where a sorted list shifted from the front cost n.
 import FlatQueue from 'flatqueue';
 import type { Seq } from '../node/ids.ts';
 
 export class DelayedSet {
-  private readonly heap = new FlatQueue<Seq>();
+  private readonly times = new FlatQueue<number>();
+  private readonly due = new Map<number, FlatQueue<Seq>>();
+  private count = 0;
 
   get size(): number {
-    return this.heap.length;
+    return this.count;
   }
 
   add(seq: Seq, readyAt: number): void {
-    this.heap.push(seq, readyAt);
+    let seqs = this.due.get(readyAt);
+    if (!seqs) {
+      this.due.set(readyAt, (seqs = new FlatQueue<Seq>()));
+      this.times.push(readyAt, readyAt);
+    }
+    seqs.push(seq, seq);
+    this.count++;
   }
 
   /** When the first one is due. */
   nextReadyAt(): number | undefined {
-    return this.heap.peekValue();
+    return this.times.peek();
   }
 
   /** The next one due by `now`, taken out. */
   takeDue(now: number): Seq | undefined {
-    const at = this.heap.peekValue();
-    return at !== undefined && at <= now ? this.heap.pop() : undefined;
+    const at = this.times.peek();
+    return at !== undefined && at <= now ? this.shift() : undefined;
   }
 
-  /** The first due, and of those due at the same time the lowest seq, taken out (the head of the delayed line). */
+  /** The head of the delayed line, taken out. */
   shift(): Seq | undefined {
-    const at = this.heap.peekValue();
+    const at = this.times.peek();
     if (at === undefined) return undefined;
-    const tied: Seq[] = [];
-    while (this.heap.peekValue() === at) tied.push(this.heap.pop()!);
-    tied.sort((a, b) => a - b);
-    for (const seq of tied.slice(1)) this.heap.push(seq, at);
-    return tied[0];
+    const seqs = this.due.get(at)!;
+    const seq = seqs.pop();
+    if (seqs.length === 0) {
+      this.due.delete(at);
+      this.times.pop();
+    }
+    this.count--;
+    return seq;
   }
 }

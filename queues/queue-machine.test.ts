@@ -129,6 +129,17 @@ describe('QueueMachine', () => {
       q.cancel('c1');
       assert.deepEqual(q.subscribe('c2', 3).delivered, { c2: [[1, 2], [2, 1], [3, 1]] });
     });
+
+    it('a cancel gives back what no handler had uncounted, in a released record, and writes nothing when there is none', () => {
+      const q = new Queue();
+      q.subscribe('c1', 3);
+      q.publish(['a', 'b', 'c']);
+      const records = (effects: QueueEffect[]) => effects.flatMap((e) => (e.type === 'append' ? e.records : []));
+      assert.deepEqual(records(q.machine.handle({ type: 'cancel', now: q.now, consumer: asConsumerTag('c1'), unseen: [asSeq(2), asSeq(3)] })), [{ type: 'released', seqs: [2, 3] }]);
+      assert.deepEqual(q.subscribe('c2', 3).delivered, { c2: [[1, 2], [2, 1], [3, 1]] });
+      q.subscribe('c3', 1);
+      assert.deepEqual(records(q.machine.handle({ type: 'cancel', now: q.now, consumer: asConsumerTag('c3'), unseen: [] })), []);
+    });
   });
 
   describe('prefetch', () => {

@@ -308,7 +308,7 @@ export class QueueMachine {
       this.ready.pushReturned(seq, e.priority);
       released.push(seq);
     }
-    for (const seqs of seqRuns(released)) this.records.push({ type: 'released', seqs });
+    if (released.length) for (const seqs of seqRuns(released)) this.records.push({ type: 'released', seqs });
     this.consumers.delete(consumer);
     const i = this.order.indexOf(consumer);
     this.order.splice(i, 1);

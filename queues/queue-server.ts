@@ -45,8 +45,9 @@ export class QueueServer {
       this.transport.subscribe(this.subjects.settle(q), (m) => this.onSettle(m)),
       this.transport.subscribe(this.subjects.control(q), (m) => void this.onControl(m)),
     ];
-    // After its node's restart, a queue knows none of the consumers that other nodes still run.
-    this.transport.publish(this.subjects.opened(q), control({ op: 'opened' }));
+    // After its node's restart, a queue knows none of the consumers that other nodes still run. (A
+    // mirrored queue's consumers follow its leader through the metadata: a new epoch, a failover.)
+    if (this.epoch() === 0) this.transport.publish(this.subjects.opened(q), control({ op: 'opened' }));
   }
 
   stop(): void {
@@ -76,10 +77,15 @@ export class QueueServer {
     const answer = (i: number, entry: PublishAckEntry): void => {
       entries[i] = entry;
       if (--unanswered > 0 || !m.reply) return;
-      const ack = encode({ type: 'publish-ack', entries });
-      // Refusals take more room than the entries they answer: a frame of many bad ones is refused whole.
-      if (ack.length > this.transport.maxPayload) this.replier.refuse(m, 'oversized-answer', `the answer to these ${entries.length} entries would not fit in one NATS message`);
-      else this.transport.publish(m.reply, ack);
+      let ack = encode({ type: 'publish-ack', entries });
+      // Refusals may take more room than the entries they answer (a frame of many bad ones): then they
+      // go without their messages, their codes only (no larger than the entries), as the answer must
+      // still say which entries were stored.
+      if (ack.length > this.transport.maxPayload) {
+        this.replier.count('oversized-answer');
+        ack = encode({ type: 'publish-ack', entries: entries.map((e) => (e.ok ? e : { ...e, message: '' })) });
+      }
+      this.transport.publish(m.reply, ack);
     };
     frame.entries.forEach((e, i) => {
       const invalid = invalidEntry(e, this.transport.maxPayload);

@@ -61,6 +61,8 @@ export class RemoteEndpoint implements QueueEndpoint {
   private closed = false;
   /** Where the queue's node says it opened the queue (after a restart): subscribed with the first consumer. */
   private opened: Subscription | undefined;
+  /** Rejoins run one after another (see rejoin). */
+  private rejoining: Promise<void> = Promise.resolve();
   /** The node is stopping (see windDown). */
   private winding = false;
 
@@ -93,9 +95,8 @@ export class RemoteEndpoint implements QueueEndpoint {
       try {
         const f = decode(m.data);
         if (f.type === 'control') return void (isNotice(f) && this.rejoin(consumer));
-        // The epoch moves with the metadata (failover), never with a frame: a frame claiming a high one
-        // (forged, or replayed) would have every delivery of the real leader dropped from then on.
         if (f.type !== 'deliver' || f.epoch < this.epoch) return;
+        this.epoch = f.epoch;
         subscriber.deliver(f.entries.map((e) => ({ seq: this.tags.tag(f.epoch, asSeq(e.seq)), id: asMessageId(e.id), headers: e.headers, deliveryCount: e.deliveryCount, body: e.body })));
       } catch {
         // Not from a leader of ours: ignored (the leader's own frames always decode).
@@ -199,8 +200,17 @@ export class RemoteEndpoint implements QueueEndpoint {
     for (const consumer of [...this.consumers.keys()]) await this.rejoin(consumer);
   }
 
-  /** A consumer reconciles what it holds with the leader, or subscribes again if the leader forgot it. */
-  private async rejoin(consumer: ConsumerTag): Promise<void> {
+  /**
+   * A consumer reconciles what it holds with the leader, or subscribes again if the leader forgot it.
+   * One at a time: a reconcile overtaken by another rejoin's subscribe would give back deliveries on their way.
+   */
+  private rejoin(consumer: ConsumerTag): Promise<void> {
+    const run = this.rejoining.then(() => this.rejoinNow(consumer));
+    this.rejoining = run.catch(() => {});
+    return run;
+  }
+
+  private async rejoinNow(consumer: ConsumerTag): Promise<void> {
     await Promise.all(this.settling);
     const c = this.consumers.get(consumer);
     if (!c || this.closed) return;
