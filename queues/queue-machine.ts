@@ -308,7 +308,7 @@ export class QueueMachine {
       this.ready.pushReturned(seq, e.priority);
       released.push(seq);
     }
-    if (released.length) for (const seqs of seqRuns(released)) this.records.push({ type: 'released', seqs });
+    for (const seqs of seqRuns(released)) this.records.push({ type: 'released', seqs });
     this.consumers.delete(consumer);
     const i = this.order.indexOf(consumer);
     this.order.splice(i, 1);
@@ -428,7 +428,7 @@ export class QueueMachine {
       if (!batch) batches.set(consumer, (batch = []));
       batch.push({ seq, deliveryCount });
     }
-    if (delivered.length) for (const seqs of seqRuns(delivered)) this.records.push({ type: 'delivered', seqs });
+    for (const seqs of seqRuns(delivered)) this.records.push({ type: 'delivered', seqs });
     for (const [consumer, messages] of batches) this.effects.push({ type: 'deliver', consumer, messages });
   }
 

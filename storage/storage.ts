@@ -96,9 +96,9 @@ export interface RecoveredQueue {
 /** A delivered or remove record lists at most this many seqs (256 KiB): a record fits in any replicate frame (whole records travel, never parts of one). */
 export const MAX_SEQS_PER_RECORD = 32 * 1024;
 
-/** Seqs in runs of at most MAX_SEQS_PER_RECORD: one record each. */
+/** Seqs in runs of at most MAX_SEQS_PER_RECORD: one record each (none for no seqs). */
 export function seqRuns(seqs: readonly Seq[]): Seq[][] {
-  if (seqs.length <= MAX_SEQS_PER_RECORD) return [seqs as Seq[]];
+  if (seqs.length <= MAX_SEQS_PER_RECORD) return seqs.length === 0 ? [] : [seqs as Seq[]];
   const runs: Seq[][] = [];
   for (let at = 0; at < seqs.length; at += MAX_SEQS_PER_RECORD) runs.push(seqs.slice(at, at + MAX_SEQS_PER_RECORD));
   return runs;
