@@ -726,7 +726,7 @@ export class Warren {
     let remote = this.cluster.remotes.get(qname);
     if (!remote) {
       const epoch = this.cluster.coordinator.meta(qname)?.meta.epoch ?? 0;
-      this.cluster.remotes.set(qname, (remote = new RemoteEndpoint(qname, this.cluster.transport, this.cluster.subjects, this.nodeId, defaultRemote, epoch)));
+      this.cluster.remotes.set(qname, (remote = new RemoteEndpoint(qname, this.cluster.transport, this.cluster.subjects, this.nodeId, (e) => this.fault('queue', e), defaultRemote, epoch)));
     }
     return remote;
   }

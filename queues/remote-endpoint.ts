@@ -71,6 +71,8 @@ export class RemoteEndpoint implements QueueEndpoint {
     private readonly transport: Transport,
     private readonly subjects: ClusterSubjects,
     private readonly nodeId: string,
+    /** What went wrong without a caller to tell: settlements the leader did not take. */
+    private readonly onError: (e: Error) => void,
     private readonly opts: RemoteOptions = defaultRemote,
     /**
      * The newest leader epoch seen (mirrored queues): deliveries of older ones are dropped. From the
@@ -121,7 +123,11 @@ export class RemoteEndpoint implements QueueEndpoint {
     })));
     for (const frame of frames) {
       const p = this.retrying(() => this.request(this.subjects.settle(this.name), frame).then(controlOk))
-        .catch(() => {})
+        .catch((err: unknown) => {
+          if (this.closed || err instanceof Stopped) return;
+          // Nobody awaits a settlement: the node reports it. The leader still counts those deliveries as held, so they come again.
+          this.onError(new NotConfirmed(`queue '${this.name}': the leader did not take settlements of consumer '${consumer}' (they are delivered again): ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+        })
         .finally(() => this.settling.delete(p));
       this.settling.add(p);
     }
