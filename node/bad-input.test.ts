@@ -106,7 +106,7 @@ describe('bad input gets a typed error and a counter; the node keeps working', (
     assert.ok(refusals.every((e) => e instanceof InvalidArgument), String(refusals));
   });
 
-  it('a supervision.decide that throws or answers no directive ends its consumer with InvalidArgument, reported', async () => {
+  it('a supervision.decide that throws or answers no directive ends its consumer with InvalidArgument, reported; the message goes back', async () => {
     await node.declareQueue('decided');
     const faults: string[] = [];
     const off = node.onError((e) => { faults.push(e.message); });
@@ -119,6 +119,9 @@ describe('bad input gets a typed error and a counter; the node keeps working', (
       assert.ok('error' in closed && closed.error instanceof InvalidArgument, JSON.stringify(closed));
     }
     off();
+    // Neither message was judged: both wait in the queue, none went to its dead letters.
+    await until(() => node.stats().queues.find((q) => q.name === 'decided')?.ready === 2, 'both messages back in line');
+    assert.equal(node.stats().queues.find((q) => q.name === 'decided.dlq')?.ready ?? 0, 0);
     assert.ok(faults.some((m) => /answered "retry"/.test(m)) && faults.some((m) => /decide threw: decide broke/.test(m)), String(faults));
   });
 });

@@ -75,10 +75,11 @@ export function consumerBehavior(env: ConsumerEnv): Behavior<undefined, Consumer
       return undefined;
     },
 
-    onCrash: crashHandler<ConsumerMsg>(env.strategy, ({ directive, exhausted, error }) => {
+    onCrash: crashHandler<ConsumerMsg>(env.strategy, ({ directive, exhausted, undecided, error }) => {
       const failed = current;
       current = undefined;
-      if (failed && !failed.settled) void settleFor(failed, exhausted ? 'restart' : directive, env.retry);
+      // A broken decide is the strategy's fault, not the message's: it goes back for another consumer.
+      if (failed && !failed.settled) void (undecided ? failed.nack({ requeue: true }) : settleFor(failed, exhausted ? 'restart' : directive, env.retry));
       // Kept for the close.
       failure = directive === 'stop' ? error : undefined;
       if (directive !== 'stop' && !env.inbox.isEmpty()) env.wake();

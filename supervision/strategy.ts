@@ -39,18 +39,20 @@ export interface Fault {
   readonly directive: Directive;
   /** The directive is Strategy.exhausted: the decision was to restart, but the child restarted too often. */
   readonly exhausted: boolean;
+  /** Strategy.decide threw or answered no directive: the child stops, and what it failed on was not judged. */
+  readonly undecided: boolean;
 }
 
 /** A user's decide that throws, or answers no directive, stops the child; the fault says why. */
-function decide(strategy: Strategy, error: unknown): { directive: Directive; error: unknown } {
+function decide(strategy: Strategy, error: unknown): { directive: Directive; error: unknown; undecided: boolean } {
   let answer: unknown;
   try {
     answer = strategy.decide(error);
   } catch (e) {
-    return { directive: 'stop', error: new InvalidArgument(`supervision.decide threw: ${(e as Error)?.message ?? String(e)}`, { cause: error }) };
+    return { directive: 'stop', undecided: true, error: new InvalidArgument(`supervision.decide threw: ${(e as Error)?.message ?? String(e)}`, { cause: error }) };
   }
-  if (DIRECTIVES.includes(answer as Directive)) return { directive: answer as Directive, error };
-  return { directive: 'stop', error: new InvalidArgument(`supervision.decide answered ${JSON.stringify(answer)}, not one of ${DIRECTIVES.join(', ')}`, { cause: error }) };
+  if (DIRECTIVES.includes(answer as Directive)) return { directive: answer as Directive, error, undecided: false };
+  return { directive: 'stop', undecided: true, error: new InvalidArgument(`supervision.decide answered ${JSON.stringify(answer)}, not one of ${DIRECTIVES.join(', ')}`, { cause: error }) };
 }
 
 /**
@@ -63,7 +65,7 @@ export function crashHandler<M>(strategy: Strategy, onFault: (fault: Fault) => v
   const histories = new Map<string, RestartHistory>();
   return async (msg, crash, ctx: SupervisionContext<M, Ref<unknown>>, child) => {
     const decision = decide(strategy, crash);
-    const { error } = decision;
+    const { error, undecided } = decision;
     let { directive } = decision;
     let exhausted = false;
     const key = strategy.kind === 'one-for-one' && child ? nameOf(child) : '';
@@ -79,7 +81,7 @@ export function crashHandler<M>(strategy: Strategy, onFault: (fault: Fault) => v
         exhausted = true;
       }
     }
-    await onFault({ error, message: msg, directive, exhausted, ...(child ? { child: nameOf(child) } : {}) });
+    await onFault({ error, message: msg, directive, exhausted, undecided, ...(child ? { child: nameOf(child) } : {}) });
     if (directive === 'restart' && child) {
       // A supervisor restarting a child waits its backoff first; a child restarting itself has its
       // backoff applied by whoever redelivers its work (a consumer's nack carries the delay). The
