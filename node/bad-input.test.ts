@@ -29,6 +29,8 @@ describe('bad input gets a typed error and a counter; the node keeps working', (
     ['an undefined body', () => node.publish({ queue: 'ok' }, loose(undefined)), InvalidArgument],
     ['a Map for a body', () => node.publish({ queue: 'ok' }, loose(new Map([['k', 1]]))), InvalidArgument],
     ['bytes inside a JSON body', () => node.publish({ queue: 'ok' }, loose({ data: new Float32Array([1.5]) })), InvalidArgument],
+    ['a Buffer inside a JSON body (its toJSON would make numbers of it)', () => node.publish({ queue: 'ok' }, loose({ data: Buffer.from('hi') })), InvalidArgument],
+    ['a Buffer inside a JSON array', () => node.publish({ queue: 'ok' }, loose([1, Buffer.from('hi')])), InvalidArgument],
     ['a circular body', () => { const o: Record<string, unknown> = {}; o.self = o; return node.publish({ queue: 'ok' }, loose(o)); }, InvalidArgument],
     ['an oversized body', () => node.publish({ queue: 'ok' }, new Uint8Array(MAX_BODY_BYTES + 1)), InvalidArgument],
     ['a negative prefetch', () => node.consume('ok', () => {}, { prefetch: -1 }), InvalidArgument],

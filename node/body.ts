@@ -23,7 +23,11 @@ export function encodeBody(body: unknown): { bytes: Uint8Array; contentType: str
 function toJson(value: unknown): string {
   let json: string | undefined;
   try {
-    json = JSON.stringify(value, (_k, v: unknown) => {
+    json = JSON.stringify(value, function (this: Record<string, unknown>, k, v: unknown) {
+      // What toJSON made of a value is honoured (a Date's text), except bytes': a Buffer's toJSON is
+      // an array of numbers, which nothing reads back as bytes.
+      const raw = this[k];
+      if (ArrayBuffer.isView(raw) || raw instanceof ArrayBuffer) throw new InvalidArgument(`body is not serializable: contains a ${raw.constructor.name} (bytes go as the whole body)`);
       if (typeof v === 'bigint' || typeof v === 'function' || typeof v === 'symbol') throw new InvalidArgument(`body is not serializable: contains a ${typeof v}`);
       if (typeof v === 'number' && !Number.isFinite(v)) throw new InvalidArgument(`body is not serializable: contains ${v}`);
       // A Map, a Set, bytes or a class instance would turn into '{}' or worse: only plain data is JSON.
