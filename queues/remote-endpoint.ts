@@ -137,6 +137,11 @@ export class RemoteEndpoint implements QueueEndpoint {
     await Promise.all(this.settling);
     const c = this.consumers.get(consumer);
     this.consumers.delete(consumer);
+    if (this.consumers.size === 0) {
+      // Nobody here to resync: a later first consumer subscribes to the notices again.
+      this.opened?.unsubscribe();
+      this.opened = undefined;
+    }
     try {
       await this.control({ op: 'cancel', consumer, unseen: this.leaderSeqs(unseen) });
     } finally {
