@@ -631,7 +631,7 @@ export class Warren {
     // The first sample: work in the queue's first second shows in its rates from the next one.
     this.sampleRates(handle, Date.now());
     if (this.cluster) {
-      const server = new QueueServer(this.cluster.transport, this.cluster.subjects, handle.endpoint, this.cluster.counters, () => ({ ...this.stats().queues.find((q) => q.name === name) }), (conditions) => this.deleteHere(handle, conditions), () => leadership?.epoch ?? 0);
+      const server = new QueueServer(this.cluster.transport, this.cluster.subjects, handle.endpoint, this.cluster.counters, () => ({ ...this.stats().queues.find((q) => q.name === name) }), (conditions) => this.deleteHere(handle, conditions), () => leadership?.epoch ?? 0, (node) => this.cluster?.membership.expect(node));
       this.cluster.servers.set(name, server);
       server.start();
     }

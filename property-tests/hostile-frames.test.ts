@@ -95,4 +95,25 @@ describe('hostile input on a node\'s subjects', () => {
     await foreign.close();
     await node.stop();
   });
+
+  it('a consumer subscribed in the name of a node never heard from holds its messages only until that node would have timed out', async () => {
+    const node = await Warren.start({ nats: server.url, cluster: 'ghosts', nodeId: 'host', dataDir: path.join(dir, 'ghosts') });
+    await node.declareQueue('g');
+    for (const text of ['a', 'b', 'c']) await node.publish({ queue: 'g' }, text);
+    // As a node that crashed right after subscribing, before its first heartbeat reached the queue's node.
+    const foreign = await NatsTransport.connect({ servers: server.url });
+    const s = clusterSubjects('ghosts');
+    const ghosted: string[] = [];
+    foreign.subscribe(s.deliver('ghost-1'), (m) => { const f = decode(m.data); if (f.type === 'deliver') ghosted.push(...f.entries.map((e) => e.id)); });
+    await foreign.flush();
+    const reply = decode(await foreign.request(s.control('g'), encode({ type: 'control', json: JSON.stringify({ op: 'subscribe', consumer: 'ghost-1', node: 'ghost', prefetch: 10 }) }), { timeoutMs: 5_000 }));
+    assert.equal(reply.type, 'control');
+    await until(() => ghosted.length === 3, 'the ghost holds all three');
+    const got: string[] = [];
+    await node.consume('g', (m) => { got.push(m.text()); });
+    await until(() => got.length === 3, 'the messages given back once the ghost would have timed out');
+    assert.deepEqual(got.sort(), ['a', 'b', 'c']);
+    await foreign.close();
+    await node.stop();
+  });
 });

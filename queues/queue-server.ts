@@ -33,7 +33,9 @@ export class QueueServer {
     /** Deletes the queue from its node (Warren.deleteHere): the node closes this server too. */
     private readonly remove: (conditions: DeleteConditions) => Promise<number>,
     /** The leader's epoch (mirrored queues; 0 otherwise): deliveries carry it, settlements must match it. */
-    private readonly epoch: () => number = () => 0,
+    private readonly epoch: () => number,
+    /** A subscribe names this node: unless it is (or soon is) heard from, nodeDown follows (Membership.expect). */
+    private readonly expect: (node: string) => void,
   ) {
     this.replier = new Replier(transport, counters.rejected);
   }
@@ -143,6 +145,7 @@ export class QueueServer {
           });
           const tags = this.byNode.get(req.node) ?? new Set();
           this.byNode.set(req.node, tags.add(consumer));
+          this.expect(req.node);
           return this.replier.reply(m, control({ ok: true }));
         }
         case 'cancel': {

@@ -26,6 +26,25 @@ describe('membership', () => {
     await a!.stop();
   });
 
+  it('a node that a request names and that is never heard from is told down; one that is heard from, and the node itself, are not', async () => {
+    const bus = new LocalBus();
+    // A timeout long enough that no stall of the test's process marks b down.
+    const slow = { intervalMs: 10, downAfterMs: 1_000 };
+    const [a, b] = ['a', 'b'].map((id) => new Membership(new LocalTransport(bus), 'w.hb', id, 'server', slow));
+    const downs: string[] = [];
+    a!.onDown((n) => downs.push(n));
+    a!.start();
+    for (const named of ['ghost', 'b', 'a']) a!.expect(named);
+    b!.start();
+    await until(() => downs.includes('ghost'), 'the ghost told down');
+    // Another sweep or two: b heartbeats, and a is itself.
+    await new Promise((r) => setTimeout(r, slow.downAfterMs * 1.5));
+    assert.deepEqual(downs, ['ghost']);
+    assert.deepEqual(a!.list().map((m) => m.nodeId), ['a', 'b'], 'the ghost is no member');
+    await b!.stop();
+    await a!.stop();
+  });
+
   it('counts and ignores heartbeats that do not parse, or name no valid node id', async () => {
     const bus = new LocalBus();
     const t = new LocalTransport(bus);

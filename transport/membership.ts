@@ -29,6 +29,8 @@ const decoder = new TextDecoder();
 export class Membership {
   private readonly members = new Map<string, { role: 'server' | 'client'; lastSeen: number; up: boolean }>();
   private readonly downListeners = new Set<(nodeId: string) => void>();
+  /** Nodes not heard from that another node's request named (a consumer's), by when they were named. */
+  private readonly expected = new Map<string, number>();
   private sub: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Heartbeats that did not parse: a foreign client on our subject. */
@@ -67,6 +69,15 @@ export class Membership {
     return () => void this.downListeners.delete(listener);
   }
 
+  /**
+   * A request names a node this one has not heard from (it subscribed before its first heartbeat came,
+   * or it is no node at all): unless it is heard from within downAfterMs, the down listeners are told,
+   * as for a node that went silent, so that nothing stays held for it.
+   */
+  expect(nodeId: string): void {
+    if (nodeId !== this.nodeId && !this.isUp(nodeId) && !this.expected.has(nodeId)) this.expected.set(nodeId, Date.now());
+  }
+
   list(): MemberInfo[] {
     return [...this.members].map(([nodeId, m]) => ({ nodeId, up: m.up, self: nodeId === this.nodeId, role: m.role, lastSeen: m.lastSeen }))
       .sort((a, b) => a.nodeId.localeCompare(b.nodeId));
@@ -94,6 +105,7 @@ export class Membership {
       this.rejected++;
       return;
     }
+    this.expected.delete(hb.nodeId);
     if (hb.leaving) return this.markDown(hb.nodeId);
     this.members.set(hb.nodeId, { role: hb.role, lastSeen: Date.now(), up: true });
   }
@@ -102,6 +114,11 @@ export class Membership {
     const now = Date.now();
     for (const [nodeId, m] of this.members) {
       if (m.up && nodeId !== this.nodeId && now - m.lastSeen > this.opts.downAfterMs) this.markDown(nodeId);
+    }
+    for (const [nodeId, since] of this.expected) {
+      if (now - since <= this.opts.downAfterMs) continue;
+      this.expected.delete(nodeId);
+      for (const l of this.downListeners) l(nodeId);
     }
   }
 
