@@ -181,12 +181,13 @@ export class FileQueueLog implements QueueLog {
     let scratch: Buffer = Buffer.alloc(0);
     let last: { segment: Segment; size: number } | undefined;
     for (const [i, no] of nos.entries()) {
+      const isLast = i === nos.length - 1;
       const bytes = await this.readSegment(no, scratch);
       if (bytes.length > scratch.length) scratch = bytes;
       const segment = this.addSegment(no);
       const damaged: Damage[] = [];
       let end = 0;
-      for (const item of scanRecords(bytes)) {
+      for (const item of scanRecords(bytes, { torn: isLast })) {
         if (item.kind === 'damage') {
           damaged.push(item);
         } else if (item.record.type === 'enqueue' && !(item.record.meta.seq > this.lastSeq)) {
@@ -200,7 +201,6 @@ export class FileQueueLog implements QueueLog {
           end = item.offset + item.length;
         }
       }
-      const isLast = i === nos.length - 1;
       for (const d of damaged) {
         report.droppedRecords += d.records;
         report.droppedBytes += d.length;

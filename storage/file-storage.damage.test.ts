@@ -2,12 +2,13 @@
 // every record the damage did not touch is recovered; the report accounts for the damaged bytes.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir, truncate, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { FileStorage, queueFolder } from './file-storage.ts';
-import { scanRecords } from './record-codec.ts';
-import type { LogRecord } from './storage.ts';
+import { frameRecords, scanRecords } from './record-codec.ts';
+import { asMessageId, asSeq } from '../node/ids.ts';
+import type { LogRecord, RecoveredQueue } from './storage.ts';
 import { QUEUE, appendAll, appendsArbitrary, enqueue, fcParams, memoryRecovery, withTempDir } from './test-support.ts';
 
 /** A file index: half of the time the last segment, whose damage is a torn tail. */
@@ -105,5 +106,35 @@ describe('FileStorage under damage', () => {
       });
     });
     await fc.assert(run, fcParams('damaged logs recover every intact record', 60));
+  });
+
+  describe('a torn tail whose binary body holds framed records (a producer forwarding log files, say)', () => {
+    const cases: readonly [string, LogRecord, (r: RecoveredQueue) => void][] = [
+      ['the ack of a confirmed message in it acks nothing', { type: 'remove', reason: 'ack', seqs: [asSeq(1)] }, (r) => assert.deepEqual([...r.messages].map((m) => m.seq), [1])],
+      ['an enqueue with a far seq in it keeps nothing from opening', enqueue(2 ** 40, 'x'), (r) => assert.equal(r.nextSeq, 2)],
+    ];
+    for (const [name, inside, check] of cases) {
+      it(name, async () => {
+        await withTempDir(async (dir) => {
+          const writer = await FileStorage.open(dir, { fsync: 'always' });
+          const log = await writer.openQueue(QUEUE);
+          await log.recover();
+          await log.append([enqueue(1)]);
+          const body = Buffer.concat([Buffer.alloc(4096, 7), frameRecords([inside]).bytes, Buffer.alloc(4096, 9)]);
+          await log.append([{ type: 'enqueue', meta: { seq: asSeq(2), id: asMessageId('m2'), headers: {}, priority: 0, enqueuedAt: 1_700_000_000_000, size: body.length }, body }]);
+          await writer.close();
+          // The crash tore the write of seq 2 (never confirmed), 100 bytes before its end.
+          const folder = join(dir, 'queues', queueFolder(QUEUE));
+          const last = join(folder, (await readdir(folder)).filter((f) => f.endsWith('.seg')).sort().at(-1)!);
+          await truncate(last, (await stat(last)).size - 100);
+          const reader = await FileStorage.open(dir, { fsync: 'always' });
+          const recovered = await (await reader.openQueue(QUEUE)).recover();
+          check(recovered);
+          assert.equal(recovered.report.droppedRecords, 1);
+          assert.match(recovered.report.problems.join('\n'), /truncated a torn tail/);
+          await reader.close();
+        });
+      });
+    }
   });
 });

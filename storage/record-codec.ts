@@ -201,14 +201,16 @@ function writeText(b: Buffer, v: DataView, at: number, text: string): number {
 
 export type Frame =
   | { readonly ok: true; readonly record: LogRecord; readonly length: number }
-  | { readonly ok: false; readonly reason: string };
+  /** `cutShort`: the bytes end inside the record (a marker at `at` and its frame say it runs further). */
+  | { readonly ok: false; readonly reason: string; readonly cutShort?: true };
 
 /** Reads the record framed at `at`, or says why there is no whole, intact record there. */
 export function readFrame(buf: Buffer, at: number): Frame {
-  if (buf.length - at < FRAME_BYTES) return { ok: false, reason: 'cut short in its frame' };
-  if (buf.readUInt32LE(at) !== MAGIC_U32) return { ok: false, reason: 'no record marker' };
+  const marked = buf.length - at >= 4 && buf.readUInt32LE(at) === MAGIC_U32;
+  if (buf.length - at < FRAME_BYTES) return marked ? { ok: false, reason: 'cut short in its frame', cutShort: true } : { ok: false, reason: 'cut short in its frame' };
+  if (!marked) return { ok: false, reason: 'no record marker' };
   const end = at + FRAME_BYTES + buf.readUInt32LE(at + 8);
-  if (end > buf.length) return { ok: false, reason: 'cut short in its payload' };
+  if (end > buf.length) return { ok: false, reason: 'cut short in its payload', cutShort: true };
   if (crc32(buf.subarray(at + 8, end)) !== buf.readUInt32LE(at + 4)) return { ok: false, reason: 'checksum mismatch' };
   try {
     return { ok: true, record: decodePayload(new Cursor(buf.subarray(at + FRAME_BYTES, end))), length: end - at };
@@ -222,8 +224,16 @@ export type ScanItem =
   /** Damaged bytes up to the next intact record (or the end); `records` counts the record starts lost in them. */
   | { readonly kind: 'damage'; readonly offset: number; readonly length: number; readonly records: number; readonly reason: string };
 
-/** Walks a segment's bytes; after damage it resynchronises on the next marker that starts an intact record. */
-export function* scanRecords(buf: Buffer): Generator<ScanItem> {
+/**
+ * Walks a segment's bytes; after damage it resynchronises on the next marker that starts an intact
+ * record. `torn`: these bytes are where writing stopped (the last segment, after a crash). There a
+ * record whose frame runs past their end is either the torn tail, all that follows its marker being
+ * its own unverified payload (where a binary body that holds framed records would pass them off as the
+ * log's), or a record whose length was damaged, with intact ones after it. Only the second
+ * resynchronises: the bytes must end with an intact record, as a torn body's do only if the tear fell
+ * on the boundary of a record framed in it.
+ */
+export function* scanRecords(buf: Buffer, options: { readonly torn?: boolean } = {}): Generator<ScanItem> {
   let at = 0;
   while (at < buf.length) {
     const first = readFrame(buf, at);
@@ -240,9 +250,17 @@ export function* scanRecords(buf: Buffer): Generator<ScanItem> {
       if (next === buf.length || readFrame(buf, next).ok) break;
       records++;
     }
+    if (options.torn && first.cutShort && !endsIntact(buf.subarray(next))) [next, records] = [buf.length, 1];
     yield { kind: 'damage', offset: at, length: next - at, records, reason: first.reason };
     at = next;
   }
+}
+
+/** Whether the bytes end with an intact record (no bytes at all: trivially). */
+function endsIntact(buf: Buffer): boolean {
+  let end = 0;
+  for (const item of scanRecords(buf)) end = item.kind === 'record' ? item.offset + item.length : -1;
+  return end === buf.length;
 }
 
 /**
