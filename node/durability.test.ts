@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
 import { Stopped, Warren, type Message } from '../index.ts';
@@ -33,6 +33,27 @@ describe('durable queues', () => {
       await a.stop();
       const b = await Warren.start({ dataDir: dir });
       await b.stop();
+    });
+  });
+
+  it("a crashed owner's lock is taken over although its pid runs again: in another process (pid reuse), or in this one (a container's restarted node)", async () => {
+    await withTempDir(async (dir) => {
+      const a = await Warren.start({ dataDir: dir });
+      const live = await readFile(path.join(dir, 'LOCK'), 'utf8');
+      await a.stop();
+      const [, started, boot] = live.split(' ');
+      // What a killed node leaves: its LOCK, naming a pid that now belongs to another live process (1,
+      // init) or to this very process, each started at another time than the lock's owner.
+      for (const stale of [`1 ${Number(started) + 1} ${boot}`, `${process.pid} ${Number(started) + 1} ${boot}`, `${process.pid} ${started} another-boot`, String(process.pid)]) {
+        await writeFile(path.join(dir, 'LOCK'), stale);
+        const b = await Warren.start({ dataDir: dir });
+        await b.stop();
+      }
+      // The lock of a process that runs is kept, whatever wrote it.
+      for (const held of [live, String(process.ppid)]) {
+        await writeFile(path.join(dir, 'LOCK'), held);
+        await assert.rejects(Warren.start({ dataDir: dir }), { code: 'STORAGE', message: /in use by process/ });
+      }
     });
   });
 

@@ -1,7 +1,12 @@
 // One process per data dir: two nodes appending to the same logs would corrupt each other. The lock
-// is a file holding the owner's pid, created exclusively; a lock whose process is gone (killed with
-// SIGKILL, say) is stale and is taken over.
-import { open, readFile, unlink } from 'node:fs/promises';
+// is a file naming its owner: its pid and, where the system tells (Linux's /proc), the process's start
+// time and the boot it ran in, because a pid alone is reused: a node restarted in a container after a
+// crash often gets the very pid its dead self wrote, and any pid may belong to another process after a
+// while. A lock whose owner is gone (killed with SIGKILL, say) is stale and is taken over. The file is
+// written whole before it takes the lock's name (a hard link, which fails if the name is taken), so no
+// one ever reads a lock without its owner.
+import { randomUUID } from 'node:crypto';
+import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageError } from '../node/errors.ts';
 
@@ -11,20 +16,62 @@ export interface DirLock {
 
 export async function lockDir(dir: string): Promise<DirLock> {
   const path = join(dir, 'LOCK');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return { release: () => unlink(path).catch(() => {}) };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageError(`cannot lock data dir '${dir}'`, { cause: err });
-      const owner = Number(await readFile(path, 'utf8').catch(() => ''));
-      if (Number.isInteger(owner) && owner > 0 && alive(owner)) throw new StorageError(`data dir '${dir}' is in use by process ${owner}`);
-      await unlink(path).catch(() => {});
+  const me = await identity(process.pid);
+  const draft = join(dir, `LOCK.${randomUUID()}`);
+  await writeFile(draft, format(me)).catch((err: unknown) => { throw new StorageError(`cannot lock data dir '${dir}'`, { cause: err }); });
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await link(draft, path);
+        return { release: () => unlink(path).catch(() => {}) };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageError(`cannot lock data dir '${dir}'`, { cause: err });
+        const owner = parse(await readFile(path, 'utf8').catch(() => ''));
+        if (owner && await holds(owner)) throw new StorageError(`data dir '${dir}' is in use by process ${owner.pid}`);
+        await unlink(path).catch(() => {});
+      }
     }
+    throw new StorageError(`cannot lock data dir '${dir}': another process keeps taking it`);
+  } finally {
+    await unlink(draft).catch(() => {});
   }
-  throw new StorageError(`cannot lock data dir '${dir}': another process keeps taking it`);
+}
+
+interface Owner {
+  readonly pid: number;
+  /** When the process started, in clock ticks after boot; with `boot`, undefined where /proc is not. */
+  readonly started?: string;
+  readonly boot?: string;
+}
+
+const format = (o: Owner): string => [o.pid, o.started, o.boot].filter((x) => x !== undefined).join(' ');
+
+function parse(text: string): Owner | undefined {
+  const [pid, started, boot] = text.trim().split(' ');
+  const n = Number(pid);
+  if (!Number.isInteger(n) || n <= 0) return undefined;
+  return started && boot ? { pid: n, started, boot } : { pid: n };
+}
+
+/** Whether the process the lock names still runs. */
+async function holds(owner: Owner): Promise<boolean> {
+  if (!alive(owner.pid)) return false;
+  const now = await identity(owner.pid);
+  // Written by a version that wrote the pid alone: this process is not its owner (it holds no lock yet).
+  if (owner.started === undefined) return owner.pid !== process.pid;
+  // Another boot, or another process with the pid: a reuse. Without /proc, the pid is all there is.
+  return now.started === undefined || (now.started === owner.started && now.boot === owner.boot);
+}
+
+async function identity(pid: number): Promise<Owner> {
+  try {
+    const [stat, boot] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile('/proc/sys/kernel/random/boot_id', 'utf8')]);
+    // The fields after the command name, which is in parentheses and may hold anything: the start time is the 22nd field.
+    const started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return started ? { pid, started, boot: boot.trim() } : { pid };
+  } catch {
+    return { pid };
+  }
 }
 
 function alive(pid: number): boolean {
