@@ -76,6 +76,9 @@ describe('warren, embedded', () => {
     ['an invalid queue name', ['declare', 'queue', 'bad name!'], /^warren: invalid queue name "bad name!"/],
     ['a queue that does not exist', ['publish', 'nowhere', 'data'], /^warren: queue 'nowhere' does not exist/],
     ['a port out of range', ['node', '--http', '70000'], /--http <port>' argument '70000' is invalid/],
+    ['a count of 0 (it took, printed and acked a message)', ['consume', 'q', '--count', '0'], /--count <n>' argument '0' is invalid.*1 or more/],
+    ['an empty number', ['publish', 'q', 'x', '--ttl', ''], /--ttl <ms>' argument '' is invalid/],
+    ['a number in hex', ['publish', 'q', 'x', '--delay', '0x10'], /--delay <ms>' argument '0x10' is invalid/],
   ];
   for (const [what, args, message] of refusals) {
     it(`refuses ${what}: exit 1, a message on stderr, no stack trace`, async () => {

@@ -7,9 +7,16 @@ import { HttpMonitor } from './http-monitor.ts';
 
 const program = new Command('warren').description('Warren: a message-queue runtime for Node.js services').showHelpAfterError();
 
+/** Digits only: Number() would take '' for 0 and '0x10' for 16. */
 const integer = (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('not a whole number');
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('not a whole number');
+  return n;
+};
+
+const positive = (v: string) => {
+  const n = integer(v);
+  if (n === 0) throw new InvalidArgumentError('must be 1 or more');
   return n;
 };
 
@@ -129,7 +136,7 @@ connection(program.command('publish <target> <data>'))
 
 connection(program.command('consume <queue>'))
   .description('print messages as JSON lines and ack them')
-  .option('--count <n>', 'stop after N messages', integer)
+  .option('--count <n>', 'stop after N messages', positive)
   .action(async (queue: string, o: Connection & { count?: number }) => {
     await withNode(o, async (node) => {
       const ac = new AbortController();
