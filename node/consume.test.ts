@@ -1,5 +1,6 @@
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { PreconditionFailed, type ConsumerClosed, type Message, type Warren } from '../index.ts';
 import { memoryNode, texts, until } from './testing.ts';
 
@@ -356,6 +357,19 @@ describe('publish and consume', () => {
       if (rest.length === 4) break;
     }
     assert.deepEqual(rest, ['m6', 'm7', 'm8', 'm9']);
+  });
+
+  it('messages() loops that share one long-lived signal leave no listener on it', async () => {
+    await node.declareQueue('q');
+    const shutdown = new AbortController();
+    for (let i = 0; i < 20; i++) {
+      await node.publish({ queue: 'q' }, `m${i}`);
+      for await (const m of node.messages('q', { signal: shutdown.signal })) {
+        await m.ack();
+        break;
+      }
+    }
+    assert.equal(getEventListeners(shutdown.signal, 'abort').length, 0);
   });
 
   it('stop() called again while the node stops waits for that stop, not less (a second signal must not cut it short)', async () => {

@@ -27,6 +27,8 @@ export async function* messageStream(
       else await new Promise<void>((r) => (wake = r));
     }
   } finally {
+    // A signal may outlive many loops (a service's shutdown signal): each takes its listener with it.
+    signal?.removeEventListener('abort', poke);
     // What came but was never handed out goes back unseen: a loop left early costs it no delivery.
     consumer.passOver(buffer);
     await consumer.cancel();
