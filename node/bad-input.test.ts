@@ -24,6 +24,7 @@ describe('bad input gets a typed error and a counter; the node keeps working', (
     ['a queue name too long', () => node.declareQueue('x'.repeat(201)), InvalidName],
     ['a name with an empty word', () => node.declareQueue('a..b'), InvalidName],
     ['a queue name that leaves no room for its dead-letter queue (<name>.dlq)', () => node.declareQueue('x'.repeat(197)), InvalidName],
+    ['a queue that is its own dead-letter queue', () => node.declareQueue('loop', { deadLetterQueue: 'loop' }), InvalidArgument],
     ['a body with a BigInt', () => node.publish({ queue: 'ok' }, loose({ n: 10n })), InvalidArgument],
     ['a body with a function', () => node.publish({ queue: 'ok' }, loose({ f: () => 1 })), InvalidArgument],
     ['an undefined body', () => node.publish({ queue: 'ok' }, loose(undefined)), InvalidArgument],

@@ -178,6 +178,9 @@ describe('queue features', () => {
     await node.declareQueue('q', { maxDeliveries: 5 });
     await node.declareQueue('q', { maxDeliveries: 5 });
     await assert.rejects(node.declareQueue('q', { maxDeliveries: 6 }), { code: 'PRECONDITION_FAILED' });
+    // Refused, it changes nothing: the dead-letter queue it names is not declared either.
+    await assert.rejects(node.declareQueue('q', { maxDeliveries: 6, deadLetterQueue: 'q.parking' }), { code: 'PRECONDITION_FAILED' });
+    assert.deepEqual(node.stats().queues.map((x) => x.name), ['q']);
   });
 });
 

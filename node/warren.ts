@@ -244,6 +244,10 @@ export class Warren {
       checkName('queue', o.deadLetterQueue ?? `${name}.dlq`);
       if (o.mirrors > 0 && !this.cluster) throw new InvalidArgument(`queue '${name}': mirrors live on other nodes: start the node with the nats option`);
       if ((o.minInSync ?? 1) > o.mirrors + 1) throw new InvalidArgument(`queue '${name}': minInSync ${o.minInSync} is more than its ${o.mirrors + 1} replicas`);
+      if (o.deadLetterQueue === name) throw new InvalidArgument(`queue '${name}' cannot be its own dead-letter queue: its dead letters would come straight back`);
+      // A declare that is refused changes nothing: its dead-letter queue is not declared either.
+      const existing = this.catalog.queue(qname);
+      if (existing) sameOptions(existing, o);
       // A dead-letter queue named by the user exists from the start, so it can be consumed at once;
       // the default one (<name>.dlq) appears with the first dead letter.
       if (o.deadLetterQueue !== undefined) await this.deadLetterQueue(asQueue(o.deadLetterQueue), o);
@@ -457,7 +461,7 @@ export class Warren {
   /** Declares in the catalog (or finds the same declaration there) and opens the queue if it lives here. */
   private async declare(name: QueueName, options: ResolvedQueueOptions): Promise<QueueHandle | undefined> {
     const decl = this.catalog.queue(name) ?? (await this.declareNew(name, options));
-    if (JSON.stringify(decl.options) !== JSON.stringify(options)) throw new PreconditionFailed(`queue '${name}' exists with other options: ${JSON.stringify(decl.options)}`);
+    sameOptions(decl, options);
     return opensAt(decl, this.nodeId) ? this.openQueue(name, options) : undefined;
   }
 
@@ -815,6 +819,11 @@ export class Warren {
 }
 
 /** A queue without mirrors lives on its home node; a mirrored one opens where its current leader is. */
+/** A queue declared again must be declared as it is: PreconditionFailed otherwise (as queue.declare in AMQP). */
+function sameOptions(decl: QueueDecl, options: ResolvedQueueOptions): void {
+  if (JSON.stringify(decl.options) !== JSON.stringify(options)) throw new PreconditionFailed(`queue '${decl.name}' exists with other options: ${JSON.stringify(decl.options)}`);
+}
+
 function opensAt(decl: QueueDecl, node: NodeId): boolean {
   return decl.home === node && decl.options.mirrors === 0;
 }
