@@ -11,6 +11,7 @@ describe('bad input gets a typed error and a counter; the node keeps working', (
   before(async () => {
     node = await memoryNode();
     await node.declareQueue('ok');
+    await node.declareExchange('ex', { type: 'topic' });
   });
   after(async () => { await node.stop(); });
 
@@ -25,6 +26,8 @@ describe('bad input gets a typed error and a counter; the node keeps working', (
     ['a name with an empty word', () => node.declareQueue('a..b'), InvalidName],
     ['a queue name that leaves no room for its dead-letter queue (<name>.dlq)', () => node.declareQueue('x'.repeat(197)), InvalidName],
     ['a queue that is its own dead-letter queue', () => node.declareQueue('loop', { deadLetterQueue: 'loop' }), InvalidArgument],
+    ['a binding pattern over 255 bytes (AMQP: a short string)', () => node.bindQueue('ok', 'ex', 'a.'.repeat(128)), InvalidArgument],
+    ['a routing key over 255 bytes', () => node.publish({ exchange: 'ex', routingKey: 'é'.repeat(128) }, 'x'), InvalidArgument],
     ['a body with a BigInt', () => node.publish({ queue: 'ok' }, loose({ n: 10n })), InvalidArgument],
     ['a body with a function', () => node.publish({ queue: 'ok' }, loose({ f: () => 1 })), InvalidArgument],
     ['an undefined body', () => node.publish({ queue: 'ok' }, loose(undefined)), InvalidArgument],

@@ -6,6 +6,16 @@ import { CONTENT_TYPE, OWN_CONTENT_TYPES } from './body.ts';
 /** Largest body accepted; bigger ones are refused with InvalidArgument before they reach a queue. */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
+/** A routing key or binding pattern, at most (AMQP's short string, as in RabbitMQ). */
+export const MAX_ROUTING_KEY_BYTES = 255;
+
+/** Why `key` cannot be a routing key or binding pattern (`what`), or undefined. */
+export function badRoutingKey(what: string, key: unknown): string | undefined {
+  if (typeof key !== 'string') return `${what} must be a string`;
+  const bytes = Buffer.byteLength(key);
+  return bytes > MAX_ROUTING_KEY_BYTES ? `${what} of ${bytes} bytes is over the limit of ${MAX_ROUTING_KEY_BYTES}` : undefined;
+}
+
 /** A frame's batch (messages, records), at most, unless one message alone is larger. */
 export const FRAME_BATCH_BYTES = 512 * 1024;
 

@@ -45,7 +45,7 @@ import {
 } from './options.ts';
 import { collectStats, type QueueStats, type Stats } from './stats.ts';
 import { RateWindow } from './rates.ts';
-import { MIN_MAX_PAYLOAD, overPayload } from './limits.ts';
+import { badRoutingKey, MIN_MAX_PAYLOAD, overPayload } from './limits.ts';
 
 export type Target = { readonly queue: string } | { readonly exchange: string; readonly routingKey?: string };
 
@@ -698,7 +698,8 @@ export class Warren {
       const ename = asExchange(checkName('exchange', target.exchange));
       if (this.catalog.exchanges.typeOf(ename) === undefined) throw new ExchangeNotFound(target.exchange);
       const key = target.routingKey ?? '';
-      if (typeof key !== 'string') throw new InvalidArgument('routingKey must be a string');
+      const bad = badRoutingKey('routingKey', key);
+      if (bad) throw new InvalidArgument(bad);
       return this.catalog.exchanges.route(ename, key).flatMap((q) => (this.catalog.queue(q) ? [this.endpoint(q)] : []));
     }
     throw new InvalidArgument('publish target must be { queue } or { exchange, routingKey }');
@@ -743,7 +744,8 @@ export class Warren {
     const q = this.endpoint(queue).name;
     const e = asExchange(checkName('exchange', exchange));
     if (this.catalog.exchanges.typeOf(e) === undefined) throw new ExchangeNotFound(exchange);
-    if (typeof pattern !== 'string') throw new InvalidArgument('binding pattern must be a string');
+    const bad = badRoutingKey('binding pattern', pattern);
+    if (bad) throw new InvalidArgument(bad);
     return { exchange: e, queue: q, pattern };
   }
 
