@@ -13,9 +13,14 @@ export const RECENT_IDS = 100_000;
 type LiveMessage = { -readonly [K in keyof RecoveredMessage]: RecoveredMessage[K] };
 
 export class Replayer {
-  /** seq - base → 1 when that seq is a live plain message. Enqueue seqs increase. */
+  /**
+   * seq - base → 1 when that seq is a live plain message. Enqueue seqs increase. The dead prefix is
+   * dropped as the array would grow, so it spans the backlog of plain messages, not all seqs ever.
+   */
   private plain = new Uint8Array(1024);
   private base: number | undefined;
+  /** Below this index every entry of `plain` is 0. */
+  private head = 0;
   /** Live messages that are not plain. */
   private readonly others = new Map<Seq, LiveMessage>();
   /** The last RECENT_IDS enqueues: cheap to keep up to date on every append (a mirrored leader does). */
@@ -65,6 +70,11 @@ export class Replayer {
     }
   }
 
+  /** Bytes kept for plain messages: in proportion to their backlog's span of seqs, not to all seqs ever. */
+  get plainBytes(): number {
+    return this.plain.length;
+  }
+
   /** The highest seq applied so far (0 before any). */
   get highestSeq(): number {
     return this.maxSeq;
@@ -82,16 +92,19 @@ export class Replayer {
     return this.mark && whole ? { ...recovered, mark: this.mark } : recovered;
   }
 
-  /** Live messages in seq order, made one at a time as they are read: never a second full set. */
+  /**
+   * Live messages in seq order, made one at a time as they are read: never a second full set. The
+   * others (delivered ones, with a priority, a TTL or a delay) merge in by seq, below the plain ones' span too.
+   */
   private *live(): Generator<RecoveredMessage> {
     if (this.base === undefined) return;
-    for (let seq = this.base; seq <= this.maxSeq; seq++) {
+    const others = [...this.others.keys()].sort((a, b) => a - b);
+    let k = 0;
+    for (let seq = this.base + this.head; seq <= this.maxSeq; seq++) {
+      while (k < others.length && others[k]! < seq) yield { ...this.others.get(others[k++]!)! };
       if (this.plain[seq - this.base] === 1) yield { seq: asSeq(seq), priority: 0, deliveryCount: 0 };
-      else {
-        const other = this.others.get(asSeq(seq));
-        if (other) yield { ...other };
-      }
     }
+    while (k < others.length) yield { ...this.others.get(others[k++]!)! };
   }
 
   private isPlain(seq: Seq): boolean {
@@ -99,12 +112,23 @@ export class Replayer {
   }
 
   private setPlain(seq: Seq, flag: 0 | 1): void {
-    const i = seq - this.base!;
+    let i = seq - this.base!;
     if (i < 0) throw new RangeError(`seq ${seq} is before the first seq ${this.base}`);
     if (i >= this.plain.length) {
-      const grown = new Uint8Array(Math.max(this.plain.length * 2, i + 1));
-      grown.set(this.plain);
-      this.plain = grown;
+      // Drop the dead prefix first; grow only if the span of live ones needs it.
+      while (this.head < this.plain.length && this.plain[this.head] === 0) this.head++;
+      if (this.head >= this.plain.length / 2) {
+        this.plain.copyWithin(0, this.head);
+        this.plain.fill(0, this.plain.length - this.head);
+        this.base! += this.head;
+        i -= this.head;
+        this.head = 0;
+      }
+      if (i >= this.plain.length) {
+        const grown = new Uint8Array(Math.max(this.plain.length * 2, i + 1));
+        grown.set(this.plain);
+        this.plain = grown;
+      }
     }
     this.plain[i] = flag;
   }
