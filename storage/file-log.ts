@@ -146,6 +146,8 @@ export class FileQueueLog implements QueueLog {
   private syncTimer: NodeJS.Timeout | undefined;
   private failure: DiskFailure | undefined;
   private closing: Promise<void> | undefined;
+  /** Settles when recover() is done, whatever its outcome. */
+  private recovering: Promise<void> | undefined;
   /**
    * The next segment, created while the active one fills: creating a file and syncing its folder at
    * rotation stalled that group's write (on a mirrored queue, on every replica at once).
@@ -163,8 +165,14 @@ export class FileQueueLog implements QueueLog {
     private readonly destroyClosed: () => Promise<void>,
   ) {}
 
-  async recover(): Promise<RecoveredQueue> {
-    if (this.active || this.closing) throw this.error('recover() runs once, before anything else');
+  recover(): Promise<RecoveredQueue> {
+    if (this.active || this.closing || this.recovering) return Promise.reject(this.error('recover() runs once, before anything else'));
+    const recovering = this.recoverNow();
+    this.recovering = recovering.then(() => {}, () => {});
+    return recovering;
+  }
+
+  private async recoverNow(): Promise<RecoveredQueue> {
     const report = { droppedRecords: 0, droppedBytes: 0, problems: [] as string[] };
     const replayer = new Replayer();
     const files = await readdir(this.dir);
@@ -216,6 +224,8 @@ export class FileQueueLog implements QueueLog {
     this.compact(this.active);
     await this.compacted;
     if (this.failure) throw this.failure;
+    // Closed meanwhile: the close waited for this recovery, and the log serves nothing.
+    if (this.closing) throw this.error('the log was closed while it recovered');
     const recovered = replayer.result(report);
     // What recovery read is durable now (reopen): from here on, under 'always', every write is in order.
     if (this.dsync && unsynced) await rm(join(this.dir, BATCH_FILE)).then(() => syncDir(this.dir));
@@ -311,6 +321,8 @@ export class FileQueueLog implements QueueLog {
   }
 
   private async shutdown(): Promise<void> {
+    // A recovery under way finishes first: it writes (a torn tail cut, compaction), and its handles must close with the rest.
+    await this.recovering;
     const active = this.active;
     if (active) {
       this.syncDue = this.opts.fsync === 'batch'; // what was written gets its fdatasync now

@@ -277,6 +277,31 @@ describe('FileStorage', () => {
     });
   });
 
+  it('a close while a log recovers waits for the recovery, which then fails: nothing touches the folder, and no handle stays open, once the close is done', async () => {
+    await withTempDir(async (dir) => {
+      const writer = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 256 });
+      const log = await writer.openQueue(QUEUE);
+      await log.recover();
+      // Many segments, so that the recovery takes a while; then a torn tail for it to cut.
+      for (let seq = 1; seq <= 400; seq++) await log.append([enqueue(seq)]);
+      await writer.close();
+      const folder = join(dir, 'queues', queueFolder(QUEUE));
+      const last = join(folder, (await readdir(folder)).filter((f) => f.endsWith('.seg')).sort().at(-1)!);
+      await writeFile(last, Buffer.from([0xfe, 0x57, 0xc1]), { flag: 'a' });
+
+      const handles = async () => (await readdir('/proc/self/fd')).length;
+      const before = await handles();
+      const reader = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 256 });
+      const recovering = (await reader.openQueue(QUEUE)).recover();
+      recovering.catch(() => {});
+      await reader.close();
+      const size = (await stat(last)).size;
+      await assert.rejects(recovering, /closed while it recovered/);
+      assert.equal((await stat(last)).size, size);
+      assert.equal(await handles(), before);
+    });
+  });
+
   it('destroy() deletes the queue and only that queue', async () => {
     await withTempDir(async (dir) => {
       const storage = await FileStorage.open(dir, { fsync: 'always' });
