@@ -22,8 +22,9 @@ export class HttpMonitor {
       '/stats': async () => json(200, node.stats()),
     };
     this.server = createServer((req, res) => {
-      // The path alone, without parsing it as a URL: a request line such as '//' is no URL and must not throw.
-      const path = (req.url ?? '/').split('?', 1)[0]!;
+      // The path alone, without parsing it as a URL: a request line such as '//' is no URL and must not
+      // throw. A target in absolute form (http://host/path), which HTTP/1.1 servers must take, gives its path.
+      const path = (req.url ?? '/').replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i, '').split('?', 1)[0]!;
       const route = req.method === 'GET' && Object.hasOwn(routes, path) ? routes[path] : undefined;
       const answer = route ? route() : Promise.resolve(json(404, { error: 'not found' }));
       void answer.catch((e: unknown) => json(500, { error: e instanceof Error ? e.message : String(e) })).then(([status, type, body]) => {
