@@ -98,6 +98,21 @@ describe('a mirror asked to resume', () => {
     await b.server.stop();
   });
 
+  it('refuses frames for queues it holds no replica of, and keeps nothing for them', async () => {
+    const bus = new LocalBus();
+    const rejected = new Map<string, number>();
+    const server = new ReplicaServer(new LocalTransport(bus), subjects, 'b', new MemoryStorage(), { rejected }, () => false);
+    server.start();
+    const leader = new LocalTransport(bus);
+    for (let i = 0; i < 100; i++) {
+      const answer = decode(await leader.request(subjects.replicate('b'), encode({ type: 'replicate', queue: `gone-${i}`, epoch: 1, session: 's', from: 0, reset: false, lsn: 1, records: new Uint8Array(0) }), { timeoutMs: 2_000 }));
+      assert.ok(answer.type === 'error' && /holds no replica/.test(answer.message), JSON.stringify(answer));
+    }
+    assert.equal(rejected.get('not-a-replica'), 100);
+    assert.equal(server.size, 0);
+    await server.stop();
+  });
+
   it('refuses a replicate frame that carries a mark: a mirror writes its own', async () => {
     const b = mirror(new MemoryStorage());
     assert.deepEqual(await b.frame(1, 's1', 0, 0, [], true), { ok: true });

@@ -78,6 +78,11 @@ export class ReplicaServer {
     this.replier = new Replier(transport, counters.rejected);
   }
 
+  /** Queues this server keeps a replica's state for. */
+  get size(): number {
+    return this.replicas.size;
+  }
+
   start(): void {
     this.subs = [this.subjects.replicate(this.self), ...this.subjects.replicatePairsOf(this.self)].map((s) => this.transport.subscribe(s, (m) => this.onFrame(m)));
   }
@@ -191,6 +196,9 @@ export class ReplicaServer {
     } catch (err) {
       return this.replier.refuse(m, err instanceof FrameError ? err.reason : 'malformed', String((err as Error).message));
     }
+    // Checked before any state is kept for the queue: a frame for one this node holds no replica of
+    // (a late one of a deleted queue, a stray name) must leave nothing behind.
+    if (!this.replicas.has(queue) && !this.isReplica(queue)) return this.answerError(m, new Refused('not-a-replica', `this node holds no replica of queue '${queue}'`));
     const r = this.replica(queue);
     // Frames are checked and appended one after another; their answers wait for the fdatasync, which
     // frames that arrive together share (the log's group commit).
