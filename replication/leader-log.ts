@@ -16,10 +16,15 @@ import type { AppendOptions, Framed, LogPlace, LogRecord, QueueLog, RecoveredMes
 export type Gate = (lsn: number, waitingSince: number) => boolean | Error;
 
 /** The live state at one lsn: what a catching-up mirror must hold before it takes the stream after. */
+type RecentId = { readonly id: MessageId; readonly seq: Seq; readonly at: number };
+
 export interface Snapshot {
   readonly lsn: number;
   readonly live: readonly RecoveredMessage[];
-  readonly recent: readonly { readonly id: MessageId; readonly seq: Seq; readonly at: number }[];
+  /** Ids in the dedup window of messages removed before the snapshot. */
+  readonly recent: readonly RecentId[];
+  /** Ids in the dedup window of the live messages: for one removed while the snapshot is read. */
+  readonly liveIds: ReadonlyMap<Seq, RecentId>;
 }
 
 interface Waiter {
@@ -226,7 +231,8 @@ export class LeaderLog implements QueueLog {
     const state = this.replayer.result({ droppedRecords: 0, droppedBytes: 0, problems: [] });
     const live = [...state.messages];
     const liveSeqs = new Set(live.map((m) => m.seq));
-    return { lsn: this.lsn, live, recent: state.recentIds.filter((r) => !liveSeqs.has(r.seq) && r.id !== '') };
+    const ids = state.recentIds.filter((r) => r.id !== '');
+    return { lsn: this.lsn, live, recent: ids.filter((r) => !liveSeqs.has(r.seq)), liveIds: new Map(ids.filter((r) => liveSeqs.has(r.seq)).map((r) => [r.seq, r])) };
   }
 
   /**
@@ -255,8 +261,13 @@ export class LeaderLog implements QueueLog {
           continue;
         }
         const m = stored.get(i.live.seq);
-        // Removed since the snapshot was taken: its removal follows in the stream; nothing to send.
-        if (!m) continue;
+        if (!m) {
+          // Removed since the snapshot was taken: its removal follows in the stream. Its id goes (an
+          // empty enqueue, for the removal to remove), or the mirror's dedup window would miss it.
+          const known = snap.liveIds.get(i.live.seq);
+          if (known) out.push({ type: 'enqueue', meta: { seq: known.seq, id: known.id, headers: {}, priority: 0, enqueuedAt: known.at, size: 0 }, body: EMPTY });
+          continue;
+        }
         out.push({ type: 'enqueue', meta: m.meta, body: m.body });
         for (let n = 0; n < i.live.deliveryCount; n++) out.push({ type: 'delivered', seqs: [m.meta.seq] });
       }

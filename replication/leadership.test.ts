@@ -201,3 +201,52 @@ describe('a mirrored queue leader', () => {
     a.answer();
   });
 });
+
+describe("a mirror's snapshot", () => {
+  it('keeps the dedup id of a message removed while the snapshot is read, and ends holding what the leader holds', async () => {
+    // A real log for the mirror, fed what the leader sends; a reset empties it.
+    const mirrorStorage = new MemoryStorage();
+    let copy: QueueLog | undefined;
+    let failNext = false;
+    let onReset: (() => void) | undefined;
+    const send: SendFrame = async (frame) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('the mirror failed a frame');
+      }
+      if (frame.reset) {
+        await copy?.close();
+        await mirrorStorage.destroyQueue(queue);
+        copy = await mirrorStorage.openQueue(queue);
+        await copy.recover();
+        onReset?.();
+        return;
+      }
+      const records = [...scanRecords(Buffer.from(frame.records))].flatMap((item) => (item.kind === 'record' ? [item.record] : []));
+      if (records.length > 0) await copy!.append(records);
+    };
+    const store = new MemoryMetaStore();
+    const won = await store.create(queue, { leader: L, epoch: 1, replicas: [L, A], inSync: [L], minInSync: 1 });
+    const leadership = new Leadership(queue, L, store, won, () => send, () => {});
+    try {
+      const log = leadership.wrap(await new MemoryStorage().openQueue(queue));
+      await log.recover();
+      await until(() => leadership.stats().every((m) => m.inSync && m.lag === 0), 'the mirror in sync');
+      await log.append([{ type: 'enqueue', meta: { seq: asSeq(1), id: asMessageId('order-1'), headers: {}, priority: 0, enqueuedAt: Date.now(), size: 1 }, body: Uint8Array.of(1) }]);
+      // The mirror fails a frame: it lags, and starts over with a snapshot, taken while order-1 is live.
+      failNext = true;
+      await log.append([{ type: 'delivered', seqs: [asSeq(1)] }]).catch(() => {});
+      // Its ack comes after the snapshot was taken, before its body is read for it.
+      onReset = () => {
+        onReset = undefined;
+        void log.append([{ type: 'remove', seqs: [asSeq(1)], reason: 'ack' }]);
+      };
+      await until(() => onReset === undefined && leadership.stats().every((m) => m.inSync && m.lag === 0), 'the mirror back in sync');
+      const [held, mirrored] = [await log.recover(), await copy!.recover()];
+      assert.deepEqual(mirrored.recentIds.map((r) => r.id), held.recentIds.map((r) => r.id), 'the same dedup window');
+      assert.deepEqual([...mirrored.messages], [...held.messages], 'the same live messages (none)');
+    } finally {
+      leadership.stop();
+    }
+  });
+});
