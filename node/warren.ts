@@ -498,7 +498,7 @@ export class Warren {
       position: () => cluster.replicas.position(name, node),
       resume: (session, from) => cluster.replicas.resume(name, node, leadership.epoch, session, from),
     });
-    const leadership: Leadership = new Leadership(name, this.nodeId, cluster.meta, won, (node) => sender.to(node), () => void this.giveUp(name), defaultLeadership, { requests, ...(held ? { held } : {}) });
+    const leadership: Leadership = new Leadership(name, this.nodeId, cluster.meta, won, (node) => sender.to(node), (why) => void (why === 'failed' ? this.leadFailed(name) : this.giveUp(name)), defaultLeadership, { requests, ...(held ? { held } : {}) });
     await this.openQueue(name, decl.options, leadership);
     // The node began to stop meanwhile, after it handed its queues over: this one is not led either.
     if (!this.running) leadership.stop();
@@ -508,14 +508,31 @@ export class Warren {
    * Deposed, or not able to lead: the queue closes here (what waited is refused), and this node's copy
    * follows the leader the metadata names; when that is this node still, the coordinator claims it anew.
    */
-  private async giveUp(name: QueueName, why: Error = new NotConfirmed(`queue '${name}': this node was deposed as its leader`)): Promise<void> {
+  private async giveUp(name: QueueName, why: Error = new NotConfirmed(`queue '${name}': this node was deposed as its leader`), pauseMs = 0): Promise<void> {
     const cluster = this.cluster!;
     const handle = this.unserve(name);
     await handle?.endpoint.close().catch(() => {});
     handle?.endpoint.ref.stop();
-    cluster.coordinator.released(name);
+    cluster.coordinator.released(name, pauseMs);
     cluster.replicas.follow(name);
     this.fault('queue', why);
+  }
+
+  /**
+   * This node stepped down from a mirrored queue's lead (its disk failed, or its queue actor was given
+   * up) and no in-sync mirror took it: it gives the queue up, and claims it again after a pause, which
+   * grows while the fault lasts.
+   */
+  private leadFailed(name: QueueName): Promise<void> {
+    const pause = this.reopenPause(name);
+    return this.giveUp(name, new NotConfirmed(`queue '${name}': its leader here stepped down and no in-sync mirror took the lead; this node claims it again in ${Math.round(pause / 1000)} s`), pause);
+  }
+
+  /** How long a queue that failed here waits before it opens again: longer the more it failed lately. */
+  private reopenPause(name: QueueName): number {
+    const downs = recordRestart(this.downs.get(name) ?? [], Date.now(), { maxRestarts: Number.POSITIVE_INFINITY, withinMs: REOPEN_MEMORY_MS }).history;
+    this.downs.set(name, downs);
+    return backoffDelay(downs.length, QUEUE_REOPEN);
   }
 
   /**
@@ -650,15 +667,16 @@ export class Warren {
    */
   private async queueDown(handle: QueueHandle): Promise<void> {
     const { name } = handle;
-    const downs = recordRestart(this.downs.get(name) ?? [], Date.now(), { maxRestarts: Number.POSITIVE_INFINITY, withinMs: REOPEN_MEMORY_MS }).history;
-    this.downs.set(name, downs);
-    const pause = backoffDelay(downs.length, QUEUE_REOPEN);
-    this.fault('queue', new Stopped(`queue '${name}' (its actor kept failing; it opens again in ${Math.round(pause / 1000)} s unless another replica leads it)`));
     handle.down = true;
-    handle.leadership?.stepDown();
+    // A mirrored queue's lead goes to an in-sync mirror, or back to this node after a pause (leadFailed).
+    if (handle.leadership) {
+      this.fault('queue', new Stopped(`queue '${name}' (its actor kept failing; an in-sync mirror takes the lead, or this node claims it again after a pause)`));
+      return handle.leadership.stepDown();
+    }
+    const pause = this.reopenPause(name);
+    this.fault('queue', new Stopped(`queue '${name}' (its actor kept failing; it opens again in ${Math.round(pause / 1000)} s)`));
     await new Promise((r) => setTimeout(r, pause).unref());
-    if (!this.running || this.queues.get(name) !== handle) return; // stopping, or deposed: a mirror leads
-    if (handle.leadership) return this.giveUp(name, new NotConfirmed(`queue '${name}': no in-sync mirror took the lead; this node claims it again`));
+    if (!this.running || this.queues.get(name) !== handle) return; // stopping
     const ref = this.system.spawn(this.queueSupervisor, `q-${name}`, queueBehavior(handle.env));
     handle.endpoint.rebind(ref);
     handle.down = false;

@@ -68,3 +68,24 @@ describe('a takeover', () => {
     }
   });
 });
+
+describe('a leader that gave its queue back', () => {
+  it('claims it again once its pause is over, and not before', async () => {
+    const store = new MemoryMetaStore();
+    await store.create(queue, { leader: L, epoch: 1, replicas: [L, A], inSync: [L], minInSync: 1 });
+    const led: number[] = [];
+    const coordinator = new Coordinator(L, store, { changed: () => {}, removed: () => {}, lead: async () => { led.push(Date.now()); }, position: async () => ({ seq: 0 }) }, LEASE_MS, true);
+    coordinator.start();
+    try {
+      await until(() => led.length === 1, 'the lead claimed');
+      const pause = LEASE_MS * 5;
+      const released = Date.now();
+      coordinator.released(queue, pause);
+      await until(() => led.length === 2, 'the lead claimed again');
+      assert.ok(led[1]! - released >= pause, `claimed again ${led[1]! - released} ms after it was given back`);
+      assert.deepEqual([(await store.get(queue))!.meta.leader, (await store.get(queue))!.meta.epoch], [L, 3]);
+    } finally {
+      coordinator.stop();
+    }
+  });
+});

@@ -26,6 +26,8 @@ export class Coordinator {
   private readonly seen = new Map<QueueName, { v: Versioned; at: number }>();
   private readonly leading = new Set<QueueName>();
   private readonly claiming = new Set<QueueName>();
+  /** Queues this node gave back for a while (released with a pause): it claims none of them before then. */
+  private readonly pausedUntil = new Map<QueueName, number>();
   private stopWatch: (() => void) | undefined;
   private retired = false;
   private timer: NodeJS.Timeout | undefined;
@@ -49,9 +51,10 @@ export class Coordinator {
     return this.seen.get(queue)?.v;
   }
 
-  /** This node gave the lead up (deposed, or stopping). */
-  released(queue: QueueName): void {
+  /** This node gave the lead up (deposed, or stopping); `pauseMs`: it claims the queue again no sooner. */
+  released(queue: QueueName, pauseMs = 0): void {
     this.leading.delete(queue);
+    if (pauseMs > 0) this.pausedUntil.set(queue, Date.now() + pauseMs);
   }
 
   /**
@@ -74,6 +77,7 @@ export class Coordinator {
       // Forgotten, so that no node claims the lead of a deleted queue.
       this.seen.delete(queue);
       this.leading.delete(queue);
+      this.pausedUntil.delete(queue);
       if (last) this.hooks.removed(queue, last.v);
       return;
     }
@@ -109,6 +113,11 @@ export class Coordinator {
 
   private async claim(queue: QueueName, v: Versioned, eligible: () => Promise<boolean> = async () => true): Promise<void> {
     if (this.claiming.has(queue) || this.retired) return;
+    const paused = this.pausedUntil.get(queue);
+    if (paused !== undefined) {
+      if (Date.now() < paused) return;
+      this.pausedUntil.delete(queue);
+    }
     this.claiming.add(queue);
     try {
       if (!(await eligible()) || this.retired) return;

@@ -3,6 +3,7 @@
 // is the point here. Real mirrors over NATS are in mirrored.test.ts and property-tests/.
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { DiskFailure } from '../node/errors.ts';
 import { asMessageId, asNodeId, asQueue, asSeq, type NodeId } from '../node/ids.ts';
 import { until } from '../node/testing.ts';
 import { MemoryStorage } from '../storage/memory-store.ts';
@@ -199,6 +200,34 @@ describe('a mirrored queue leader', () => {
     await leadership.handOff();
     assert.equal((await store.get(queue))!.meta.leader, B);
     a.answer();
+  });
+});
+
+describe('a leader that steps down', () => {
+  it('gives the queue back when no in-sync mirror can take the lead (its disk failed after a takeover, the mirrors not in sync yet)', async () => {
+    const inner = await new MemoryStorage().openQueue(queue);
+    const failing: QueueLog = {
+      recover: () => inner.recover(),
+      append: async () => { throw new DiskFailure(`queue '${queue}': a write failed`); },
+      read: (seqs) => inner.read(seqs),
+      close: () => inner.close(),
+      destroy: () => inner.destroy(),
+    };
+    const store = new MemoryMetaStore();
+    const won = await store.create(queue, { leader: L, epoch: 2, replicas: [L, A, B], inSync: [L], minInSync: 2 });
+    const why: string[] = [];
+    // The mirrors never answer: neither is in sync.
+    const leadership = new Leadership(queue, L, store, won, () => () => new Promise(() => {}), (w) => why.push(w));
+    try {
+      const log = leadership.wrap(failing);
+      await log.recover();
+      await assert.rejects(log.append([{ type: 'enqueue', meta: { seq: asSeq(1), id: asMessageId('m1'), headers: {}, priority: 0, enqueuedAt: 0, size: 0 }, body: new Uint8Array(0) }]));
+      await until(() => why.length > 0, 'the queue given back');
+      assert.deepEqual(why, ['failed']);
+      assert.equal((await store.get(queue))!.meta.leader, L, 'no mirror was named');
+    } finally {
+      leadership.stop();
+    }
   });
 });
 

@@ -61,8 +61,11 @@ export class Leadership {
     private readonly store: MetaStore,
     won: Versioned,
     send: (node: NodeId) => SendFrame,
-    /** Called once when this node is no longer the leader. */
-    private readonly onDeposed: () => void,
+    /**
+     * Called once when this node is no longer the leader: 'deposed' (another node leads), or 'failed'
+     * (it stepped down, and no in-sync mirror took the lead: the node claims it again after a pause).
+     */
+    private readonly onDeposed: (why: 'deposed' | 'failed') => void,
     private readonly opts: LeadershipOptions = defaultLeadership,
     /**
      * Requests to each mirror besides the frames, so that a mirror may follow on without a snapshot;
@@ -134,7 +137,8 @@ export class Leadership {
    * Graceful stop: nothing more is confirmed here, and an in-sync mirror is named leader, which claims
    * the lead (epoch + 1) as soon as it sees that: a rolling restart costs no lease timeout.
    */
-  async handOff(): Promise<void> {
+  /** Resolves with whether an in-sync mirror was named leader. */
+  async handOff(): Promise<boolean> {
     this.handingOver = true;
     this.log?.refuseAll(new NotConfirmed(`queue '${this.queue}': its leader is stopping`));
     // The most complete in-sync mirror, if it holds every confirmed append: it leads without an election.
@@ -142,18 +146,25 @@ export class Leadership {
     const to = [...this.links.values()]
       .filter((l) => this.current.meta.inSync.includes(l.node) && l.acked >= committed)
       .sort((a, b) => b.acked - a.acked)[0]?.node;
-    if (to) await this.write((m) => (m.inSync.includes(to) ? { ...m, leader: to } : m));
+    const named = to !== undefined && (await this.write((m) => (m.inSync.includes(to) ? { ...m, leader: to } : m))) && this.current.meta.leader === to;
     this.stop();
+    return named;
   }
 
   /**
    * This node cannot go on leading (its disk fails, or its queue actor was given up by its supervisor):
-   * as a graceful stop, but while the node runs on. Without an in-sync mirror to hand over to, the lease
-   * lapses and the queue waits for this node, the only one holding all it confirmed.
+   * as a graceful stop, but while the node runs on. Without an in-sync mirror to hand over to, the queue
+   * waits for this node, the only one holding all it confirmed: it is given back ('failed'), for the
+   * node to claim again after a pause.
    */
   stepDown(): void {
     if (this.handingOver || this.deposed) return;
-    void this.handOff().catch(() => this.stop());
+    const back = () => {
+      if (this.deposed) return;
+      this.deposed = true;
+      this.onDeposed('failed');
+    };
+    void this.handOff().then((named) => { if (!named) back(); }, () => { this.stop(); back(); });
   }
 
   stop(): void {
@@ -267,6 +278,6 @@ export class Leadership {
     this.deposed = true;
     this.stop();
     this.log?.refuseAll(new NotConfirmed(`queue '${this.queue}': this node is no longer its leader`));
-    this.onDeposed();
+    this.onDeposed('deposed');
   }
 }
