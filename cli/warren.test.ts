@@ -1,7 +1,7 @@
 // The `warren` command on an embedded node's data dir, run as a user runs it: a process per command.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { warren } from './testing.ts';
@@ -80,6 +80,16 @@ describe('warren, embedded', () => {
     ['an empty number', ['publish', 'q', 'x', '--ttl', ''], /--ttl <ms>' argument '' is invalid/],
     ['a number in hex', ['publish', 'q', 'x', '--delay', '0x10'], /--delay <ms>' argument '0x10' is invalid/],
   ];
+  it('refuses a data dir that is not there (a typo) for anything but a declare, and makes none', async () => {
+    const typo = path.join(dir, 'dta');
+    for (const args of [['stats'], ['consume', 'q', '--count', '1'], ['purge', 'q']]) {
+      const r = await warren(...args, '--data', typo);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^warren: no node's data at '.*dta'/);
+    }
+    assert.equal(await access(typo).then(() => true, () => false), false);
+  });
+
   for (const [what, args, message] of refusals) {
     it(`refuses ${what}: exit 1, a message on stderr, no stack trace`, async () => {
       const r = await onData(...args);

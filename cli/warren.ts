@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `warren` command: runs a node, and declares, publishes, consumes, purges, deletes and reads stats on a cluster
 // (with --nats) or on an embedded node's data dir (without). Same engine as the library.
+import { existsSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Warren, type StartOptions } from '../index.ts';
 import { HttpMonitor } from './http-monitor.ts';
@@ -42,10 +43,14 @@ function natsOf(url: string): NonNullable<StartOptions['nats']> {
 }
 
 /** A short-lived node for one command: a client of the cluster, or the embedded node on its data dir. */
-async function withNode<T>(o: Connection, run: (node: Warren) => Promise<T>): Promise<T> {
-  const opts: StartOptions = o.nats
-    ? { nats: natsOf(o.nats), role: 'client', ...(o.cluster ? { cluster: o.cluster } : {}) }
-    : { dataDir: o.data ?? '.warren/default' };
+/**
+ * Runs `run` on a node of the cluster, or on the embedded node of the data dir. Only a declare makes a
+ * data dir: any other command on one that is not there (a typo) says so, rather than make an empty node.
+ */
+async function withNode<T>(o: Connection, run: (node: Warren) => Promise<T>, { makes = false } = {}): Promise<T> {
+  const dataDir = o.data ?? '.warren/default';
+  if (!o.nats && !makes && !existsSync(dataDir)) throw new Error(`no node's data at '${dataDir}' (\`warren declare\` makes it; or give --nats for a cluster)`);
+  const opts: StartOptions = o.nats ? { nats: natsOf(o.nats), role: 'client', ...(o.cluster ? { cluster: o.cluster } : {}) } : { dataDir };
   const node = await Warren.start(opts);
   try {
     return await run(node);
@@ -102,12 +107,12 @@ connection(declare.command('queue <name>'))
       ...(o.ttl !== undefined ? { messageTtlMs: o.ttl } : {}),
       ...(o.maxLength !== undefined ? { maxLength: o.maxLength } : {}),
       ...(o.singleActiveConsumer ? { singleActiveConsumer: true } : {}),
-    }));
+    }), { makes: true });
   });
 connection(declare.command('exchange <name>'))
   .addOption(new Option('--type <type>', 'exchange type').choices(['direct', 'fanout', 'topic']).default('topic'))
   .action(async (name: string, o: Connection & { type: 'direct' | 'fanout' | 'topic' }) => {
-    await withNode(o, (node) => node.declareExchange(name, { type: o.type }));
+    await withNode(o, (node) => node.declareExchange(name, { type: o.type }), { makes: true });
   });
 
 connection(program.command('bind <queue> <exchange> [pattern]'))
