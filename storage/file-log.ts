@@ -18,6 +18,8 @@ export interface FileLogOptions {
   readonly segmentBytes: number;
   /** Where deleted segments, and the log's folder when destroyed, go to be freed. */
   readonly trash: Trash;
+  /** What went wrong that nothing waits for (a segment that could not be deleted). */
+  readonly report: (err: Error) => void;
 }
 
 /**
@@ -461,15 +463,21 @@ export class FileQueueLog implements QueueLog {
     }
     if (doomed.length === 0) return;
     this.compacted = this.compacted.then(async () => {
-      for (const s of doomed) {
-        // After a failed deletion none follows: a later segment may hold the removes of its messages.
-        if (this.failure) return;
+      for (const [i, s] of doomed.entries()) {
         try {
           await closeSegment(s);
-          // Each deletion is durable before the next, for the same reason.
+          // Each deletion is durable before the next: a later segment may hold the removes of its messages.
           await this.opts.trash.remove(this.pathOf(s.no));
         } catch (err) {
-          this.failure ??= new DiskFailure(`queue '${this.name}': deleting an old segment failed; the log takes no more appends`, { cause: err });
+          // Deleting is tidying: the log goes on. The segments not deleted stay (those that depend on
+          // them with them, so that no remove goes before what it removes), for a later compaction.
+          s.handle = undefined; // closed above: a read opens it again
+          for (const kept of doomed.slice(i)) {
+            kept.doomed = false;
+            this.segments.set(kept.no, kept);
+          }
+          this.opts.report(new StorageError(`queue '${this.name}': deleting an old segment failed; it stays until a later compaction: ${(err as Error)?.message ?? err}`, { cause: err }));
+          return;
         }
       }
     });

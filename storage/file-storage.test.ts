@@ -204,6 +204,35 @@ describe('FileStorage', () => {
     });
   });
 
+  it('a segment that cannot be deleted stays, reported, for a later compaction: the log goes on, and opens again', async () => {
+    await withTempDir(async (dir) => {
+      const errors: Error[] = [];
+      const storage = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 200, onError: (e) => errors.push(e) });
+      const log = await storage.openQueue(QUEUE);
+      await log.recover();
+      for (let seq = 1; seq <= 30; seq++) await log.append([enqueue(seq, 'x'.repeat(100))]);
+      const full = (await segmentFiles(dir)).length;
+      // Nothing can be moved to the trash: a file stands in its place.
+      await rm(join(dir, 'trash'), { recursive: true });
+      await writeFile(join(dir, 'trash'), '');
+      await log.append([{ type: 'remove', seqs: seqs(1, 29), reason: 'ack' }]);
+      await until(() => errors.length > 0, 'the failed deletion reported');
+      assert.match(errors[0]!.message, /deleting an old segment failed; it stays until a later compaction/);
+      await log.append([enqueue(31)]);
+      assert.deepEqual((await log.read([asSeq(30), asSeq(31)])).map((m) => m.meta.seq), [30, 31]);
+      await storage.close();
+      assert.equal((await segmentFiles(dir)).length, full + 1, 'every segment kept');
+
+      // The trash works again: the next open deletes what could not be deleted.
+      await rm(join(dir, 'trash'));
+      const again = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 200 });
+      const recovered = await again.openQueue(QUEUE).then((l) => l.recover());
+      assert.deepEqual([...recovered.messages].map((m) => m.seq), [30, 31]);
+      await until(async () => (await segmentFiles(dir)).length <= 4, 'the segments of removed messages deleted');
+      await again.close();
+    });
+  });
+
   it('makes the next segment ahead; after a crash an empty one goes and the torn tail before it is cut', async () => {
     await withTempDir(async (dir) => {
       const folder = join(dir, 'queues', queueFolder(QUEUE));

@@ -50,6 +50,7 @@ export class FileStorage implements Storage {
     private readonly segmentBytes: number,
     private readonly lock: DirLock,
     private readonly trash: Trash,
+    private readonly report: (err: Error) => void,
   ) {}
 
   static async open(dir: string, opts: FileStorageOptions): Promise<FileStorage> {
@@ -63,14 +64,15 @@ export class FileStorage implements Storage {
       await syncDir(dirname(dir));
     }
     const lock = await lockDir(dir);
+    const report = opts.onError ?? ((err: Error) => console.warn(`warren storage: ${err.message}`));
     let trash: Trash;
     try {
-      trash = await Trash.open(join(dir, 'trash'), opts.onError ?? ((err) => console.warn(`warren storage: ${err.message}`)));
+      trash = await Trash.open(join(dir, 'trash'), report);
     } catch (err) {
       await lock.release();
       throw new StorageError(`cannot make the trash folder of ${dir}`, { cause: err });
     }
-    return new FileStorage(dir, opts.fsync, segmentBytes, lock, trash);
+    return new FileStorage(dir, opts.fsync, segmentBytes, lock, trash, report);
   }
 
   async openQueue(name: QueueName): Promise<QueueLog> {
@@ -78,7 +80,7 @@ export class FileStorage implements Storage {
     if (this.logs.has(name)) throw new StorageError(`queue '${name}' is already open`);
     if (this.destroying.has(name)) throw new StorageError(`queue '${name}' is being destroyed`);
     const dir = this.folderOf(name);
-    const log = new FileQueueLog(name, dir, { fsync: this.fsync, segmentBytes: this.segmentBytes, trash: this.trash }, () => this.logs.delete(name), () => this.destroyQueue(name));
+    const log = new FileQueueLog(name, dir, { fsync: this.fsync, segmentBytes: this.segmentBytes, trash: this.trash, report: this.report }, () => this.logs.delete(name), () => this.destroyQueue(name));
     this.logs.set(name, log);
     try {
       if ((await mkdir(dir, { recursive: true })) !== undefined) await syncDir(dirname(dir));
