@@ -6,7 +6,7 @@
 // written whole before it takes the lock's name (a hard link, which fails if the name is taken), so no
 // one ever reads a lock without its owner.
 import { randomUUID } from 'node:crypto';
-import { link, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, open, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageError } from '../node/errors.ts';
 
@@ -22,7 +22,7 @@ export async function lockDir(dir: string): Promise<DirLock> {
   try {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        await link(draft, path);
+        await take(draft, path, me);
         return { release: () => unlink(path).catch(() => {}) };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageError(`cannot lock data dir '${dir}'`, { cause: err });
@@ -34,6 +34,22 @@ export async function lockDir(dir: string): Promise<DirLock> {
     throw new StorageError(`cannot lock data dir '${dir}': another process keeps taking it`);
   } finally {
     await unlink(draft).catch(() => {});
+  }
+}
+
+/** Gives the written draft the lock's name; where hard links are not to be had (some network or FUSE file systems), creates it exclusively. */
+async function take(draft: string, path: string, me: Owner): Promise<void> {
+  try {
+    await link(draft, path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw err;
+    const handle = await open(path, 'wx');
+    try {
+      await handle.writeFile(format(me));
+    } finally {
+      await handle.close();
+    }
   }
 }
 
