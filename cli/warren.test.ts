@@ -79,6 +79,8 @@ describe('warren, embedded', () => {
     ['a count of 0 (it took, printed and acked a message)', ['consume', 'q', '--count', '0'], /--count <n>' argument '0' is invalid.*1 or more/],
     ['an empty number', ['publish', 'q', 'x', '--ttl', ''], /--ttl <ms>' argument '' is invalid/],
     ['a number in hex', ['publish', 'q', 'x', '--delay', '0x10'], /--delay <ms>' argument '0x10' is invalid/],
+    ['an empty message id (it was taken as none)', ['publish', 'orders', 'x', '--id', ''], /^warren: .*id/],
+    ['an empty dead-letter queue name (it was taken as none)', ['declare', 'queue', 'q2', '--dead-letter-queue', ''], /^warren: invalid queue name ""/],
   ];
   it('refuses a data dir that is not there (a typo) for anything but a declare, and makes none', async () => {
     const typo = path.join(dir, 'dta');

@@ -103,7 +103,7 @@ connection(declare.command('queue <name>'))
     await withNode(o, (node) => node.declareQueue(name, {
       ...(o.mirrors !== undefined ? { mirrors: o.mirrors } : {}),
       ...(o.maxDeliveries !== undefined ? { maxDeliveries: o.maxDeliveries } : {}),
-      ...(o.deadLetterQueue ? { deadLetterQueue: o.deadLetterQueue } : {}),
+      ...(o.deadLetterQueue !== undefined ? { deadLetterQueue: o.deadLetterQueue } : {}),
       ...(o.ttl !== undefined ? { messageTtlMs: o.ttl } : {}),
       ...(o.maxLength !== undefined ? { maxLength: o.maxLength } : {}),
       ...(o.singleActiveConsumer ? { singleActiveConsumer: true } : {}),
@@ -130,7 +130,7 @@ connection(program.command('publish <target> <data>'))
   .option('--ttl <ms>', "message TTL (the lower of it and the queue's applies)", integer)
   .action(async (target: string, data: string, o: Connection & { key?: string; id?: string; priority?: number; delay?: number; ttl?: number }) => {
     const options = {
-      ...(o.id ? { id: o.id } : {}),
+      ...(o.id !== undefined ? { id: o.id } : {}),
       ...(o.priority !== undefined ? { priority: o.priority } : {}),
       ...(o.delay !== undefined ? { delayMs: o.delay } : {}),
       ...(o.ttl !== undefined ? { ttlMs: o.ttl } : {}),
