@@ -148,6 +148,8 @@ export class FileQueueLog implements QueueLog {
   private syncTimer: NodeJS.Timeout | undefined;
   private failure: DiskFailure | undefined;
   private closing: Promise<void> | undefined;
+  /** A deletion failed: compaction stops until the next open (see compact). */
+  private compactionHalted = false;
   /** Settles when recover() is done, whatever its outcome. */
   private recovering: Promise<void> | undefined;
   /**
@@ -453,6 +455,7 @@ export class FileQueueLog implements QueueLog {
    * deletions follow in the background.
    */
   private compact(active: Active): void {
+    if (this.compactionHalted) return;
     const doomed: Segment[] = [];
     for (const s of this.segments.values()) {
       if (s === active.segment || s === this.top || s === this.newest || s.live > 0) continue;
@@ -464,23 +467,29 @@ export class FileQueueLog implements QueueLog {
     if (doomed.length === 0) return;
     this.compacted = this.compacted.then(async () => {
       for (const [i, s] of doomed.entries()) {
+        // After a failed deletion, none: a segment chosen since (in this batch or a later one) may hold
+        // the removes of the messages of the one that stays. The log goes on; the next open compacts.
+        if (this.compactionHalted) return this.keep(doomed.slice(i));
         try {
           await closeSegment(s);
-          // Each deletion is durable before the next: a later segment may hold the removes of its messages.
+          // Each deletion is durable before the next, for the same reason.
           await this.opts.trash.remove(this.pathOf(s.no));
         } catch (err) {
-          // Deleting is tidying: the log goes on. The segments not deleted stay (those that depend on
-          // them with them, so that no remove goes before what it removes), for a later compaction.
           s.handle = undefined; // closed above: a read opens it again
-          for (const kept of doomed.slice(i)) {
-            kept.doomed = false;
-            this.segments.set(kept.no, kept);
-          }
-          this.opts.report(new StorageError(`queue '${this.name}': deleting an old segment failed; it stays until a later compaction: ${(err as Error)?.message ?? err}`, { cause: err }));
-          return;
+          this.compactionHalted = true;
+          this.opts.report(new StorageError(`queue '${this.name}': deleting an old segment failed; old segments stay until the queue opens again: ${(err as Error)?.message ?? err}`, { cause: err }));
+          return this.keep(doomed.slice(i));
         }
       }
     });
+  }
+
+  /** Segments chosen for deletion that stay after all. */
+  private keep(segments: readonly Segment[]): void {
+    for (const s of segments) {
+      s.doomed = false;
+      this.segments.set(s.no, s);
+    }
   }
 
   /** A segment's bytes, read into `scratch` when it is large enough: one buffer serves every segment. */

@@ -7,7 +7,9 @@ import fc from 'fast-check';
 import { asQueue, asSeq } from '../node/ids.ts';
 import { StorageError } from '../node/errors.ts';
 import { until } from '../node/testing.ts';
+import { FileQueueLog } from './file-log.ts';
 import { FileStorage, queueFolder, queueOfFolder } from './file-storage.ts';
+import type { Trash } from './trash.ts';
 import { frameRecords } from './record-codec.ts';
 import type { LogRecord, QueueLog, RecoveredQueue, RemoveReason, TopologySnapshot } from './storage.ts';
 import { QUEUE, appendAll, appendsArbitrary, bodiesBySeq, enqueue, fcParams, memoryRecovery, withTempDir } from './test-support.ts';
@@ -204,7 +206,7 @@ describe('FileStorage', () => {
     });
   });
 
-  it('a segment that cannot be deleted stays, reported, for a later compaction: the log goes on, and opens again', async () => {
+  it('a segment that cannot be deleted stays, reported once, until the queue opens again: the log goes on', async () => {
     await withTempDir(async (dir) => {
       const errors: Error[] = [];
       const storage = await FileStorage.open(dir, { fsync: 'always', segmentBytes: 200, onError: (e) => errors.push(e) });
@@ -217,7 +219,7 @@ describe('FileStorage', () => {
       await writeFile(join(dir, 'trash'), '');
       await log.append([{ type: 'remove', seqs: seqs(1, 29), reason: 'ack' }]);
       await until(() => errors.length > 0, 'the failed deletion reported');
-      assert.match(errors[0]!.message, /deleting an old segment failed; it stays until a later compaction/);
+      assert.match(errors[0]!.message, /deleting an old segment failed; old segments stay until the queue opens again/);
       await log.append([enqueue(31)]);
       assert.deepEqual((await log.read([asSeq(30), asSeq(31)])).map((m) => m.meta.seq), [30, 31]);
       await storage.close();
@@ -230,6 +232,38 @@ describe('FileStorage', () => {
       assert.deepEqual([...recovered.messages].map((m) => m.seq), [30, 31]);
       await until(async () => (await segmentFiles(dir)).length <= 4, 'the segments of removed messages deleted');
       await again.close();
+    });
+  });
+
+  it('after a failed deletion, no segment chosen since is deleted: one may hold the removes of the messages of the one that stays', async () => {
+    await withTempDir(async (dir) => {
+      let fail!: () => void;
+      const failing = new Promise<void>((r) => (fail = r));
+      let moves = 0;
+      const errors: Error[] = [];
+      // The first deletion waits, then fails; any later one would succeed.
+      const trash = { remove: async (path: string) => (moves++ === 0 ? failing.then(() => { throw new Error('EIO'); }) : rm(path, { force: true })) } as unknown as Trash;
+      const opts = { fsync: 'always' as const, segmentBytes: 250, trash, report: (e: Error) => errors.push(e) };
+      const log = new FileQueueLog(QUEUE, dir, opts, () => {}, async () => {});
+      await log.recover();
+      await log.append([enqueue(1, 'x'.repeat(150))]);
+      await log.append([enqueue(2, 'x'.repeat(150))]);
+      await log.append([{ type: 'remove', reason: 'ack', seqs: [asSeq(1)] }]); // segment 1 goes; its deletion waits
+      await log.append([enqueue(3, 'x'.repeat(150))]);
+      await log.append([{ type: 'remove', reason: 'ack', seqs: [asSeq(2)] }]); // segment 2, which holds the remove of 1, goes next
+      // The compactions that follow a write run in the background: time for them to choose segment 2,
+      // and, once the first deletion failed, to do what they do next.
+      await new Promise((r) => setTimeout(r, 100));
+      fail();
+      await until(() => errors.length > 0, 'the failed deletion reported');
+      await new Promise((r) => setTimeout(r, 100));
+      // A crash here; the next open, where nothing can be deleted, sees what is on disk.
+      const stuck = { remove: async () => { throw new Error('EIO'); } } as unknown as Trash;
+      const again = new FileQueueLog(QUEUE, dir, { ...opts, trash: stuck }, () => {}, async () => {});
+      assert.deepEqual([...(await again.recover()).messages].map((m) => m.seq), [3], 'no acked message back');
+      await again.close();
+      await log.close();
+      assert.equal(errors.length, 2, 'one report a failed compaction');
     });
   });
 
