@@ -14,9 +14,10 @@ export interface DirLock {
   release(): Promise<void>;
 }
 
-export async function lockDir(dir: string): Promise<DirLock> {
+/** `identify`: what the system tells of a process (read from /proc where there is one). */
+export async function lockDir(dir: string, identify: (pid: number) => Promise<Owner> = identity): Promise<DirLock> {
   const path = join(dir, 'LOCK');
-  const me = await identity(process.pid);
+  const me = await identify(process.pid);
   const draft = join(dir, `LOCK.${randomUUID()}`);
   await writeFile(draft, format(me)).catch((err: unknown) => { throw new StorageError(`cannot lock data dir '${dir}'`, { cause: err }); });
   try {
@@ -27,7 +28,7 @@ export async function lockDir(dir: string): Promise<DirLock> {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageError(`cannot lock data dir '${dir}'`, { cause: err });
         const owner = parse(await readFile(path, 'utf8').catch(() => ''));
-        if (owner && await holds(owner)) throw new StorageError(`data dir '${dir}' is in use by process ${owner.pid}`);
+        if (owner && await holds(owner, me, identify)) throw new StorageError(`data dir '${dir}' is in use by process ${owner.pid}`);
         await unlink(path).catch(() => {});
       }
     }
@@ -53,7 +54,7 @@ async function take(draft: string, path: string, me: Owner): Promise<void> {
   }
 }
 
-interface Owner {
+export interface Owner {
   readonly pid: number;
   /** When the process started, in clock ticks after boot; with `boot`, undefined where /proc is not. */
   readonly started?: string;
@@ -69,12 +70,13 @@ function parse(text: string): Owner | undefined {
   return started && boot ? { pid: n, started, boot } : { pid: n };
 }
 
-/** Whether the process the lock names still runs. */
-async function holds(owner: Owner): Promise<boolean> {
+/** Whether the process the lock names (`me`: this one) still runs. */
+async function holds(owner: Owner, me: Owner, identify: (pid: number) => Promise<Owner>): Promise<boolean> {
   if (!alive(owner.pid)) return false;
-  const now = await identity(owner.pid);
-  // Written by a version that wrote the pid alone: this process is not its owner (it holds no lock yet).
-  if (owner.started === undefined) return owner.pid !== process.pid;
+  const now = await identify(owner.pid);
+  // The pid alone, naming this process: written by an older version that ran with this pid before (a
+  // stale lock) where this process knows itself better; where it does not (no /proc), by itself.
+  if (owner.started === undefined) return owner.pid !== process.pid || me.started === undefined;
   // Another boot, or another process with the pid: a reuse. Without /proc, the pid is all there is.
   return now.started === undefined || (now.started === owner.started && now.boot === owner.boot);
 }
