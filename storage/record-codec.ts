@@ -201,8 +201,11 @@ function writeText(b: Buffer, v: DataView, at: number, text: string): number {
 
 export type Frame =
   | { readonly ok: true; readonly record: LogRecord; readonly length: number }
-  /** `cutShort`: the bytes end inside the record (a marker at `at` and its frame say it runs further). */
-  | { readonly ok: false; readonly reason: string; readonly cutShort?: true };
+  /**
+   * `cutShort`: the bytes end inside the record (a marker at `at` and its frame say it runs further);
+   * `end`: where a marked record whose frame fits would end.
+   */
+  | { readonly ok: false; readonly reason: string; readonly cutShort?: true; readonly end?: number };
 
 /** Reads the record framed at `at`, or says why there is no whole, intact record there. */
 export function readFrame(buf: Buffer, at: number): Frame {
@@ -211,11 +214,11 @@ export function readFrame(buf: Buffer, at: number): Frame {
   if (!marked) return { ok: false, reason: 'no record marker' };
   const end = at + FRAME_BYTES + buf.readUInt32LE(at + 8);
   if (end > buf.length) return { ok: false, reason: 'cut short in its payload', cutShort: true };
-  if (crc32(buf.subarray(at + 8, end)) !== buf.readUInt32LE(at + 4)) return { ok: false, reason: 'checksum mismatch' };
+  if (crc32(buf.subarray(at + 8, end)) !== buf.readUInt32LE(at + 4)) return { ok: false, reason: 'checksum mismatch', end };
   try {
     return { ok: true, record: decodePayload(new Cursor(buf.subarray(at + FRAME_BYTES, end))), length: end - at };
   } catch (err) {
-    return { ok: false, reason: `undecodable (${err instanceof Error ? err.message : String(err)})` };
+    return { ok: false, reason: `undecodable (${err instanceof Error ? err.message : String(err)})`, end };
   }
 }
 
@@ -227,11 +230,12 @@ export type ScanItem =
 /**
  * Walks a segment's bytes; after damage it resynchronises on the next marker that starts an intact
  * record. `torn`: these bytes are where writing stopped (the last segment, after a crash). There a
- * record whose frame runs past their end is either the torn tail, all that follows its marker being
- * its own unverified payload (where a binary body that holds framed records would pass them off as the
- * log's), or a record whose length was damaged, with intact ones after it. Only the second
- * resynchronises: the bytes must end with an intact record, as a torn body's do only if the tear fell
- * on the boundary of a record framed in it.
+ * record whose frame runs past their end, or into the zeros they end with (a file system that grew the
+ * file before the data landed), is either the torn tail, all that follows its marker being its own
+ * unverified payload (where a binary body that holds framed records would pass them off as the log's),
+ * or a record whose length was damaged, with intact ones after it. Only the second resynchronises: the
+ * bytes must end with an intact record, as a torn body's do only if the tear fell on the boundary of a
+ * record framed in it.
  */
 export function* scanRecords(buf: Buffer, options: { readonly torn?: boolean } = {}): Generator<ScanItem> {
   let at = 0;
@@ -250,10 +254,18 @@ export function* scanRecords(buf: Buffer, options: { readonly torn?: boolean } =
       if (next === buf.length || readFrame(buf, next).ok) break;
       records++;
     }
-    if (options.torn && first.cutShort && !endsIntact(buf.subarray(next))) [next, records] = [buf.length, 1];
+    const tail = () => first.cutShort || (first.end !== undefined && first.end > zerosFrom(buf));
+    if (options.torn && tail() && !endsIntact(buf.subarray(next))) [next, records] = [buf.length, 1];
     yield { kind: 'damage', offset: at, length: next - at, records, reason: first.reason };
     at = next;
   }
+}
+
+/** Where the zeros the bytes end with begin (their length, if they do not end with a zero). */
+function zerosFrom(buf: Buffer): number {
+  let at = buf.length;
+  while (at > 0 && buf[at - 1] === 0) at--;
+  return at;
 }
 
 /** Whether the bytes end with an intact record (no bytes at all: trivially). */
