@@ -523,7 +523,8 @@ export class Warren {
    * up) and no in-sync mirror took it: it gives the queue up, and claims it again after a pause, which
    * grows while the fault lasts.
    */
-  private leadFailed(name: QueueName): Promise<void> {
+  private async leadFailed(name: QueueName): Promise<void> {
+    if (!this.running) return; // stopping: the queue closes with the node
     const pause = this.reopenPause(name);
     return this.giveUp(name, new NotConfirmed(`queue '${name}': its leader here stepped down and no in-sync mirror took the lead; this node claims it again in ${Math.round(pause / 1000)} s`), pause);
   }

@@ -88,4 +88,25 @@ describe('a leader that gave its queue back', () => {
       coordinator.stop();
     }
   });
+
+  it('takes the lead at once, pause or not, when a later leader names it', async () => {
+    const store = new MemoryMetaStore();
+    await store.create(queue, { leader: L, epoch: 1, replicas: [L, A], inSync: [L], minInSync: 1 });
+    const led: number[] = [];
+    const coordinator = new Coordinator(L, store, { changed: () => {}, removed: () => {}, lead: async () => { led.push(Date.now()); }, position: async () => ({ seq: 0 }) }, LEASE_MS, true);
+    coordinator.start();
+    try {
+      await until(() => led.length === 1, 'the lead claimed');
+      coordinator.released(queue, 60_000);
+      // A led meanwhile (epoch 3), and hands the lead to L.
+      const now = (await store.get(queue))!;
+      await store.update(queue, { ...now.meta, leader: A, epoch: 3, inSync: [A, L] }, now.revision);
+      const led3 = (await store.get(queue))!;
+      await store.update(queue, { ...led3.meta, leader: L }, led3.revision);
+      await until(() => led.length === 2, 'the lead claimed again, within the pause');
+      assert.deepEqual([(await store.get(queue))!.meta.leader, (await store.get(queue))!.meta.epoch], [L, 4]);
+    } finally {
+      coordinator.stop();
+    }
+  });
 });

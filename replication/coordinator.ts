@@ -26,8 +26,11 @@ export class Coordinator {
   private readonly seen = new Map<QueueName, { v: Versioned; at: number }>();
   private readonly leading = new Set<QueueName>();
   private readonly claiming = new Set<QueueName>();
-  /** Queues this node gave back for a while (released with a pause): it claims none of them before then. */
-  private readonly pausedUntil = new Map<QueueName, number>();
+  /**
+   * Queues this node gave back for a while (released with a pause): it claims none of them before
+   * then, unless another node led it meanwhile (a later epoch, which may name this node to lead).
+   */
+  private readonly pausedUntil = new Map<QueueName, { readonly until: number; readonly epoch: number }>();
   private stopWatch: (() => void) | undefined;
   private retired = false;
   private timer: NodeJS.Timeout | undefined;
@@ -54,7 +57,7 @@ export class Coordinator {
   /** This node gave the lead up (deposed, or stopping); `pauseMs`: it claims the queue again no sooner. */
   released(queue: QueueName, pauseMs = 0): void {
     this.leading.delete(queue);
-    if (pauseMs > 0) this.pausedUntil.set(queue, Date.now() + pauseMs);
+    if (pauseMs > 0) this.pausedUntil.set(queue, { until: Date.now() + pauseMs, epoch: this.seen.get(queue)?.v.meta.epoch ?? 0 });
   }
 
   /**
@@ -115,7 +118,7 @@ export class Coordinator {
     if (this.claiming.has(queue) || this.retired) return;
     const paused = this.pausedUntil.get(queue);
     if (paused !== undefined) {
-      if (Date.now() < paused) return;
+      if (Date.now() < paused.until && v.meta.epoch <= paused.epoch) return;
       this.pausedUntil.delete(queue);
     }
     this.claiming.add(queue);

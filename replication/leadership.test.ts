@@ -231,6 +231,26 @@ describe('a leader that steps down', () => {
   });
 });
 
+describe('a leader that steps down to an in-sync mirror', () => {
+  it('gives the queue up at once (deposed), whether or not the mirror ever claims it', async () => {
+    const store = new MemoryMetaStore();
+    const won = await store.create(queue, { leader: L, epoch: 1, replicas: [L, A], inSync: [L], minInSync: 1 });
+    const why: string[] = [];
+    const leadership = new Leadership(queue, L, store, won, () => async () => {}, (w) => why.push(w));
+    try {
+      const log = leadership.wrap(await new MemoryStorage().openQueue(queue));
+      await log.recover();
+      await until(() => leadership.stats().every((m) => m.inSync && m.lag === 0), 'the mirror in sync');
+      leadership.stepDown();
+      await until(() => why.length > 0, 'the queue given up');
+      assert.deepEqual(why, ['deposed']);
+      assert.equal((await store.get(queue))!.meta.leader, A, 'the mirror named');
+    } finally {
+      leadership.stop();
+    }
+  });
+});
+
 describe("a mirror's snapshot", () => {
   it('keeps the dedup id of a message removed while the snapshot is read, and ends holding what the leader holds', async () => {
     // A real log for the mirror, fed what the leader sends; a reset empties it.

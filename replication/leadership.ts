@@ -164,7 +164,8 @@ export class Leadership {
       this.deposed = true;
       this.onDeposed('failed');
     };
-    void this.handOff().then((named) => { if (!named) back(); }, () => { this.stop(); back(); });
+    // Named, the mirror leads from its claim on; should it never claim, the lease lapses for the others.
+    void this.handOff().then((named) => (named ? this.depose() : back()), () => { this.stop(); back(); });
   }
 
   stop(): void {
