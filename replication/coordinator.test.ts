@@ -70,14 +70,20 @@ describe('a takeover', () => {
 });
 
 describe('a leader that gave its queue back', () => {
-  it('claims it again once its pause is over, and not before', async () => {
+  /** L leads the queue, A its mirror; `led` holds when L claimed it, each time. */
+  async function leading() {
     const store = new MemoryMetaStore();
     await store.create(queue, { leader: L, epoch: 1, replicas: [L, A], inSync: [L], minInSync: 1 });
     const led: number[] = [];
     const coordinator = new Coordinator(L, store, { changed: () => {}, removed: () => {}, lead: async () => { led.push(Date.now()); }, position: async () => ({ seq: 0 }) }, LEASE_MS, true);
     coordinator.start();
+    await until(() => led.length === 1, 'the lead claimed');
+    return { store, led, coordinator };
+  }
+
+  it('claims it again once its pause is over, and not before', async () => {
+    const { store, led, coordinator } = await leading();
     try {
-      await until(() => led.length === 1, 'the lead claimed');
       const pause = LEASE_MS * 5;
       const released = Date.now();
       coordinator.released(queue, pause);
@@ -90,13 +96,8 @@ describe('a leader that gave its queue back', () => {
   });
 
   it('takes the lead at once, pause or not, when a later leader names it', async () => {
-    const store = new MemoryMetaStore();
-    await store.create(queue, { leader: L, epoch: 1, replicas: [L, A], inSync: [L], minInSync: 1 });
-    const led: number[] = [];
-    const coordinator = new Coordinator(L, store, { changed: () => {}, removed: () => {}, lead: async () => { led.push(Date.now()); }, position: async () => ({ seq: 0 }) }, LEASE_MS, true);
-    coordinator.start();
+    const { store, led, coordinator } = await leading();
     try {
-      await until(() => led.length === 1, 'the lead claimed');
       coordinator.released(queue, 60_000);
       // A led meanwhile (epoch 3), and hands the lead to L.
       const now = (await store.get(queue))!;
