@@ -204,6 +204,17 @@ describe('a mirrored queue leader', () => {
 });
 
 describe('a leader that steps down', () => {
+  /** L leading the queue on `inner`, with `mirrors` answering by `send`; `why` holds what it says once it no longer leads. */
+  async function leading(inner: QueueLog, mirrors: NodeId[], send: SendFrame) {
+    const store = new MemoryMetaStore();
+    const won = await store.create(queue, { leader: L, epoch: 2, replicas: [L, ...mirrors], inSync: [L], minInSync: 1 });
+    const why: string[] = [];
+    const leadership = new Leadership(queue, L, store, won, () => send, (w) => why.push(w));
+    const log = leadership.wrap(inner);
+    await log.recover();
+    return { store, why, leadership, log };
+  }
+
   it('gives the queue back when no in-sync mirror can take the lead (its disk failed after a takeover, the mirrors not in sync yet)', async () => {
     const inner = await new MemoryStorage().openQueue(queue);
     const failing: QueueLog = {
@@ -213,14 +224,9 @@ describe('a leader that steps down', () => {
       close: () => inner.close(),
       destroy: () => inner.destroy(),
     };
-    const store = new MemoryMetaStore();
-    const won = await store.create(queue, { leader: L, epoch: 2, replicas: [L, A, B], inSync: [L], minInSync: 2 });
-    const why: string[] = [];
     // The mirrors never answer: neither is in sync.
-    const leadership = new Leadership(queue, L, store, won, () => () => new Promise(() => {}), (w) => why.push(w));
+    const { store, why, leadership, log } = await leading(failing, [A, B], () => new Promise(() => {}));
     try {
-      const log = leadership.wrap(failing);
-      await log.recover();
       await assert.rejects(log.append([{ type: 'enqueue', meta: { seq: asSeq(1), id: asMessageId('m1'), headers: {}, priority: 0, enqueuedAt: 0, size: 0 }, body: new Uint8Array(0) }]));
       await until(() => why.length > 0, 'the queue given back');
       assert.deepEqual(why, ['failed']);
@@ -229,17 +235,10 @@ describe('a leader that steps down', () => {
       leadership.stop();
     }
   });
-});
 
-describe('a leader that steps down to an in-sync mirror', () => {
-  it('gives the queue up at once (deposed), whether or not the mirror ever claims it', async () => {
-    const store = new MemoryMetaStore();
-    const won = await store.create(queue, { leader: L, epoch: 1, replicas: [L, A], inSync: [L], minInSync: 1 });
-    const why: string[] = [];
-    const leadership = new Leadership(queue, L, store, won, () => async () => {}, (w) => why.push(w));
+  it('gives the queue up at once (deposed) when it names an in-sync mirror, whether or not the mirror ever claims it', async () => {
+    const { store, why, leadership } = await leading(await new MemoryStorage().openQueue(queue), [A], async () => {});
     try {
-      const log = leadership.wrap(await new MemoryStorage().openQueue(queue));
-      await log.recover();
       await until(() => leadership.stats().every((m) => m.inSync && m.lag === 0), 'the mirror in sync');
       leadership.stepDown();
       await until(() => why.length > 0, 'the queue given up');
