@@ -159,13 +159,8 @@ export class Leadership {
    */
   stepDown(): void {
     if (this.handingOver || this.deposed) return;
-    const back = () => {
-      if (this.deposed) return;
-      this.deposed = true;
-      this.onDeposed('failed');
-    };
     // Named, the mirror leads from its claim on; should it never claim, the lease lapses for the others.
-    void this.handOff().then((named) => (named ? this.depose() : back()), () => { this.stop(); back(); });
+    void this.handOff().then((named) => this.depose(named ? 'deposed' : 'failed'), () => this.depose('failed'));
   }
 
   stop(): void {
@@ -274,11 +269,11 @@ export class Leadership {
     return done;
   }
 
-  private depose(): void {
+  private depose(why: 'deposed' | 'failed' = 'deposed'): void {
     if (this.deposed) return;
     this.deposed = true;
     this.stop();
     this.log?.refuseAll(new NotConfirmed(`queue '${this.queue}': this node is no longer its leader`));
-    this.onDeposed('deposed');
+    this.onDeposed(why);
   }
 }
